@@ -1,0 +1,18 @@
+/// PyTorch `nn.Flatten`: (C, H, W) -> (C*H*W) in C, H, W order; a copy in NCHW.
+public final class Flatten: Layer {
+    public let inputShape: [Int]
+    public init(shape: [Int]) { inputShape = shape }
+    public var outputShape: [Int] { [inputSize] }
+    public var description: String { "Flatten(start_dim=1, end_dim=-1)" }
+
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+        y.update(from: x, count: batch * inputSize)
+    }
+
+    public func backward(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int
+    ) {
+        dx?.update(from: dy, count: batch * inputSize)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Per-epoch learning-rate schedules, with PyTorch's `lr_scheduler` semantics
+/// evaluated in closed form (so that a resumed run gets the same rates).
+///
+/// Text form (the `--lr-schedule` flag):
+/// - `constant`
+/// - `exponential:GAMMA` (ExponentialLR): lr * GAMMA^epoch
+/// - `step:SIZE:GAMMA` (StepLR): lr * GAMMA^(epoch / SIZE)
+/// - `linear:START:END` (LinearLR with total_iters = epochs): lr * (START + (END - START) * epoch / epochs)
+/// - `cosine[:MIN_LR]` (CosineAnnealingLR with T_max = epochs): MIN + (lr - MIN)(1 + cos(pi epoch / epochs)) / 2
+public enum LRSchedule: Equatable, Sendable, CustomStringConvertible {
+    case constant
+    case exponential(gamma: Double)
+    case step(size: Int, gamma: Double)
+    case linear(start: Double, end: Double)
+    case cosine(minimum: Double)
+
+    /// The learning rate for 0-based `epoch` of a run of `epochs` epochs.
+    public func learningRate(base: Double, epoch: Int, epochs: Int) -> Double {
+        switch self {
+        case .constant:
+            return base
+        case .exponential(let gamma):
+            return base * pow(gamma, Double(epoch))
+        case .step(let size, let gamma):
+            return base * pow(gamma, Double(epoch / size))
+        case .linear(let start, let end):
+            let t = Double(min(epoch, epochs)) / Double(max(1, epochs))
+            return base * (start + (end - start) * t)
+        case .cosine(let minimum):
+            let t = Double(min(epoch, epochs)) / Double(max(1, epochs))
+            return minimum + (base - minimum) * (1 + cos(Double.pi * t)) / 2
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .exponential(let gamma): return "exponential:\(gamma)"
+        case .step(let size, let gamma): return "step:\(size):\(gamma)"
+        case .linear(let start, let end): return "linear:\(start):\(end)"
+        case .cosine(let minimum): return "cosine:\(minimum)"
+        }
+    }
+
+    /// Parses the text form; the error says what was expected.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        func number(_ index: Int, _ what: String) throws -> Double {
+            guard index < parts.count, let value = Double(parts[index]), value.isFinite else {
+                throw LRScheduleError("'\(text)': expected \(what) as a number")
+            }
+            return value
+        }
+        switch parts[0] {
+        case "constant" where parts.count == 1:
+            self = .constant
+        case "exponential" where parts.count == 2:
+            let gamma = try number(1, "GAMMA in exponential:GAMMA")
+            guard gamma > 0 else { throw LRScheduleError("'\(text)': GAMMA must be > 0") }
+            self = .exponential(gamma: gamma)
+        case "step" where parts.count == 3:
+            guard let size = Int(parts[1]), size > 0 else {
+                throw LRScheduleError("'\(text)': expected SIZE (epochs, a positive integer) in step:SIZE:GAMMA")
+            }
+            let gamma = try number(2, "GAMMA in step:SIZE:GAMMA")
+            guard gamma > 0 else { throw LRScheduleError("'\(text)': GAMMA must be > 0") }
+            self = .step(size: size, gamma: gamma)
+        case "linear" where parts.count == 3:
+            let start = try number(1, "START factor in linear:START:END")
+            let end = try number(2, "END factor in linear:START:END")
+            guard start >= 0, end >= 0 else { throw LRScheduleError("'\(text)': factors must be >= 0") }
+            self = .linear(start: start, end: end)
+        case "cosine" where parts.count <= 2:
+            let minimum = parts.count == 2 ? try number(1, "MIN_LR in cosine:MIN_LR") : 0
+            guard minimum >= 0 else { throw LRScheduleError("'\(text)': MIN_LR must be >= 0") }
+            self = .cosine(minimum: minimum)
+        default:
+            throw LRScheduleError(
+                "'\(text)': expected constant, exponential:GAMMA, step:SIZE:GAMMA, linear:START:END or cosine[:MIN_LR]")
+        }
+    }
+}
+
+/// A malformed `--lr-schedule` value.
+public struct LRScheduleError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

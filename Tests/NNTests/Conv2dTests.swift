@@ -1,0 +1,229 @@
+import NN
+import TestSupport
+import XCTest
+
+/// A direct (six nested loops) convolution in Double, the reference for Conv2d.
+private struct ReferenceConv {
+    let cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int
+    var ho: Int { (h + 2 * p - k) / s + 1 }
+    var wo: Int { (w + 2 * p - k) / s + 1 }
+
+    /// Calls body(n, co, oh, ow, ci, i, j, xIndex, wIndex) for every in-bounds tap.
+    func taps(batch: Int, _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
+        for n in 0..<batch {
+            for co in 0..<cout {
+                for oh in 0..<ho {
+                    for ow in 0..<wo {
+                        let yIndex = ((n * cout + co) * ho + oh) * wo + ow
+                        for ci in 0..<cin {
+                            for i in 0..<k {
+                                for j in 0..<k {
+                                    let ih = oh * s - p + i, iw = ow * s - p + j
+                                    guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                                    body(yIndex, co,
+                                         ((n * cin + ci) * h + ih) * w + iw,
+                                         ((co * cin + ci) * k + i) * k + j, n, 0)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func forward(x: [Float], weight: [Float], bias: [Float], batch: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: batch * cout * ho * wo)
+        for index in 0..<y.count { y[index] = Double(bias[(index / (ho * wo)) % cout]) }
+        taps(batch: batch) { yIndex, _, xIndex, wIndex, _, _ in
+            y[yIndex] += Double(x[xIndex]) * Double(weight[wIndex])
+        }
+        return y
+    }
+
+    /// (dx, dweight, dbias) for upstream gradient dy.
+    func backward(x: [Float], weight: [Float], dy: [Float], batch: Int) -> ([Double], [Double], [Double]) {
+        var dx = [Double](repeating: 0, count: x.count)
+        var dw = [Double](repeating: 0, count: weight.count)
+        var db = [Double](repeating: 0, count: cout)
+        for index in 0..<dy.count { db[(index / (ho * wo)) % cout] += Double(dy[index]) }
+        taps(batch: batch) { yIndex, _, xIndex, wIndex, _, _ in
+            dx[xIndex] += Double(dy[yIndex]) * Double(weight[wIndex])
+            dw[wIndex] += Double(dy[yIndex]) * Double(x[xIndex])
+        }
+        return (dx, dw, db)
+    }
+}
+
+final class Conv2dTests: XCTestCase {
+    private func makeConv(_ c: (cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int)) throws -> Conv2d {
+        try Conv2d(inputShape: [c.cin, c.h, c.w], outChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+    }
+
+    func testShapesSpecsAndDescription() throws {
+        let conv = try Conv2d(inputShape: [3, 32, 30], outChannels: 16, kernel: 5, stride: 2, padding: 2)
+        XCTAssertEqual(conv.inputShape, [3, 32, 30])
+        XCTAssertEqual(conv.outputShape, [16, 16, 15])
+        XCTAssertEqual(conv.parameterSpecs, [
+            ParameterSpec(suffix: "weight", shape: [16, 3, 5, 5], fanIn: 75),
+            ParameterSpec(suffix: "bias", shape: [16], fanIn: 75),
+        ])
+        XCTAssertEqual(conv.description, "Conv2d(3, 16, kernel_size=(5, 5), stride=(2, 2), padding=(2, 2))")
+        XCTAssertEqual(try Conv2d(inputShape: [1, 28, 28], outChannels: 32, kernel: 3, padding: 1).outputShape, [32, 28, 28])
+        XCTAssertEqual(try Conv2d(inputShape: [1, 7, 7], outChannels: 1, kernel: 3, stride: 2).outputShape, [1, 3, 3])
+    }
+
+    func testRejectsShapesThatDoNotFit() {
+        XCTAssertThrowsError(try Conv2d(inputShape: [1, 28], outChannels: 1, kernel: 3))
+        XCTAssertThrowsError(try Conv2d(inputShape: [1, 2, 5], outChannels: 1, kernel: 3))
+        XCTAssertThrowsError(try Conv2d(inputShape: [1, 5, 5], outChannels: 1, kernel: 3, stride: 0))
+        XCTAssertThrowsError(try Conv2d(inputShape: [1, 5, 5], outChannels: 1, kernel: 0))
+        XCTAssertThrowsError(try Conv2d(inputShape: [1, 5, 5], outChannels: 0, kernel: 3))
+        XCTAssertThrowsError(try Conv2d(inputShape: [1, 5, 5], outChannels: 1, kernel: 3, padding: -1))
+        XCTAssertNoThrow(try Conv2d(inputShape: [1, 1, 1], outChannels: 1, kernel: 3, padding: 1))
+    }
+
+    /// 1 channel, 3x3 input 1...9, 2x2 kernel [[1, 2], [3, 4]], bias 0.5.
+    func testForwardHandComputed() throws {
+        let conv = try Conv2d(inputShape: [1, 3, 3], outChannels: 1, kernel: 2)
+        let harness = LayerHarness(conv, batch: 1, input: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        harness.parameters.load([1, 2, 3, 4, 0.5])
+        // [1*1 + 2*2 + 4*3 + 5*4, 2 + 6 + 15 + 24, 4 + 10 + 21 + 32, 5 + 12 + 24 + 36] + 0.5
+        XCTAssertEqual(harness.forward(training: true), [37.5, 47.5, 67.5, 77.5])
+    }
+
+    /// Padding 1 with a 3x3 all-ones kernel on a 2x2 input: every output sees the whole input.
+    func testForwardHandComputedPadding() throws {
+        let conv = try Conv2d(inputShape: [1, 2, 2], outChannels: 1, kernel: 3, padding: 1)
+        let harness = LayerHarness(conv, batch: 1, input: [1, 2, 3, 4])
+        harness.parameters.load([1, 1, 1, 1, 1, 1, 1, 1, 1, -1])
+        XCTAssertEqual(harness.forward(training: true), [9, 9, 9, 9])
+        // A 3x3 input: corners see 4 inputs, edges 6, the center all 9.
+        let conv3 = try Conv2d(inputShape: [1, 3, 3], outChannels: 1, kernel: 3, padding: 1)
+        let harness3 = LayerHarness(conv3, batch: 1, input: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        harness3.parameters.load([1, 1, 1, 1, 1, 1, 1, 1, 1, 0])
+        XCTAssertEqual(harness3.forward(training: true), [12, 21, 16, 27, 45, 33, 24, 39, 28])
+    }
+
+    /// Stride 2 with a 1x1 kernel picks every other pixel; two output channels.
+    func testForwardHandComputedStride() throws {
+        let conv = try Conv2d(inputShape: [1, 3, 3], outChannels: 2, kernel: 1, stride: 2)
+        let harness = LayerHarness(conv, batch: 1, input: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        harness.parameters.load([2, -1, 0, 10])
+        XCTAssertEqual(harness.forward(training: true), [2, 6, 14, 18, 9, 7, 3, 1])
+    }
+
+    private typealias Configuration = (cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int, batch: Int)
+
+    private let configurations: [Configuration] = [
+        (1, 1, 3, 3, 2, 1, 0, 1),
+        (2, 3, 5, 5, 3, 1, 1, 2),  // "same" padding
+        (2, 3, 5, 6, 3, 2, 0, 2),  // stride 2, non-square
+        (2, 3, 5, 5, 2, 2, 1, 2),  // stride 2 with padding
+        (3, 2, 7, 4, 3, 2, 1, 3),
+        (1, 2, 4, 4, 1, 1, 0, 2),  // 1x1 kernel
+        (2, 2, 3, 5, 3, 3, 2, 2),  // stride 3, padding 2
+        (1, 1, 2, 2, 3, 1, 1, 1),  // kernel larger than the input
+        (1, 2, 6, 6, 4, 2, 1, 2),  // even kernel
+        (1, 1, 3, 3, 1, 1, 2, 1),  // padding beyond the kernel: bias-only border
+        (2, 4, 9, 8, 3, 1, 1, 3),
+        (5, 6, 20, 18, 3, 1, 1, 2),  // rows longer than 16 floats (vectorized copies)
+        (3, 9, 6, 7, 3, 1, 1, 2),  // >= 8 output channels: the bias/transpose loops split too
+    ]
+
+    /// Forward, dx, dW and db against the direct convolution on random data.
+    private func assertMatchesReference(_ configurations: [Configuration], file: StaticString = #filePath, line: UInt = #line) throws {
+        for (number, c) in configurations.enumerated() {
+            let conv = try makeConv((c.cin, c.cout, c.h, c.w, c.k, c.s, c.p))
+            let reference = ReferenceConv(cin: c.cin, cout: c.cout, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p)
+            XCTAssertEqual(conv.outputShape, [c.cout, reference.ho, reference.wo], file: file, line: line)
+            let harness = LayerHarness(conv, batch: c.batch, seed: UInt64(100 + number))
+            let values = harness.parameters.snapshot()
+            let weight = Array(values[0..<(values.count - c.cout)])
+            let bias = Array(values[(values.count - c.cout)...])
+            let label = "configuration \(number) \(c)"
+
+            let expected = reference.forward(x: harness.input, weight: weight, bias: bias, batch: c.batch).map { Float($0) }
+            assertClose(harness.forward(training: true), expected, absolute: 1e-5, relative: 1e-5, "forward \(label)", file: file, line: line)
+            assertClose(harness.forward(training: false), expected, absolute: 1e-5, relative: 1e-5, "inference \(label)", file: file, line: line)
+
+            harness.parameters.zeroGradients()
+            let dx = harness.backward()!
+            let (rdx, rdw, rdb) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: c.batch)
+            assertClose(dx, rdx.map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dx \(label)", file: file, line: line)
+            assertClose(harness.gradients, (rdw + rdb).map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dW, db \(label)", file: file, line: line)
+        }
+    }
+
+    func testMatchesReferenceConvolution() throws {
+        try assertMatchesReference(configurations)
+    }
+
+    /// The same with NN's own loops split over two threads (im2col rows, col2im channels,
+    /// bias/transpose channels).
+    func testMatchesReferenceConvolutionWithTwoThreads() throws {
+        let previous = Parallel.threads
+        defer { Parallel.threads = previous }
+        Parallel.threads = 2
+        try assertMatchesReference(configurations)
+    }
+
+    /// Each sample of a batch gives the same output as when run alone (the batched
+    /// column layout and the transposes keep samples apart).
+    func testBatchedEqualsOneAtATime() throws {
+        let conv = try Conv2d(inputShape: [2, 5, 4], outChannels: 3, kernel: 3, stride: 1, padding: 1)
+        let batched = LayerHarness(conv, batch: 3, seed: 21)
+        let y = batched.forward(training: true)
+        let per = conv.outputSize
+        for n in 0..<3 {
+            let single = Array(batched.input[(n * conv.inputSize)..<((n + 1) * conv.inputSize)])
+            var out = [Float](repeating: .nan, count: per)
+            single.withUnsafeBufferPointer { conv.forward($0.baseAddress!, &out, batch: 1, training: true) }
+            assertClose(out, Array(y[(n * per)..<((n + 1) * per)]), absolute: 1e-6, relative: 1e-6, "sample \(n)")
+        }
+    }
+
+    func testContract() throws {
+        LayerHarness(try Conv2d(inputShape: [2, 5, 5], outChannels: 3, kernel: 3, stride: 2, padding: 1), batch: 2, seed: 7)
+            .assertContract()
+    }
+
+    // MARK: - Gradient checks (multi-channel in/out, batch 2, non-square input)
+
+    private func checkGradients(kernel: Int, stride: Int, padding: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let conv = try Conv2d(inputShape: [2, 5, 6], outChannels: 3, kernel: kernel, stride: stride, padding: padding)
+        let harness = LayerHarness(conv, batch: 2, seed: UInt64(kernel * 100 + stride * 10 + padding))
+        GradientCheck.assertPassed(harness.checkGradients(), "\(conv)", file: file, line: line)
+    }
+
+    func testGradientKernel3Stride1Padding1() throws { try checkGradients(kernel: 3, stride: 1, padding: 1) }
+    func testGradientKernel3Stride2Padding0() throws { try checkGradients(kernel: 3, stride: 2, padding: 0) }
+    func testGradientKernel2Stride2Padding1() throws { try checkGradients(kernel: 2, stride: 2, padding: 1) }
+    func testGradientKernel1Stride1Padding0() throws { try checkGradients(kernel: 1, stride: 1, padding: 0) }
+
+    // MARK: - Kernel wider than input plus padding on one side
+
+    /// PyTorch accepts Conv2d(kernel 5, padding 2) on a 4x1 input (output 4x1). For column
+    /// tap j = 0 the first valid output column is 2 > outWidth = 1; im2col must not write
+    /// outside the row or build an inverted range. Runs in a child process because the
+    /// failure mode is a trap.
+    func testNarrowInputWithWidePaddedKernel() throws {
+        let name = "NNTests.Conv2dTests/testNarrowInputWithWidePaddedKernel"
+        guard Isolation.isChild(name) else { return try Isolation.assertChildSucceeds(name) }
+        for (h, w) in [(4, 1), (1, 4), (1, 1)] {
+            let conv = try Conv2d(inputShape: [1, h, w], outChannels: 2, kernel: 5, padding: 2)
+            XCTAssertEqual(conv.outputShape, [2, h, w])
+            let reference = ReferenceConv(cin: 1, cout: 2, h: h, w: w, k: 5, s: 1, p: 2)
+            let harness = LayerHarness(conv, batch: 2, seed: 31)
+            let values = harness.parameters.snapshot()
+            let weight = Array(values[0..<50]), bias = Array(values[50...])
+            let expected = reference.forward(x: harness.input, weight: weight, bias: bias, batch: 2)
+            assertClose(harness.forward(training: true), expected.map { Float($0) }, absolute: 1e-5, relative: 1e-5, "\(h)x\(w)")
+            harness.parameters.zeroGradients()
+            let dx = harness.backward()!
+            let (rdx, rdw, rdb) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: 2)
+            assertClose(dx, rdx.map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dx \(h)x\(w)")
+            assertClose(harness.gradients, (rdw + rdb).map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dW \(h)x\(w)")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import NN
+import TestSupport
+import XCTest
+
+final class MaxPool2dTests: XCTestCase {
+    /// `count` distinct values 0.1 apart in a seeded random order, so the argmax of
+    /// every window survives perturbations of +-1e-2.
+    private func distinctInput(_ count: Int, seed: UInt64) -> [Float] {
+        var order = Array(0..<count)
+        var generator = SeededGenerator(seed: seed)
+        generator.shuffle(&order)
+        return order.map { Float($0 - count / 2) * 0.1 }
+    }
+
+    func testShapesAndDescription() throws {
+        let pool = try MaxPool2d(shape: [3, 4, 4], kernel: 2)
+        XCTAssertEqual(pool.inputShape, [3, 4, 4])
+        XCTAssertEqual(pool.outputShape, [3, 2, 2])
+        XCTAssertEqual(pool.parameterSpecs, [])
+        XCTAssertEqual(pool.description, "MaxPool2d(kernel_size=2, stride=2, padding=0)")
+        XCTAssertEqual(try MaxPool2d(shape: [1, 7, 7], kernel: 2).outputShape, [1, 3, 3])  // floor mode
+        XCTAssertEqual(try MaxPool2d(shape: [2, 7, 5], kernel: 3, stride: 2).outputShape, [2, 3, 2])
+        XCTAssertEqual(try MaxPool2d(shape: [1, 28, 28], kernel: 2).outputShape, [1, 14, 14])
+        XCTAssertThrowsError(try MaxPool2d(shape: [4, 4], kernel: 2))
+        XCTAssertThrowsError(try MaxPool2d(shape: [1, 1, 4], kernel: 2))
+        XCTAssertThrowsError(try MaxPool2d(shape: [1, 4, 4], kernel: 0))
+        XCTAssertThrowsError(try MaxPool2d(shape: [1, 4, 4], kernel: 2, stride: 0))
+    }
+
+    /// 4x4 -> 2x2, two channels, two samples.
+    func testForwardHandComputed() throws {
+        let pool = try MaxPool2d(shape: [2, 4, 4], kernel: 2)
+        let plane: [Float] = [
+            1, 5, -2, 0,
+            3, 2, 7, 6,
+            -1, -4, 8, 8.5,
+            -3, -2, 9, -10,
+        ]
+        let negated = plane.map { -$0 }
+        let input = plane + negated + negated.map { $0 * 2 } + plane.map { $0 + 100 }
+        let harness = LayerHarness(pool, batch: 2, input: input)
+        let expected: [Float] = [5, 7, -1, 9] + [-1, 2, 4, 10] + [-2, 4, 8, 20] + [105, 107, 99, 109]
+        XCTAssertEqual(harness.forward(training: true), expected)
+        XCTAssertEqual(harness.forward(training: false), expected)
+    }
+
+    /// dy goes to the argmax of each window, everything else gets 0.
+    func testBackwardHandComputed() throws {
+        let pool = try MaxPool2d(shape: [1, 4, 4], kernel: 2)
+        let harness = LayerHarness(pool, batch: 1, input: [
+            1, 5, -2, 0,
+            3, 2, 7, 6,
+            -1, -4, 8, 8.5,
+            -3, -2, 9, -10,
+        ])
+        let dx = harness.backward(dy: [10, 20, 30, 40])!
+        XCTAssertEqual(dx, [
+            0, 10, 0, 0,
+            0, 0, 20, 0,
+            30, 0, 0, 0,
+            0, 0, 40, 0,
+        ])
+    }
+
+    /// Ties go to the first maximum in row-major window order (PyTorch); overlapping
+    /// windows that share an argmax add their gradients there.
+    func testTiesAndOverlappingWindows() throws {
+        let pool = try MaxPool2d(shape: [1, 2, 2], kernel: 2)
+        let tie = LayerHarness(pool, batch: 1, input: [4, 4, 4, 4])
+        XCTAssertEqual(tie.backward(dy: [1])!, [1, 0, 0, 0])
+        let late = LayerHarness(try MaxPool2d(shape: [1, 2, 2], kernel: 2), batch: 1, input: [1, 3, 2, 3])
+        XCTAssertEqual(late.backward(dy: [1])!, [0, 1, 0, 0])
+
+        // kernel 3, stride 2 on 3x5: windows at columns 0-2 and 2-4 share column 2.
+        let overlap = try MaxPool2d(shape: [1, 3, 5], kernel: 3, stride: 2)
+        XCTAssertEqual(overlap.outputShape, [1, 1, 2])
+        let harness = LayerHarness(overlap, batch: 1, input: [
+            0, 0, 0, 0, 0,
+            0, 0, 9, 0, 0,
+            0, 0, 0, 0, 0,
+        ])
+        XCTAssertEqual(harness.forward(training: true), [9, 9])
+        XCTAssertEqual(harness.backward(dy: [2, 3])!, [
+            0, 0, 0, 0, 0,
+            0, 0, 5, 0, 0,
+            0, 0, 0, 0, 0,
+        ])
+    }
+
+    /// Ties in the general (not 2x2/stride 2) path also go to the first maximum.
+    func testTiesGeneralKernel() throws {
+        let pool = try MaxPool2d(shape: [1, 3, 3], kernel: 3)
+        let harness = LayerHarness(pool, batch: 1, input: [0, 1, 1, 1, 0, 1, 1, 1, 1])
+        XCTAssertEqual(harness.forward(training: true), [1])
+        XCTAssertEqual(harness.backward(dy: [2])!, [0, 2, 0, 0, 0, 0, 0, 0, 0])
+        let stride1 = try MaxPool2d(shape: [1, 2, 3], kernel: 2, stride: 1)
+        let h1 = LayerHarness(stride1, batch: 1, input: [5, 5, 5, 5, 5, 5])
+        XCTAssertEqual(h1.backward(dy: [1, 10])!, [1, 10, 0, 0, 0, 0])
+    }
+
+    /// The parallel path (more than one thread) gives the same outputs and gradients.
+    func testThreadsDoNotChangeResults() throws {
+        let previous = Parallel.threads
+        defer { Parallel.threads = previous }
+        for (kernel, stride) in [(2, 2), (3, 2)] {
+            var results: [[Float]] = []
+            for threads in [1, 2] {
+                Parallel.threads = threads
+                let pool = try MaxPool2d(shape: [16, 6, 6], kernel: kernel, stride: stride)
+                let harness = LayerHarness(pool, batch: 5, input: distinctInput(5 * pool.inputSize, seed: 6))
+                results.append(harness.forward(training: true) + harness.backward()!)
+            }
+            XCTAssertEqual(results[0], results[1], "kernel \(kernel) stride \(stride)")
+        }
+    }
+
+    func testContract() throws {
+        LayerHarness(try MaxPool2d(shape: [2, 4, 6], kernel: 2), batch: 2, input: distinctInput(96, seed: 3))
+            .assertContract()
+    }
+
+    func testGradientCheckKernel2() throws {
+        let pool = try MaxPool2d(shape: [2, 4, 6], kernel: 2)
+        let harness = LayerHarness(pool, batch: 2, input: distinctInput(2 * pool.inputSize, seed: 4))
+        GradientCheck.assertPassed(harness.checkGradients())
+    }
+
+    /// Odd size (floor mode leaves the last row and column out) with overlapping windows.
+    func testGradientCheckOverlappingOddSize() throws {
+        let pool = try MaxPool2d(shape: [2, 5, 7], kernel: 3, stride: 2)
+        let harness = LayerHarness(pool, batch: 2, input: distinctInput(2 * pool.inputSize, seed: 5))
+        GradientCheck.assertPassed(harness.checkGradients())
+    }
+}

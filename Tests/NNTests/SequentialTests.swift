@@ -1,0 +1,321 @@
+import Foundation
+import NN
+import TestSupport
+import XCTest
+
+final class SequentialTests: XCTestCase {
+    private func names(_ model: Sequential) -> [String] { model.parameters.entries.map(\.name) }
+    private func shape(_ model: Sequential, _ name: String) -> [Int]? { model.parameters.entry(named: name)?.shape }
+
+    // MARK: - Presets: PyTorch naming, shapes and sizes
+
+    func testCNNNamesShapesAndCount() throws {
+        let model = try ModelPreset.cnn.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0)
+        XCTAssertEqual(names(model), ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias"])
+        XCTAssertEqual(shape(model, "0.weight"), [32, 1, 3, 3])
+        XCTAssertEqual(shape(model, "0.bias"), [32])
+        XCTAssertEqual(shape(model, "3.weight"), [64, 32, 3, 3])
+        XCTAssertEqual(shape(model, "3.bias"), [64])
+        XCTAssertEqual(shape(model, "7.weight"), [128, 3136])
+        XCTAssertEqual(shape(model, "7.bias"), [128])
+        XCTAssertEqual(shape(model, "9.weight"), [10, 128])
+        XCTAssertEqual(shape(model, "9.bias"), [10])
+        XCTAssertEqual(model.parameters.count, 421_642)
+        XCTAssertEqual(model.inputShape, [1, 28, 28])
+        XCTAssertEqual(model.outputShape, [10])
+        XCTAssertEqual(model.layers.count, 10)
+        XCTAssertEqual(model.parameters.entries.map(\.fanIn), [9, 9, 288, 288, 3136, 3136, 128, 128])
+    }
+
+    func testMLPNamesShapesAndCount() throws {
+        let model = try ModelPreset.mlp.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0)
+        XCTAssertEqual(names(model), ["1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"])
+        XCTAssertEqual(shape(model, "1.weight"), [256, 784])
+        XCTAssertEqual(shape(model, "1.bias"), [256])
+        XCTAssertEqual(shape(model, "3.weight"), [128, 256])
+        XCTAssertEqual(shape(model, "5.weight"), [10, 128])
+        XCTAssertEqual(shape(model, "5.bias"), [10])
+        XCTAssertEqual(model.parameters.count, 235_146)
+        XCTAssertEqual(model.outputShape, [10])
+    }
+
+    /// CIFAR-shaped input: the CNN's flatten size follows the image (64 * 8 * 8).
+    func testCNNAdaptsToThreeChannelImages() throws {
+        let model = try ModelPreset.cnn.build(channels: 3, height: 32, width: 32, classes: 10, maxBatch: 1, seed: 0)
+        XCTAssertEqual(shape(model, "0.weight"), [32, 3, 3, 3])
+        XCTAssertEqual(shape(model, "7.weight"), [128, 4096])
+        XCTAssertEqual(model.parameters.entry(named: "0.weight")?.fanIn, 27)
+    }
+
+    /// Entries tile the flat buffer in order, with no gaps.
+    func testEntriesAreContiguous() throws {
+        for preset in ModelPreset.allCases {
+            let model = try preset.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 0)
+            var offset = 0
+            for entry in model.parameters.entries {
+                XCTAssertEqual(entry.offset, offset, "\(preset) \(entry.name)")
+                XCTAssertEqual(entry.count, entry.shape.reduce(1, *))
+                offset += entry.count
+            }
+            XCTAssertEqual(offset, model.parameters.count)
+        }
+    }
+
+    func testDescriptionLikePyTorch() throws {
+        let model = try ModelPreset.mlp.build(channels: 1, height: 2, width: 2, classes: 3, maxBatch: 1, seed: 0)
+        XCTAssertEqual(model.description, """
+            Sequential(
+              (0): Flatten(start_dim=1, end_dim=-1)
+              (1): Linear(in_features=4, out_features=256, bias=True)
+              (2): ReLU()
+              (3): Linear(in_features=256, out_features=128, bias=True)
+              (4): ReLU()
+              (5): Linear(in_features=128, out_features=3, bias=True)
+            )
+            """)
+    }
+
+    func testRejectsLayersWhoseShapesDoNotChain() throws {
+        XCTAssertThrowsError(try Sequential([Linear(inFeatures: 4, outFeatures: 3), Linear(inFeatures: 4, outFeatures: 2)], maxBatch: 1)) {
+            XCTAssertEqual($0 as? ShapeError, ShapeError("layer 0 outputs [3] but layer 1 expects [4]"))
+        }
+        XCTAssertThrowsError(try Sequential([Flatten(shape: [1, 2, 2]), Linear(inFeatures: 5, outFeatures: 2)], maxBatch: 1))
+    }
+
+    // MARK: - Binding and forward
+
+    /// The layers see the store: values loaded into it drive the forward pass.
+    func testLayersAreBoundToTheStore() throws {
+        let model = try Sequential([
+            Linear(inFeatures: 2, outFeatures: 2), ReLU(shape: [2]), Linear(inFeatures: 2, outFeatures: 1),
+        ], maxBatch: 2)
+        XCTAssertEqual(names(model), ["0.weight", "0.bias", "2.weight", "2.bias"])
+        model.parameters.load([1, 2, -1, 1, 0.5, 0, 2, -3, 1])
+        model.input.update(from: [1, 1, 3, -4], count: 4)
+        model.forward(batch: 2, training: false)
+        // sample 0: h = relu([3.5, 0]) -> y = 2*3.5 - 3*0 + 1 = 8
+        // sample 1: h = relu([3 - 8 + 0.5, -3 - 4]) = [0, 0] -> y = 1
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: model.output, count: 2)), [8, 1])
+        // Gradients land in the store's gradient buffer, at the entries' offsets.
+        model.parameters.zeroGradients()
+        model.forward(batch: 2, training: true)
+        model.outputGradient.update(from: [1, 1], count: 2)
+        model.backward(batch: 2)
+        let g = Array(UnsafeBufferPointer(start: model.parameters.gradients, count: model.parameters.count))
+        // d2.weight = sum_n h_n = [3.5, 0]; d2.bias = 2; only unit 0 of sample 0 is active:
+        // d0.weight row 0 = 2 * x_0 = [2, 2], d0.bias = [2, 0].
+        XCTAssertEqual(g, [2, 2, 0, 0, 2, 0, 3.5, 0, 2])
+    }
+
+    /// Sequential.forward equals chaining the layers by hand.
+    func testForwardEqualsChainedLayers() throws {
+        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 4)
+        var generator = SeededGenerator(seed: 12)
+        let input = randomFloats(2 * model.inputSize, generator: &generator)
+        model.input.update(from: input, count: input.count)
+        model.forward(batch: 2, training: true)
+        let output = Array(UnsafeBufferPointer(start: model.output, count: 2 * model.outputSize))
+        var x = input
+        for layer in model.layers {
+            var y = [Float](repeating: .nan, count: 2 * layer.outputSize)
+            layer.forward(x, &y, batch: 2, training: false)
+            x = y
+        }
+        XCTAssertEqual(output, x)
+    }
+
+    /// Growing the workspaces keeps results per sample, and smaller batches still work.
+    func testReserveGrowsAndBatchesAreIndependent() throws {
+        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 6)
+        var generator = SeededGenerator(seed: 13)
+        let input = randomFloats(3 * model.inputSize, generator: &generator)
+        var single: [Float] = []
+        for n in 0..<3 {
+            model.input.update(from: Array(input[(n * model.inputSize)..<((n + 1) * model.inputSize)]), count: model.inputSize)
+            model.forward(batch: 1, training: true)
+            single += Array(UnsafeBufferPointer(start: model.output, count: model.outputSize))
+        }
+        model.reserve(maxBatch: 3)
+        XCTAssertEqual(model.maxBatch, 3)
+        model.input.update(from: input, count: input.count)
+        model.forward(batch: 3, training: true)
+        assertClose(Array(UnsafeBufferPointer(start: model.output, count: 3 * model.outputSize)), single,
+                    absolute: 1e-6, relative: 1e-5)
+        model.reserve(maxBatch: 2)  // never shrinks
+        XCTAssertEqual(model.maxBatch, 3)
+    }
+
+    // MARK: - End-to-end gradient checks through Sequential.backward
+
+    private func checkPreset(_ preset: ModelPreset, samples: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try preset.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 17)
+        var generator = SeededGenerator(seed: 23)
+        let input = randomFloats(2 * model.inputSize, -2, 2, generator: &generator)
+        let comparisons = ModelGradientCheck.check(model, input: input, labels: [2, 0], samplesPerTensor: samples)
+        XCTAssertEqual(comparisons.count, model.parameters.entries.count, file: file, line: line)
+        GradientCheck.assertPassed(comparisons, "\(preset)", file: file, line: line)
+        // Every tensor receives gradient (no layer silently skipped in backward).
+        for comparison in comparisons {
+            XCTAssertGreaterThan(comparison.largestNumeric, 1e-4, "\(preset) \(comparison)", file: file, line: line)
+        }
+    }
+
+    func testCNNGradientCheck() throws { try checkPreset(.cnn, samples: 40) }
+    func testMLPGradientCheck() throws { try checkPreset(.mlp, samples: 40) }
+
+    /// The end-to-end check is not vacuous: wrong gradients of the right size fail it.
+    func testModelGradientCheckDetectsWrongGradients() throws {
+        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 17)
+        var generator = SeededGenerator(seed: 23)
+        let input = randomFloats(2 * model.inputSize, -2, 2, generator: &generator)
+        let labels: [Int32] = [2, 0]
+        let gradients = ModelGradientCheck.analytic(model, input: input, labels: labels)
+        for name in ["0.weight", "3.bias", "7.weight"] {
+            let entry = try XCTUnwrap(model.parameters.entry(named: name))
+            let right = Array(gradients[entry.offset..<(entry.offset + entry.count)])
+            let indices = GradientCheck.sampleIndices(count: entry.count, limit: 30, generator: &generator)
+            let wrong: [(String, [Float])] = [
+                ("scaled by 1.2", right.map { $0 * 1.2 }),
+                ("reversed", right.reversed()),
+                ("zero", [Float](repeating: 0, count: right.count)),
+            ]
+            for (what, analytic) in wrong {
+                let comparison = GradientCheck.compare(
+                    name, analytic: analytic, variable: model.parameters.values + entry.offset, indices: indices,
+                    tolerance: ModelGradientCheck.tolerance, refinements: 2
+                ) { ModelGradientCheck.loss(model, input: input, labels: labels) }
+                XCTAssertFalse(comparison.passed, "\(what) d\(name) went unnoticed: \(comparison)")
+            }
+        }
+    }
+
+    /// Backward accumulates into the store; the layer-0 dx is never needed.
+    func testBackwardAccumulatesAcrossCalls() throws {
+        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 3)
+        var generator = SeededGenerator(seed: 5)
+        let input = randomFloats(2 * model.inputSize, generator: &generator)
+        let once = ModelGradientCheck.analytic(model, input: input, labels: [0, 1])
+        XCTAssertTrue(once.contains { $0 != 0 })
+        // A second pass without zeroing doubles the gradients.
+        model.input.update(from: input, count: input.count)
+        model.forward(batch: 2, training: true)
+        _ = [Int32(0), 1].withUnsafeBufferPointer { labels in
+            var losses = [Float](repeating: 0, count: 2)
+            return SoftmaxCrossEntropy.forward(
+                logits: model.output, labels: labels.baseAddress!, batch: 2, classes: 3, losses: &losses,
+                gradient: model.outputGradient)
+        }
+        model.backward(batch: 2)
+        let twice = Array(UnsafeBufferPointer(start: model.parameters.gradients, count: model.parameters.count))
+        assertClose(twice, once.map { 2 * $0 }, absolute: 1e-7, relative: 1e-5)
+    }
+
+    // MARK: - PyTorch default init
+
+    func testInitWithinFanInBoundsAndUniform() throws {
+        for preset in ModelPreset.allCases {
+            let model = try preset.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 42)
+            let values = model.parameters.snapshot()
+            for entry in model.parameters.entries {
+                let bound = Float(1 / Double(entry.fanIn).squareRoot())
+                let slice = values[entry.offset..<(entry.offset + entry.count)]
+                XCTAssertTrue(slice.allSatisfy { abs($0) <= bound }, "\(preset) \(entry.name) exceeds \(bound)")
+                XCTAssertGreaterThan(Set(slice).count, entry.count / 2, "\(preset) \(entry.name) values repeat")
+                guard entry.count >= 250 else { continue }
+                // U(-b, b): mean 0, variance b^2 / 3, and the extremes come near +-b.
+                let mean = slice.reduce(0.0) { $0 + Double($1) } / Double(entry.count)
+                let variance = slice.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(entry.count)
+                let b = Double(bound)
+                XCTAssertEqual(mean, 0, accuracy: 4 * b / Double(entry.count).squareRoot(), "\(preset) \(entry.name)")
+                XCTAssertEqual(variance / (b * b / 3), 1, accuracy: 0.15, "\(preset) \(entry.name)")
+                XCTAssertGreaterThan(Double(slice.max()!), 0.95 * b, "\(preset) \(entry.name)")
+                XCTAssertLessThan(Double(slice.min()!), -0.95 * b, "\(preset) \(entry.name)")
+            }
+        }
+    }
+
+    func testInitDeterministicPerSeed() throws {
+        let a = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 7)
+        let b = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 7)
+        let c = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 8)
+        XCTAssertEqual(a.parameters.snapshot(), b.parameters.snapshot())
+        XCTAssertEqual(a.parameters.digest, b.parameters.digest)
+        XCTAssertNotEqual(a.parameters.digest, c.parameters.digest)
+        let differing = zip(a.parameters.snapshot(), c.parameters.snapshot()).filter { $0 != $1 }.count
+        XCTAssertGreaterThan(differing, a.parameters.count * 9 / 10)
+        // Not all equal within a tensor, and different tensors are not copies of each other.
+        let v = a.parameters.snapshot()
+        XCTAssertNotEqual(Array(v[0..<9]), Array(v[9..<18]))
+    }
+
+    // MARK: - ParameterStore
+
+    private func smallStore() -> ParameterStore {
+        ParameterStore(entries: [
+            (name: "0.weight", spec: ParameterSpec(suffix: "weight", shape: [2, 3], fanIn: 3)),
+            (name: "0.bias", spec: ParameterSpec(suffix: "bias", shape: [2], fanIn: 3)),
+        ])
+    }
+
+    func testDigestChangesWithOneULP() {
+        let store = smallStore()
+        store.load([0.5, -1, 2, 3, 0, 1e-3, 7, -7])
+        let before = store.digest
+        XCTAssertEqual(store.digest, before, "digest must be a pure function of the values")
+        for index in 0..<store.count {
+            let saved = store.values[index]
+            store.values[index] = saved.nextUp
+            XCTAssertNotEqual(store.digest, before, "one ulp up at \(index)")
+            store.values[index] = saved.nextDown
+            XCTAssertNotEqual(store.digest, before, "one ulp down at \(index)")
+            store.values[index] = saved
+        }
+        XCTAssertEqual(store.digest, before)
+        // Swapping two values also changes it (order matters), and so does -0 vs +0.
+        store.load([-1, 0.5, 2, 3, 0, 1e-3, 7, -7])
+        XCTAssertNotEqual(store.digest, before)
+        store.load([0.5, -1, 2, 3, -0.0, 1e-3, 7, -7])
+        XCTAssertNotEqual(store.digest, before)
+    }
+
+    func testAllFinite() {
+        let store = smallStore()
+        store.load([0.5, -1, 2, 3, 0, 1e-3, 7, -7])
+        XCTAssertTrue(store.allFinite)
+        for bad in [Float.nan, .infinity, -.infinity, .signalingNaN] {
+            for index in [0, 4, store.count - 1] {
+                let saved = store.values[index]
+                store.values[index] = bad
+                XCTAssertFalse(store.allFinite, "\(bad) at \(index)")
+                store.values[index] = saved
+            }
+        }
+        XCTAssertTrue(store.allFinite)
+        store.load([.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 0, 0, 0, 0, 0])
+        XCTAssertTrue(store.allFinite)
+    }
+
+    func testStoreLayoutSnapshotLoadAndZeroGradients() {
+        let store = ParameterStore(entries: [
+            (name: "a", spec: ParameterSpec(suffix: "weight", shape: [2, 3], fanIn: 3)),
+            (name: "b", spec: ParameterSpec(suffix: "bias", shape: [2], fanIn: 3)),
+        ], tailCount: 2)
+        XCTAssertEqual(store.count, 8)
+        XCTAssertEqual(store.tailCount, 2)
+        XCTAssertEqual(store.entry(named: "b")?.offset, 6)
+        XCTAssertNil(store.entry(named: "c"))
+        let view = store.view(of: store.entry(named: "b")!)
+        XCTAssertEqual(view.count, 2)
+        XCTAssertEqual(view.value, store.values + 6)
+        XCTAssertEqual(view.gradient, store.gradients + 6)
+        XCTAssertEqual(store.snapshot(), [Float](repeating: 0, count: 8))
+        let values: [Float] = [1, 2, 3, 4, 5, 6, 7, 8]
+        store.load(values)
+        XCTAssertEqual(store.snapshot(), values)
+        XCTAssertEqual(view.value[1], 8)
+        store.gradients.update(repeating: 3, count: 10)
+        store.zeroGradients()
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: store.gradients, count: 10)), [Float](repeating: 0, count: 10),
+                       "zeroGradients must clear the tail too")
+    }
+}
