@@ -1,0 +1,69 @@
+/// Why a dataset directory or file could not be loaded.
+///
+/// Every `description` is a single line naming the offending path and what
+/// was expected, so the command line can print it as-is.
+public enum DatasetError: Error, CustomStringConvertible, Equatable {
+    /// The dataset directory does not exist or is not a directory.
+    case missingDirectory(path: String)
+    /// The directory holds none of the supported layouts; `lookedFor` lists the file names tried.
+    case noDatasetFiles(directory: String, lookedFor: [String])
+    /// A file the detected layout needs is absent; `alternatives` are other accepted names for it.
+    case missingFile(path: String, alternatives: [String] = [])
+    /// The file exists but could not be opened (permissions, I/O error).
+    case unreadableFile(file: String, message: String)
+    /// The gzip stream is corrupt or cut short; `message` is zlib's.
+    case corruptGzip(file: String, message: String)
+    /// The IDX header does not carry the magic number of the expected kind of file.
+    case wrongMagic(file: String, expected: UInt32, found: UInt32)
+    /// The (decompressed) file is shorter than its header or record size implies.
+    case truncatedFile(file: String, expectedBytes: Int, foundBytes: Int)
+    /// The (decompressed) file has bytes after the payload its header describes.
+    case trailingBytes(file: String, expectedBytes: Int, foundBytes: Int)
+    /// An image file and its label file disagree on the number of instances.
+    case countMismatch(imagesFile: String, imageCount: Int, labelsFile: String, labelCount: Int)
+    /// A label at record `index` is outside `validRange`.
+    case labelOutOfRange(file: String, index: Int, value: Int, validRange: Range<Int>)
+    /// Header dimensions are zero, absurd, or differ between train and test.
+    case badDimensions(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .missingDirectory(path):
+            return "\(path): dataset directory not found or not a directory"
+        case let .noDatasetFiles(directory, lookedFor):
+            return "\(directory): no dataset files found; looked for \(lookedFor.joined(separator: ", "))"
+        case let .missingFile(path, alternatives):
+            if alternatives.isEmpty { return "\(path): file not found" }
+            return "\(path): file not found (also accepted: \(alternatives.joined(separator: ", ")))"
+        case let .unreadableFile(file, message):
+            return "\(file): cannot open file (\(message))"
+        case let .corruptGzip(file, message):
+            return "\(file): corrupt or truncated gzip data (zlib: \(message)); re-download or re-extract the file"
+        case let .wrongMagic(file, expected, found):
+            return "\(file): wrong magic number \(hex(found)), expected \(hex(expected)) (\(magicMeaning(expected)))"
+        case let .truncatedFile(file, expectedBytes, foundBytes):
+            return "\(file): truncated, expected \(expectedBytes) bytes but found \(foundBytes)"
+        case let .trailingBytes(file, expectedBytes, foundBytes):
+            return "\(file): \(foundBytes - expectedBytes) unexpected trailing bytes, expected exactly \(expectedBytes) bytes but found \(foundBytes)"
+        case let .countMismatch(imagesFile, imageCount, labelsFile, labelCount):
+            return "\(labelsFile): holds \(labelCount) labels but \(imagesFile) holds \(imageCount) images; they must match"
+        case let .labelOutOfRange(file, index, value, validRange):
+            return "\(file): label \(value) at index \(index) is outside the valid range \(validRange.lowerBound)..<\(validRange.upperBound)"
+        case let .badDimensions(file, reason):
+            return "\(file): bad dimensions: \(reason)"
+        }
+    }
+
+    private func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    private func magicMeaning(_ magic: UInt32) -> String {
+        switch magic {
+        case IDXReader.imagesMagic: return "IDX unsigned-byte images, 3 dimensions"
+        case IDXReader.labelsMagic: return "IDX unsigned-byte labels, 1 dimension"
+        default: return "IDX"
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Finds a supported dataset in a directory and reads its train and test splits.
+public enum DatasetLoader {
+    /// Detects the format in `directory`, reads train and test splits; `limit` keeps the first `limit` training instances (test split is never limited).
+    ///
+    /// Layouts are tried in the order IDX, CIFAR-10, CIFAR-100; CIFAR files
+    /// may also sit in `cifar-10-batches-bin/` or `cifar-100-binary/`, as the
+    /// official archives extract. For IDX the class count is the largest
+    /// training label plus one, taken over the whole file so that `limit`
+    /// does not change the model's output size.
+    ///
+    /// - Parameter limit: must be non-negative when given; larger than the training split keeps all of it.
+    /// - Throws: `DatasetError`.
+    public static func load(directory: String, limit: Int? = nil) throws -> DatasetSplits {
+        if let limit { precondition(limit >= 0, "DatasetLoader.load: negative limit \(limit)") }
+        guard isDirectory(directory) else { throw DatasetError.missingDirectory(path: directory) }
+
+        let splits: DatasetSplits
+        if let trainImages = firstExisting(IDXNames.trainImages, in: directory) {
+            splits = try loadIDX(directory: directory, trainImages: trainImages)
+        } else if let dir = cifarDirectory(directory, subdirectory: "cifar-10-batches-bin", marker: "data_batch_1.bin") {
+            let batches = (1...5).map { "data_batch_\($0).bin" }
+            splits = DatasetSplits(
+                train: try CIFARReader.read(try require(batches, in: dir), variant: .cifar10),
+                test: try CIFARReader.read(try require(["test_batch.bin"], in: dir), variant: .cifar10),
+                format: .cifar10, directory: dir)
+        } else if let dir = cifarDirectory(directory, subdirectory: "cifar-100-binary", marker: "train.bin") {
+            splits = DatasetSplits(
+                train: try CIFARReader.read(try require(["train.bin"], in: dir), variant: .cifar100),
+                test: try CIFARReader.read(try require(["test.bin"], in: dir), variant: .cifar100),
+                format: .cifar100, directory: dir)
+        } else {
+            throw DatasetError.noDatasetFiles(
+                directory: directory,
+                lookedFor: IDXNames.trainImages + [
+                    "data_batch_1.bin", "cifar-10-batches-bin/data_batch_1.bin",
+                    "train.bin", "cifar-100-binary/train.bin",
+                ])
+        }
+        guard let limit else { return splits }
+        return DatasetSplits(
+            train: splits.train.prefix(limit), test: splits.test, format: splits.format, directory: splits.directory)
+    }
+
+    /// Accepted IDX file names, in order of preference.
+    ///
+    /// Raw files come first because they skip decompression; the dotted
+    /// spelling is how some mirrors (e.g. Kaggle) name the extracted files.
+    private enum IDXNames {
+        static func variants(_ stem: String, _ kind: String) -> [String] {
+            ["\(stem)-\(kind)", "\(stem)-\(kind).gz", "\(stem).\(kind)", "\(stem).\(kind).gz"]
+        }
+        static let trainImages = variants("train-images", "idx3-ubyte")
+        static let trainLabels = variants("train-labels", "idx1-ubyte")
+        static let testImages = variants("t10k-images", "idx3-ubyte")
+        static let testLabels = variants("t10k-labels", "idx1-ubyte")
+    }
+
+    private static func loadIDX(directory: String, trainImages: String) throws -> DatasetSplits {
+        let trainLabels = try requireOne(IDXNames.trainLabels, in: directory)
+        let testImages = try requireOne(IDXNames.testImages, in: directory)
+        let testLabels = try requireOne(IDXNames.testLabels, in: directory)
+        let train = try IDXReader.readSplit(imagesPath: trainImages, labelsPath: trainLabels, classCount: nil)
+        let test = try IDXReader.readSplit(
+            imagesPath: testImages, labelsPath: testLabels, classCount: train.classCount)
+        guard test.height == train.height, test.width == train.width else {
+            throw DatasetError.badDimensions(
+                file: testImages,
+                reason: "test images are \(test.height)x\(test.width) but training images (\(trainImages)) are \(train.height)x\(train.width)")
+        }
+        return DatasetSplits(train: train, test: test, format: .idx, directory: directory)
+    }
+
+    /// The directory holding `marker`: `directory` itself or its `subdirectory`.
+    private static func cifarDirectory(_ directory: String, subdirectory: String, marker: String) -> String? {
+        for candidate in [directory, join(directory, subdirectory)] where isFile(join(candidate, marker)) {
+            return candidate
+        }
+        return nil
+    }
+
+    private static func firstExisting(_ names: [String], in directory: String) -> String? {
+        names.lazy.map { join(directory, $0) }.first(where: isFile)
+    }
+
+    private static func requireOne(_ names: [String], in directory: String) throws -> String {
+        if let path = firstExisting(names, in: directory) { return path }
+        throw DatasetError.missingFile(path: join(directory, names[0]), alternatives: Array(names.dropFirst()))
+    }
+
+    private static func require(_ names: [String], in directory: String) throws -> [String] {
+        try names.map { name in
+            let path = join(directory, name)
+            guard isFile(path) else { throw DatasetError.missingFile(path: path) }
+            return path
+        }
+    }
+
+    private static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    private static func isFile(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+    }
+}

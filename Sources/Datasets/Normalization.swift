@@ -1,0 +1,132 @@
+/// Per-channel standardization of pixel bytes, with an allocation-free batch fill for the training loop.
+///
+/// Only `mean` and `std` are persisted and compared; the lookup table is
+/// derived from them, so a decoded value behaves exactly like the original.
+public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertible {
+    /// Per channel mean of `pixel / 255` over the training split.
+    public let mean: [Float]
+    /// Per channel population standard deviation of `pixel / 255` (1 where it would be 0).
+    public let std: [Float]
+    /// `table[c * 256 + v]` is the normalized value of byte `v` in channel `c`;
+    /// a byte has only 256 values, so a lookup replaces a subtract and divide per pixel.
+    private let table: [Float]
+
+    private enum CodingKeys: String, CodingKey {
+        case mean, std
+    }
+
+    /// Creates a normalization from known statistics; `std` entries must be finite and non-zero.
+    public init(mean: [Float], std: [Float]) {
+        precondition(!mean.isEmpty && mean.count == std.count, "Normalization: \(mean.count) means for \(std.count) stds")
+        precondition(std.allSatisfy { $0 != 0 && $0.isFinite }, "Normalization: std must be finite and non-zero, got \(std)")
+        self.mean = mean
+        self.std = std
+        var table = [Float](repeating: 0, count: mean.count * 256)
+        for c in 0..<mean.count {
+            for v in 0..<256 {
+                table[c * 256 + v] = (Float(v) / 255 - mean[c]) / std[c]
+            }
+        }
+        self.table = table
+    }
+
+    /// Computes per channel mean and population std of `pixel / 255` over `dataset`.
+    ///
+    /// Counts byte values per channel first: exact, one cheap pass over the
+    /// pixels, and the moments then need only 256 Double terms per channel.
+    public init(computedFrom dataset: Dataset) {
+        let channels = dataset.channels
+        let plane = dataset.height * dataset.width
+        let size = dataset.sampleSize
+        var histogram = [Int](repeating: 0, count: channels * 256)
+        dataset.images.withUnsafeBufferPointer { pixels in
+            histogram.withUnsafeMutableBufferPointer { counts in
+                for s in 0..<dataset.count {
+                    for c in 0..<channels {
+                        let start = s * size + c * plane
+                        let row = counts.baseAddress! + c * 256
+                        for k in start..<(start + plane) { row[Int(pixels[k])] += 1 }
+                    }
+                }
+            }
+        }
+        var means = [Float]()
+        var stds = [Float]()
+        for c in 0..<channels {
+            var n = 0.0, sum = 0.0, sumSquares = 0.0
+            for v in 0..<256 {
+                let count = Double(histogram[c * 256 + v])
+                let x = Double(v) / 255
+                n += count
+                sum += count * x
+                sumSquares += count * x * x
+            }
+            let mean = n > 0 ? sum / n : 0
+            let variance = n > 0 ? max(0, sumSquares / n - mean * mean) : 0
+            let std = Float(variance.squareRoot())
+            means.append(Float(mean))
+            stds.append(std > 0 ? std : 1)
+        }
+        self.init(mean: means, std: stds)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let mean = try container.decode([Float].self, forKey: .mean)
+        let std = try container.decode([Float].self, forKey: .std)
+        guard !mean.isEmpty, mean.count == std.count, std.allSatisfy({ $0 != 0 && $0.isFinite }) else {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "normalization needs equally many means and non-zero finite stds, got \(mean) and \(std)"))
+        }
+        self.init(mean: mean, std: std)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(mean, forKey: .mean)
+        try container.encode(std, forKey: .std)
+    }
+
+    /// Mean and std only; the derived lookup table would drown them in logs.
+    public var description: String { "Normalization(mean: \(mean), std: \(std))" }
+
+    public static func == (lhs: Normalization, rhs: Normalization) -> Bool {
+        lhs.mean == rhs.mean && lhs.std == rhs.std
+    }
+
+    /// Writes normalized samples (value/255 - mean[c]) / std[c] of `dataset` at positions `indices` (positions into dataset arrays, not ids) into `output` (indices.count * sampleSize floats, sample-major CHW) and their labels into `labels`.
+    ///
+    /// Does not allocate, since it runs once per mini-batch in the training loop.
+    public func fill(
+        from dataset: Dataset, indices: UnsafeBufferPointer<Int32>,
+        output: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
+    ) {
+        let channels = dataset.channels
+        precondition(channels == mean.count, "Normalization.fill: dataset has \(channels) channels, normalization \(mean.count)")
+        let plane = dataset.height * dataset.width
+        let size = dataset.sampleSize
+        let count = dataset.count
+        dataset.images.withUnsafeBufferPointer { pixelBuffer in
+            dataset.labels.withUnsafeBufferPointer { labelBuffer in
+                table.withUnsafeBufferPointer { tableBuffer in
+                    guard let pixels = pixelBuffer.baseAddress, let lut = tableBuffer.baseAddress else { return }
+                    var out = output
+                    for (k, index) in indices.enumerated() {
+                        let i = Int(index)
+                        precondition(i >= 0 && i < count, "Normalization.fill: position \(i) outside 0..<\(count)")
+                        labels[k] = labelBuffer[i]
+                        var source = pixels + i * size
+                        for c in 0..<channels {
+                            let channelTable = lut + c * 256
+                            for p in 0..<plane { out[p] = channelTable[Int(source[p])] }
+                            out += plane
+                            source += plane
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
