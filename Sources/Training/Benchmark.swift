@@ -1,0 +1,104 @@
+import Datasets
+import Foundation
+import NN
+
+/// Throughput measurements for `ies bench`: training samples per second of the model
+/// presets and OpenBLAS sgemm GFLOP/s, measured in the same process so that ratios
+/// between them are meaningful on a noisy machine.
+public enum Benchmark {
+    /// Median of a non-empty list.
+    public static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+
+    /// Floating-point operations of one training step per sample: forward, plus backward
+    /// (parameter gradients everywhere, input gradients except for the first layer).
+    public static func trainingFlopsPerSample(_ model: Sequential) -> Double {
+        var total = 0.0
+        for (index, layer) in model.layers.enumerated() {
+            var forward = 0.0
+            if let linear = layer as? Linear {
+                forward = 2 * Double(linear.inFeatures * linear.outFeatures)
+            } else if let conv = layer as? Conv2d {
+                forward = 2 * Double(conv.outChannels * conv.inChannels * conv.kernel * conv.kernel
+                    * conv.outHeight * conv.outWidth)
+            }
+            total += forward * (index == 0 ? 2 : 3)
+        }
+        return total
+    }
+
+    /// Median GFLOP/s of C[m,n] = A[m,k] B[k,n] over `repeats` timed runs of about `seconds` each.
+    public static func sgemmGFLOPS(m: Int, n: Int, k: Int, threads: Int, repeats: Int, seconds: Double) -> Double {
+        BLAS.setThreads(threads)
+        var generator = SeededGenerator(seed: 7)
+        let a = (0..<(m * k)).map { _ in generator.uniform(-1, 1) }
+        let b = (0..<(k * n)).map { _ in generator.uniform(-1, 1) }
+        var c = [Float](repeating: 0, count: m * n)
+        let run = {
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        BLAS.sgemm(
+                            transA: false, transB: false, m: m, n: n, k: k, a: pa.baseAddress!, lda: k,
+                            b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
+                    }
+                }
+            }
+        }
+        run()
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        let rates = (0..<repeats).map { _ -> Double in
+            let start = monotonicSeconds()
+            var calls = 0
+            repeat {
+                run()
+                calls += 1
+            } while monotonicSeconds() - start < seconds
+            return flops * Double(calls) / (monotonicSeconds() - start) / 1e9
+        }
+        return median(rates)
+    }
+
+    /// Training throughput (forward + backward + SGD update, normalization included) of `preset`
+    /// on synthetic 1x28x28 images with 10 classes: per-run samples/s over `repeats` runs.
+    public static func trainingThroughput(
+        preset: ModelPreset, threads: Int, batchSize: Int, repeats: Int, seconds: Double
+    ) throws -> (runs: [Double], flopsPerSample: Double) {
+        BLAS.setThreads(threads)
+        let count = 4096, size = 28 * 28
+        var generator = SeededGenerator(seed: 11)
+        let images = (0..<(count * size)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let labels = (0..<count).map { _ in Int32(generator.below(10)) }
+        let data = Dataset(
+            images: images, labels: labels, ids: (0..<Int32(count)).map { $0 }, channels: 1, height: 28, width: 28,
+            classCount: 10)
+        let model = try preset.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: batchSize, seed: 1)
+        let optimizer = SGD(parameterCount: model.parameters.count, momentum: 0.9, weightDecay: 5e-4)
+        let step = TrainingStep(model: model, optimizer: optimizer, normalization: Normalization(computedFrom: data))
+        var order = (0..<Int32(count)).map { $0 }
+        generator.shuffle(&order)
+        let steps = count / batchSize
+        var cursor = 0
+        func oneStep() {
+            _ = order.withUnsafeBufferPointer { all in
+                step.accumulate(data, positions: UnsafeBufferPointer(rebasing: all[(cursor * batchSize)..<((cursor + 1) * batchSize)]))
+            }
+            step.apply(lr: 0.01)
+            cursor = (cursor + 1) % steps
+        }
+        for _ in 0..<5 { oneStep() }
+        let runs = (0..<repeats).map { _ -> Double in
+            let start = monotonicSeconds()
+            var done = 0
+            repeat {
+                oneStep()
+                done += batchSize
+            } while monotonicSeconds() - start < seconds
+            return Double(done) / (monotonicSeconds() - start)
+        }
+        return (runs, trainingFlopsPerSample(model))
+    }
+}

@@ -1,0 +1,44 @@
+import Datasets
+import NN
+
+/// Everything that determines a training run (what `ies train` parses and validates).
+public struct TrainingConfig: Sendable, Equatable {
+    public var dataDirectory: String = "/usr/share/datasets/fashion-mnist"
+    public var model: ModelPreset = .cnn
+    public var epochs: Int = 5
+    /// Global batch size.
+    public var batchSize: Int = 64
+    public var learningRate: Double = 0.1
+    public var momentum: Double = 0.9
+    public var weightDecay: Double = 5e-4
+    public var schedule: LRSchedule = .exponential(gamma: 0.96)
+    public var seed: UInt64 = 0
+    /// Keep only the first `limit` training instances.
+    public var limit: Int? = nil
+    /// OpenBLAS threads; nil = all cores of this process's share of the node.
+    public var threads: Int? = nil
+    public var runDirectory: String
+    /// Batch size used for evaluation and probes (forward only).
+    public var evaluationBatchSize: Int = 256
+    /// Show a progress line within each epoch (only when stdout is a terminal).
+    public var showProgress: Bool = true
+
+    public init(runDirectory: String) { self.runDirectory = runDirectory }
+
+    /// Checks ranges; the message names the flag and what was expected.
+    public func validate() throws {
+        func fail(_ message: String) -> TrainingError { .invalidConfiguration(message) }
+        guard epochs > 0 else { throw fail("--epochs must be a positive integer, got \(epochs)") }
+        guard batchSize > 0 else { throw fail("--batch-size must be a positive integer, got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw fail("--lr must be a positive number, got \(learningRate)")
+        }
+        guard momentum >= 0, momentum < 1 else { throw fail("--momentum must be in [0, 1), got \(momentum)") }
+        guard weightDecay >= 0, weightDecay.isFinite else {
+            throw fail("--weight-decay must be >= 0, got \(weightDecay)")
+        }
+        if let limit, limit <= 0 { throw fail("--limit must be a positive integer, got \(limit)") }
+        if let threads, threads <= 0 { throw fail("--threads must be a positive integer, got \(threads)") }
+        guard evaluationBatchSize > 0 else { throw fail("evaluation batch size must be positive") }
+    }
+}

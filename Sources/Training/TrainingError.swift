@@ -1,0 +1,23 @@
+/// Errors of a training run, each a one-line message a user can act on.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case invalidConfiguration(String)
+    case runDirectoryInUse(String)
+    case io(path: String, message: String)
+    case diverged(epoch: Int, step: Int)
+    case badModelFile(path: String, message: String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let message):
+            return message
+        case .runDirectoryInUse(let path):
+            return "\(path) already holds a run (metrics.jsonl exists); choose another --run-dir"
+        case .io(let path, let message):
+            return "\(path): \(message)"
+        case .diverged(let epoch, let step):
+            return "training diverged: loss or parameters became NaN/Inf at epoch \(epoch), step \(step); try a lower --lr"
+        case .badModelFile(let path, let message):
+            return "\(path): \(message)"
+        }
+    }
+}

@@ -1,0 +1,4 @@
+import ArgumentParser
+import NN
+
+extension ModelPreset: ExpressibleByArgument {}

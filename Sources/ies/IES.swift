@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `ies`: data-parallel training with instance-dependent early stopping.
+struct IES: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ies",
+        abstract: "Train neural networks with instance-dependent early stopping (IES, ICLR 2025).",
+        subcommands: [Train.self, Eval.self, Bench.self],
+        defaultSubcommand: nil)
+}
