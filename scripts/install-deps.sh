@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what `ies` needs on Debian/Ubuntu: OpenMPI, OpenBLAS, zlib, pkg-config,
+# the Fashion-MNIST dataset, and the Python safetensors reader used by one test.
+# Safe to run again; uses sudo when not root.
+set -euo pipefail
+
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+    echo "installing: python safetensors, numpy (pip)"
+    python3 -m pip install --quiet safetensors numpy 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages safetensors numpy
+fi
+echo "dependencies ready"
