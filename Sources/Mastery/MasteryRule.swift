@@ -1,0 +1,78 @@
+/// The instance-dependent early stopping rule (Yuan et al., ICLR 2025).
+///
+/// For instance i with losses L(t) recorded once per epoch:
+///   d2(t) = L(t) - 2 L(t-1) + L(t-2)
+/// Keep the last `window + k` values of d2. The moving average of |d2| over `window`
+/// consecutive values, taken at each of the last `k` positions, gives k averages;
+/// the instance is mastered for the next epoch when it has `window + k` d2 values and
+/// the sum of those k averages is below `threshold`. Threshold 0 never masters (plain training).
+///
+/// With the defaults (1e-3, 3, 1) the first d2 exists after epoch 3 and the fourth after
+/// epoch 6, so instances can first be mastered at the end of epoch 6.
+public struct MasteryRule: Sendable, Equatable, Codable, CustomStringConvertible {
+    public let threshold: Float
+    public let window: Int
+    public let k: Int
+
+    /// The number of d2 values kept per instance.
+    public var historyLength: Int { window + k }
+    /// False for threshold 0: the tracker still records, but nothing is ever mastered.
+    public var isEnabled: Bool { threshold > 0 }
+
+    public static let defaults = try! MasteryRule(threshold: 1e-3, window: 3, k: 1)
+
+    public init(threshold: Float, window: Int, k: Int) throws {
+        guard threshold.isFinite, threshold >= 0 else {
+            throw MasteryError.invalidRule("--ies-threshold must be a finite number >= 0 (0 disables IES), got \(threshold)")
+        }
+        guard window >= 1 else { throw MasteryError.invalidRule("--ies-window must be >= 1, got \(window)") }
+        guard k >= 1 else { throw MasteryError.invalidRule("--ies-k must be >= 1, got \(k)") }
+        guard window + k <= 64 else {
+            throw MasteryError.invalidRule("--ies-window + --ies-k must be at most 64, got \(window + k)")
+        }
+        self.threshold = threshold
+        self.window = window
+        self.k = k
+    }
+
+    public var description: String { "IES(threshold=\(threshold), window=\(window), k=\(k))" }
+
+    private enum CodingKeys: String, CodingKey { case threshold, window, k }
+
+    /// Decodes through the validating initializer, so a corrupt checkpoint cannot carry an invalid rule.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            threshold: container.decode(Float.self, forKey: .threshold),
+            window: container.decode(Int.self, forKey: .window), k: container.decode(Int.self, forKey: .k))
+    }
+
+    /// The decision for one instance from its last `historyLength` d2 values, oldest first.
+    /// (The reference implementation of the decision; the tracker inlines the same arithmetic.)
+    public func isMastered(history: UnsafePointer<Float>) -> Bool {
+        guard isEnabled else { return false }
+        let h = historyLength
+        var sum: Float = 0
+        for j in 0..<k {
+            // window ending at position h - 1 - j
+            let end = h - 1 - j
+            var windowSum: Float = 0
+            for p in (end - window + 1)...end { windowSum += abs(history[p]) }
+            sum += windowSum / Float(window)
+        }
+        return sum < threshold
+    }
+}
+
+/// Errors of the mastery module: a bad rule or malformed serialized state.
+public enum MasteryError: Error, CustomStringConvertible, Equatable {
+    case invalidRule(String)
+    case invalidState(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRule(let message): return message
+        case .invalidState(let message): return "mastery state: \(message)"
+        }
+    }
+}

@@ -1,0 +1,143 @@
+/// Per-instance loss history and mastery decisions for the instances one rank holds.
+///
+/// State is struct-of-arrays indexed by a local slot (the instance's position in the
+/// rank's dataset), with the global id beside it. Each epoch every instance gets
+/// exactly one loss through `record` (trained instances from the training pass,
+/// mastered ones from the probe pass); `decide()` then folds the losses into the
+/// d2 histories and recomputes every decision in one sequential pass.
+///
+/// ```swift
+/// let tracker = MasteryTracker(rule: .defaults, ids: dataset.ids)
+/// tracker.record(loss: 0.42, slot: 7)   // ... for every slot, every epoch
+/// let counts = tracker.decide()         // tracker.isMastered(slot) for the next epoch
+/// ```
+public final class MasteryTracker {
+    public let rule: MasteryRule
+    /// Global instance id of each slot.
+    public internal(set) var ids: [Int32]
+    /// This epoch's loss per slot; NaN until recorded.
+    internal var pending: [Float]
+    /// L(t-1) and L(t-2) after the last decide.
+    internal var lastLoss: [Float]
+    internal var previousLoss: [Float]
+    /// Losses seen so far, saturating at 2 (enough to form d2).
+    internal var lossCount: [UInt8]
+    /// The last `rule.historyLength` d2 values per slot, oldest first (slot-major).
+    internal var history: [Float]
+    /// d2 values seen so far, saturating at `rule.historyLength`.
+    internal var historyCount: [UInt8]
+    /// The current decision: mastered for the coming epoch.
+    internal var masteredFlags: [Bool]
+
+    public var count: Int { ids.count }
+
+    /// A tracker with empty histories for the instances `ids` (slot i holds ids[i]).
+    public init(rule: MasteryRule, ids: [Int32]) {
+        self.rule = rule
+        self.ids = ids
+        let n = ids.count
+        pending = Array(repeating: .nan, count: n)
+        lastLoss = Array(repeating: 0, count: n)
+        previousLoss = Array(repeating: 0, count: n)
+        lossCount = Array(repeating: 0, count: n)
+        history = Array(repeating: 0, count: n * rule.historyLength)
+        historyCount = Array(repeating: 0, count: n)
+        masteredFlags = Array(repeating: false, count: n)
+    }
+
+    /// Records this epoch's loss of the instance in `slot`.
+    @inline(__always)
+    public func record(loss: Float, slot: Int) {
+        pending[slot] = loss
+    }
+
+    /// Records `losses[i]` for `slots[i]`.
+    public func record(losses: UnsafeBufferPointer<Float>, slots: UnsafeBufferPointer<Int32>) {
+        precondition(losses.count == slots.count)
+        pending.withUnsafeMutableBufferPointer { p in
+            for i in 0..<slots.count { p[Int(slots[i])] = losses[i] }
+        }
+    }
+
+    /// Whether the instance in `slot` is mastered for the coming epoch.
+    @inline(__always)
+    public func isMastered(_ slot: Int) -> Bool { masteredFlags[slot] }
+
+    /// Slots of mastered (`true`) or unmastered (`false`) instances, ascending.
+    public func slots(mastered: Bool) -> [Int32] {
+        var result: [Int32] = []
+        result.reserveCapacity(count)
+        for slot in 0..<count where masteredFlags[slot] == mastered { result.append(Int32(slot)) }
+        return result
+    }
+
+    /// Number of instances currently mastered.
+    public var masteredCount: Int { masteredFlags.reduce(0) { $0 + ($1 ? 1 : 0) } }
+
+    /// Folds this epoch's losses into the histories and recomputes every decision.
+    ///
+    /// Every slot must have been recorded since the last call (a loss per instance per
+    /// epoch is the rule's premise); a missing one is a programming error and traps.
+    @discardableResult
+    public func decide() -> MasteryCounts {
+        let h = rule.historyLength, window = rule.window, k = rule.k
+        let threshold = rule.threshold, enabled = rule.isEnabled
+        let inverseWindow = 1 / Float(window)
+        var counts = MasteryCounts()
+        pending.withUnsafeMutableBufferPointer { pending in
+        lastLoss.withUnsafeMutableBufferPointer { last in
+        previousLoss.withUnsafeMutableBufferPointer { previous in
+        lossCount.withUnsafeMutableBufferPointer { lossCount in
+        history.withUnsafeMutableBufferPointer { history in
+        historyCount.withUnsafeMutableBufferPointer { historyCount in
+        masteredFlags.withUnsafeMutableBufferPointer { mastered in
+            for slot in 0..<pending.count {
+                let loss = pending[slot]
+                precondition(
+                    !loss.isNaN, "MasteryTracker.decide: slot \(slot) (id \(ids[slot])) has no loss this epoch (or a NaN loss)")
+                pending[slot] = .nan
+                let row = history.baseAddress! + slot * h
+                if lossCount[slot] == 2 {
+                    let d2 = loss - 2 * last[slot] + previous[slot]
+                    for p in 0..<(h - 1) { row[p] = row[p + 1] }
+                    row[h - 1] = d2
+                    if historyCount[slot] < UInt8(h) { historyCount[slot] += 1 }
+                } else {
+                    lossCount[slot] += 1
+                }
+                previous[slot] = last[slot]
+                last[slot] = loss
+                var now = false
+                if enabled && historyCount[slot] == UInt8(h) {
+                    var sum: Float = 0
+                    for j in 0..<k {
+                        var windowSum: Float = 0
+                        for p in (h - j - window)..<(h - j) { windowSum += abs(row[p]) }
+                        sum += windowSum * inverseWindow
+                    }
+                    now = sum < threshold
+                }
+                if now { counts.mastered += 1 }
+                if mastered[slot] && !now { counts.returned += 1 }
+                if !mastered[slot] && now { counts.newlyMastered += 1 }
+                mastered[slot] = now
+            }
+        }}}}}}}
+        return counts
+    }
+}
+
+/// What one `decide()` changed.
+public struct MasteryCounts: Sendable, Equatable {
+    /// Instances mastered for the coming epoch.
+    public var mastered = 0
+    /// Instances that were mastered and now are not (their loss moved again).
+    public var returned = 0
+    /// Instances that were not mastered and now are.
+    public var newlyMastered = 0
+    public init(mastered: Int = 0, returned: Int = 0, newlyMastered: Int = 0) {
+        self.mastered = mastered
+        self.returned = returned
+        self.newlyMastered = newlyMastered
+    }
+}
