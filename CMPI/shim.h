@@ -32,5 +32,9 @@ static inline int cmpi_success(void) { return MPI_SUCCESS; }
 static inline int cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline int cmpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline int cmpi_undefined(void) { return MPI_UNDEFINED; }
+static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline MPI_Message cmpi_message_null(void) { return MPI_MESSAGE_NULL; }
 
 #endif

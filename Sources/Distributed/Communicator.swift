@@ -1,0 +1,581 @@
+// The only Swift file that imports CMPI: everything MPI goes through here.
+import CMPI
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `MPI_COMM_WORLD`, or a one-process stand-in when not launched by `mpirun`.
+///
+/// - Under `mpirun` (`OMPI_COMM_WORLD_SIZE` or `PMIX_RANK` in the environment)
+///   the first `world()` calls `MPI_Init_thread(MPI_THREAD_SERIALIZED)` and sets
+///   `MPI_ERRORS_RETURN` on `MPI_COMM_WORLD`, so every failing call returns and
+///   is thrown as a `DistributedError` naming the call and the rank.
+/// - Otherwise MPI is never initialized (no runtime start-up cost) and the
+///   communicator is a *singleton*: rank 0 of 1, collectives are identities,
+///   `send` to rank 0 queues the message for a later `receive` from rank 0.
+///   Arguments are validated exactly as under `mpirun -np 1` (counts, roots,
+///   peers, tags), so both give the same results and the same errors.
+///
+/// Rules for callers, as for MPI itself: every rank calls the same collectives
+/// in the same order with matching counts; use one thread at a time (calls are
+/// serialized by an internal lock, MPI is initialized with
+/// `MPI_THREAD_SERIALIZED`). Counts (in elements, and in bytes for the generic
+/// byte-wise operations) above `Int32.max` are rejected with `MPI_ERR_COUNT`;
+/// tags must be in `0...32767` (the smallest `MPI_TAG_UB` MPI allows).
+/// Call `finalize()` once before the process exits normally.
+public final class Communicator: @unchecked Sendable {
+    /// Rank in `MPI_COMM_WORLD` (0 for the singleton).
+    public let rank: Int
+    /// Number of ranks in `MPI_COMM_WORLD` (1 for the singleton).
+    public let size: Int
+    /// Rank among the ranks on this node (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`).
+    public let localRank: Int
+    /// Number of ranks on this node.
+    public let localSize: Int
+    /// True when not launched by `mpirun`: MPI is not initialized at all.
+    public let isSingleton: Bool
+    /// `MPI_Get_processor_name` (the host name for the singleton).
+    public let processorName: String
+
+    /// `MPI_COMM_WORLD`; nil for the singleton.
+    private let comm: MPI_Comm?
+    /// Serializes MPI calls (recursive: compound operations hold it throughout).
+    private let lock = NSRecursiveLock()
+    private var finalized = false
+    /// Singleton only: messages sent to self, FIFO per tag.
+    private var mailbox: [Int: [[UInt8]]] = [:]
+
+    nonisolated(unsafe) private static var shared: Communicator?
+    private static let sharedLock = NSLock()
+    /// Stand-in address for empty buffers (MPI wants a valid pointer even for count 0).
+    nonisolated(unsafe) private static let emptyBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+
+    /// Largest tag accepted (the minimum `MPI_TAG_UB` every MPI guarantees).
+    public static let maxTag = 32767
+
+    /// True when this process was started by OpenMPI's `mpirun` / PMIx.
+    public static var isLaunchedByMPIRun: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil
+    }
+
+    /// A one-rank communicator that never touches MPI, even under `mpirun`
+    /// (for tests and tools that run in-process). `world()` returns this very
+    /// instance when the process was not launched by `mpirun`.
+    public static let singleton = Communicator(singleton: ())
+
+    /// The world communicator; initializes MPI on the first call when launched
+    /// by `mpirun`. Idempotent: always returns the same instance.
+    public static func world() throws -> Communicator {
+        sharedLock.lock()
+        defer { sharedLock.unlock() }
+        if let shared { return shared }
+        let made = isLaunchedByMPIRun ? try Communicator(mpiWorld: ()) : singleton
+        shared = made
+        return made
+    }
+
+    private init(singleton: Void) {
+        rank = 0
+        size = 1
+        localRank = 0
+        localSize = 1
+        isSingleton = true
+        comm = nil
+        var name = [CChar](repeating: 0, count: 256)
+        processorName = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
+    }
+
+    private init(mpiWorld: Void) throws {
+        // Until MPI_Comm_rank answers, errors name the rank mpirun announced.
+        let envRank = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "") ?? -1
+        var flag: Int32 = 0
+        try Self.check(MPI_Initialized(&flag), "MPI_Initialized", rank: envRank)
+        if flag == 0 {
+            var provided: Int32 = 0
+            try Self.check(
+                MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided), "MPI_Init_thread", rank: envRank)
+        }
+        let world = cmpi_comm_world()
+        try Self.check(MPI_Comm_set_errhandler(world, cmpi_errors_return()), "MPI_Comm_set_errhandler", rank: envRank)
+        var r: Int32 = 0
+        var s: Int32 = 0
+        try Self.check(MPI_Comm_rank(world, &r), "MPI_Comm_rank", rank: envRank)
+        try Self.check(MPI_Comm_size(world, &s), "MPI_Comm_size", rank: Int(r))
+
+        var node: MPI_Comm? = cmpi_comm_null()
+        try Self.check(
+            MPI_Comm_split_type(world, cmpi_comm_type_shared(), r, cmpi_info_null(), &node),
+            "MPI_Comm_split_type", rank: Int(r))
+        var lr: Int32 = 0
+        var ls: Int32 = 0
+        try Self.check(MPI_Comm_rank(node, &lr), "MPI_Comm_rank", rank: Int(r))
+        try Self.check(MPI_Comm_size(node, &ls), "MPI_Comm_size", rank: Int(r))
+        try Self.check(MPI_Comm_free(&node), "MPI_Comm_free", rank: Int(r))
+
+        var name = [CChar](repeating: 0, count: Int(cmpi_max_processor_name()) + 1)
+        var length: Int32 = 0
+        try Self.check(MPI_Get_processor_name(&name, &length), "MPI_Get_processor_name", rank: Int(r))
+
+        rank = Int(r)
+        size = Int(s)
+        localRank = Int(lr)
+        localSize = Int(ls)
+        isSingleton = false
+        comm = world
+        processorName = String(cString: name)
+    }
+
+    // MARK: - Allreduce (in place)
+
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_float(), cmpi_op_sum())
+    }
+
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_double(), cmpi_op_sum())
+    }
+
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws {
+        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_int64(), cmpi_op_sum())
+    }
+
+    public func allreduceMax(_ buffer: UnsafeMutableBufferPointer<Int64>) throws {
+        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_int64(), cmpi_op_max())
+    }
+
+    public func allreduceMax(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_double(), cmpi_op_max())
+    }
+
+    public func allreduceBitwiseXor(_ buffer: UnsafeMutableBufferPointer<UInt64>) throws {
+        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_uint64(), cmpi_op_bxor())
+    }
+
+    /// Sum of `value` over all ranks.
+    public func allreduceSum(_ value: Int) throws -> Int {
+        var v = Int64(value)
+        try withUnsafeMutablePointer(to: &v) { try allreduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return Int(v)
+    }
+
+    /// Maximum of `value` over all ranks.
+    public func allreduceMax(_ value: Int) throws -> Int {
+        var v = Int64(value)
+        try withUnsafeMutablePointer(to: &v) { try allreduceMax(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return Int(v)
+    }
+
+    private func allreduce(
+        _ base: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype?, _ op: MPI_Op?
+    ) throws {
+        let call = "MPI_Allreduce"
+        try locked(call) {
+            let n = try mpiCount(count, call)
+            guard let comm else { return }
+            try check(MPI_Allreduce(cmpi_in_place(), base ?? Self.emptyBuffer, n, type, op, comm), call)
+        }
+    }
+
+    // MARK: - Broadcast
+
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_float(), root: root)
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Double>, root: Int) throws {
+        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_double(), root: root)
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Int64>, root: Int) throws {
+        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_int64(), root: root)
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt8>, root: Int) throws {
+        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_uint8(), root: root)
+    }
+
+    /// Variable length: every rank ends with root's `bytes` (the count goes first).
+    public func broadcast(bytes: inout [UInt8], root: Int) throws {
+        let call = "MPI_Bcast"
+        try locked(call) {
+            try checkRoot(root, call)
+            var count = Int64(bytes.count)
+            try withUnsafeMutablePointer(to: &count) {
+                try broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: root)
+            }
+            // Every rank now knows root's count, so all reject a too-large one together.
+            _ = try mpiCount(Int(count), call)
+            if rank != root { bytes = [UInt8](repeating: 0, count: Int(count)) }
+            try bytes.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
+        }
+    }
+
+    private func bcast(_ base: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype?, root: Int) throws {
+        let call = "MPI_Bcast"
+        try locked(call) {
+            try checkRoot(root, call)
+            let n = try mpiCount(count, call)
+            guard let comm else { return }
+            try check(MPI_Bcast(base ?? Self.emptyBuffer, n, type, Int32(root), comm), call)
+        }
+    }
+
+    // MARK: - Gathers
+
+    /// One value per rank, in rank order, on every rank.
+    public func allgather(_ value: Int64) throws -> [Int64] {
+        let call = "MPI_Allgather"
+        return try locked(call) {
+            guard let comm else { return [value] }
+            var mine = value
+            var all = [Int64](repeating: 0, count: size)
+            try all.withUnsafeMutableBufferPointer { out in
+                try check(
+                    MPI_Allgather(&mine, 1, cmpi_int64(), out.baseAddress, 1, cmpi_int64(), comm), call)
+            }
+            return all
+        }
+    }
+
+    /// Root receives every rank's `local` (in rank order); other ranks get nil.
+    /// Element counts are exchanged first (on all ranks, so that all reject a
+    /// total above `Int32.max` bytes together); data moves as `MPI_BYTE`.
+    public func gatherv<T: BitwiseCopyable>(_ local: [T], root: Int) throws -> [[T]]? {
+        let call = "MPI_Gatherv"
+        return try locked(call) {
+            try checkRoot(root, call)
+            let layout = try byteLayout(of: local, call: call)
+            guard let comm else { return [local] }
+            if rank != root {
+                try local.withUnsafeBytes { send in
+                    try check(
+                        MPI_Gatherv(
+                            send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), layout.counts[rank], cmpi_byte(),
+                            nil, nil, nil, cmpi_byte(), Int32(root), comm), call)
+                }
+                return nil
+            }
+            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs in
+                MPI_Gatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), Int32(root), comm)
+            }
+            return split(flat, layout)
+        }
+    }
+
+    /// Every rank receives every rank's `local`, in rank order.
+    public func allgatherv<T: BitwiseCopyable>(_ local: [T]) throws -> [[T]] {
+        let call = "MPI_Allgatherv"
+        return try locked(call) {
+            let layout = try byteLayout(of: local, call: call)
+            guard let comm else { return [local] }
+            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs in
+                MPI_Allgatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), comm)
+            }
+            return split(flat, layout)
+        }
+    }
+
+    private struct ByteLayout {
+        /// Per rank, in elements.
+        var elements: [Int]
+        /// Per rank, in bytes.
+        var counts: [Int32]
+        var displacements: [Int32]
+        var totalElements: Int
+    }
+
+    private func byteLayout<T>(of local: [T], call: String) throws -> ByteLayout {
+        let stride = MemoryLayout<T>.stride
+        let elements = try allgather(Int64(local.count)).map { Int($0) }
+        var counts: [Int32] = []
+        var displacements: [Int32] = []
+        var offset = 0
+        for (r, n) in elements.enumerated() {
+            let bytes = n.multipliedReportingOverflow(by: stride)
+            let end = offset.addingReportingOverflow(bytes.partialValue)
+            guard !bytes.overflow, !end.overflow, end.partialValue <= Int(Int32.max) else {
+                throw error(
+                    call, MPI_ERR_COUNT,
+                    "gathered size exceeds Int32.max bytes at rank \(r) (\(n) elements of \(stride) bytes)")
+            }
+            counts.append(Int32(bytes.partialValue))
+            displacements.append(Int32(offset))
+            offset = end.partialValue
+        }
+        return ByteLayout(
+            elements: elements, counts: counts, displacements: displacements,
+            totalElements: elements.reduce(0, +))
+    }
+
+    /// Runs a v-gather into one contiguous `[T]` sized from `layout`.
+    private func receiveFlat<T: BitwiseCopyable>(
+        _ local: [T], layout: ByteLayout, call: String,
+        _ gather: (UnsafeRawPointer, Int32, UnsafeMutableRawPointer, UnsafePointer<Int32>, UnsafePointer<Int32>) -> Int32
+    ) throws -> [T] {
+        var rc: Int32 = MPI_SUCCESS
+        let flat = [T](unsafeUninitializedCapacity: layout.totalElements) { out, initialized in
+            local.withUnsafeBytes { send in
+                layout.counts.withUnsafeBufferPointer { counts in
+                    layout.displacements.withUnsafeBufferPointer { displs in
+                        rc = gather(
+                            send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), layout.counts[rank],
+                            UnsafeMutableRawPointer(out.baseAddress) ?? Self.emptyBuffer,
+                            counts.baseAddress!, displs.baseAddress!)
+                    }
+                }
+            }
+            // Bitwise-copyable elements: nothing to clean up if the call failed.
+            initialized = rc == MPI_SUCCESS ? layout.totalElements : 0
+        }
+        try check(rc, call)
+        return flat
+    }
+
+    private func split<T>(_ flat: [T], _ layout: ByteLayout) -> [[T]] {
+        var result: [[T]] = []
+        result.reserveCapacity(layout.elements.count)
+        var start = 0
+        for n in layout.elements {
+            result.append(Array(flat[start..<(start + n)]))
+            start += n
+        }
+        return result
+    }
+
+    // MARK: - Point to point
+
+    /// Sends `values` as one message of `MPI_BYTE`s (the receiver sizes it with
+    /// `MPI_Mprobe` + `MPI_Get_count`). Blocking `MPI_Send`: large messages wait
+    /// for the matching receive, so order ring exchanges to avoid deadlock.
+    public func send<T: BitwiseCopyable>(_ values: [T], to destination: Int, tag: Int) throws {
+        let call = "MPI_Send"
+        try locked(call) {
+            try checkPeer(destination, call)
+            try checkTag(tag, call)
+            let bytes = values.count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+            let n = try mpiCount(bytes.overflow ? Int.max : bytes.partialValue, call, what: "message size in bytes")
+            guard let comm else {
+                mailbox[tag, default: []].append(values.withUnsafeBytes { Array($0) })
+                return
+            }
+            try values.withUnsafeBytes { raw in
+                try check(
+                    MPI_Send(
+                        raw.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), n, cmpi_byte(), Int32(destination),
+                        Int32(tag), comm), call)
+            }
+        }
+    }
+
+    /// Receives one message sent by `send` from `source` with `tag`, whatever its length.
+    /// Throws `MPI_ERR_TRUNCATE` (after consuming the message) if its byte count is
+    /// not a whole number of `T`s.
+    public func receive<T: BitwiseCopyable>(_ type: T.Type, from source: Int, tag: Int) throws -> [T] {
+        let call = "MPI_Mrecv"
+        return try locked(call) {
+            try checkPeer(source, call)
+            try checkTag(tag, call)
+            let stride = MemoryLayout<T>.stride
+            guard let comm else {
+                let bytes = try popMailbox(tag: tag, call: call)
+                guard bytes.count % stride == 0 else {
+                    throw error(call, MPI_ERR_TRUNCATE, notWhole(bytes.count, T.self))
+                }
+                return bytes.withUnsafeBytes { raw in
+                    [T](unsafeUninitializedCapacity: bytes.count / stride) { out, initialized in
+                        if !raw.isEmpty { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+                        initialized = bytes.count / stride
+                    }
+                }
+            }
+            var message: MPI_Message? = cmpi_message_null()
+            var status = MPI_Status()
+            try check(MPI_Mprobe(Int32(source), Int32(tag), comm, &message, &status), "MPI_Mprobe")
+            var bytes: Int32 = 0
+            try check(MPI_Get_count(&status, cmpi_byte(), &bytes), "MPI_Get_count")
+            guard bytes != cmpi_undefined(), bytes >= 0 else {
+                throw error("MPI_Get_count", MPI_ERR_COUNT, "message size does not fit in Int32")
+            }
+            guard Int(bytes) % stride == 0 else {
+                var scratch = [UInt8](repeating: 0, count: Int(bytes))
+                try check(MPI_Mrecv(&scratch, bytes, cmpi_byte(), &message, cmpi_status_ignore()), call)
+                throw error(call, MPI_ERR_TRUNCATE, notWhole(Int(bytes), T.self))
+            }
+            let count = Int(bytes) / stride
+            var rc: Int32 = MPI_SUCCESS
+            let values = [T](unsafeUninitializedCapacity: count) { out, initialized in
+                rc = MPI_Mrecv(
+                    UnsafeMutableRawPointer(out.baseAddress) ?? Self.emptyBuffer, bytes, cmpi_byte(), &message,
+                    cmpi_status_ignore())
+                initialized = rc == MPI_SUCCESS ? count : 0
+            }
+            try check(rc, call)
+            return values
+        }
+    }
+
+    /// Receives one message into `buffer` (plain `MPI_Recv`); returns the number
+    /// of elements received. A longer message fails with `MPI_ERR_TRUNCATE` from MPI.
+    public func receive<T: BitwiseCopyable>(
+        into buffer: UnsafeMutableBufferPointer<T>, from source: Int, tag: Int
+    ) throws -> Int {
+        let call = "MPI_Recv"
+        return try locked(call) {
+            try checkPeer(source, call)
+            try checkTag(tag, call)
+            let stride = MemoryLayout<T>.stride
+            let capacity = try mpiCount(buffer.count * stride, call, what: "buffer size in bytes")
+            guard let comm else {
+                let bytes = try popMailbox(tag: tag, call: call)
+                guard bytes.count <= Int(capacity) else {
+                    throw error(call, MPI_ERR_TRUNCATE, "\(bytes.count) bytes sent, room for \(capacity)")
+                }
+                guard bytes.count % stride == 0 else {
+                    throw error(call, MPI_ERR_TRUNCATE, notWhole(bytes.count, T.self))
+                }
+                bytes.withUnsafeBytes { raw in
+                    if !raw.isEmpty { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+                }
+                return bytes.count / stride
+            }
+            var status = MPI_Status()
+            try check(
+                MPI_Recv(
+                    UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, capacity, cmpi_byte(),
+                    Int32(source), Int32(tag), comm, &status), call)
+            var bytes: Int32 = 0
+            try check(MPI_Get_count(&status, cmpi_byte(), &bytes), "MPI_Get_count")
+            guard Int(bytes) % stride == 0 else {
+                throw error(call, MPI_ERR_TRUNCATE, notWhole(Int(bytes), T.self))
+            }
+            return Int(bytes) / stride
+        }
+    }
+
+    private func popMailbox(tag: Int, call: String) throws -> [UInt8] {
+        guard var queue = mailbox[tag], !queue.isEmpty else {
+            throw error(
+                call, MPI_ERR_OTHER, "no message with tag \(tag) was sent to this singleton; MPI would block forever")
+        }
+        let first = queue.removeFirst()
+        mailbox[tag] = queue.isEmpty ? nil : queue
+        return first
+    }
+
+    private func notWhole<T>(_ bytes: Int, _: T.Type) -> String {
+        "message of \(bytes) bytes is not a whole number of \(MemoryLayout<T>.stride)-byte \(T.self) values"
+    }
+
+    // MARK: - Synchronization and lifetime
+
+    public func barrier() throws {
+        let call = "MPI_Barrier"
+        try locked(call) {
+            guard let comm else { return }
+            try check(MPI_Barrier(comm), call)
+        }
+    }
+
+    /// Ends every rank: `MPI_Abort(MPI_COMM_WORLD, code)` (the singleton, or after
+    /// `finalize()`: `exit(code)`). Does not wait for the lock, so it also works
+    /// while another thread is blocked in a collective.
+    public func abort(code: Int32) -> Never {
+        fflush(stdout)
+        fflush(stderr)
+        if let comm, Self.mpiActive {
+            _ = MPI_Abort(comm, code)
+        }
+        exit(code)
+    }
+
+    /// `MPI_Finalize`, once; later calls do nothing. Any other operation after
+    /// this throws instead of reaching MPI. A no-op for the singleton, which
+    /// stays usable (it is shared by everything in the process).
+    public func finalize() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !finalized, !isSingleton else { return }
+        finalized = true
+        if comm != nil, Self.mpiActive {
+            _ = MPI_Finalize()
+        }
+    }
+
+    // MARK: - Checks
+
+    /// True between `MPI_Init` and `MPI_Finalize` (both queries are legal at any time).
+    private static var mpiActive: Bool {
+        var initialized: Int32 = 0
+        var finalized: Int32 = 0
+        _ = MPI_Initialized(&initialized)
+        _ = MPI_Finalized(&finalized)
+        return initialized != 0 && finalized == 0
+    }
+
+    /// Runs `body` holding the lock, after refusing calls made after `finalize()`.
+    private func locked<R>(_ call: String, _ body: () throws -> R) throws -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !finalized else { throw error(call, MPI_ERR_OTHER, "called after finalize()") }
+        return try body()
+    }
+
+    /// The one place MPI return codes are turned into errors.
+    private func check(_ rc: Int32, _ call: String) throws {
+        try Self.check(rc, call, rank: rank)
+    }
+
+    private static func check(_ rc: Int32, _ call: String, rank: Int) throws {
+        guard rc != MPI_SUCCESS else { return }
+        throw DistributedError(call: call, rank: rank, code: rc, message: errorString(rc))
+    }
+
+    /// An error found before reaching MPI, worded like MPI's own.
+    private func error(_ call: String, _ code: Int32, _ detail: String) -> DistributedError {
+        DistributedError(call: call, rank: rank, code: code, message: "\(Self.errorString(code)) (\(detail))")
+    }
+
+    private static func errorString(_ code: Int32) -> String {
+        if mpiActive {
+            var text = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
+            var length: Int32 = 0
+            if MPI_Error_string(code, &text, &length) == MPI_SUCCESS { return String(cString: text) }
+        }
+        // OpenMPI 4 refuses MPI_Error_string outside Init/Finalize; same texts.
+        switch code {
+        case MPI_ERR_COUNT: return "MPI_ERR_COUNT: invalid count argument"
+        case MPI_ERR_TAG: return "MPI_ERR_TAG: invalid tag"
+        case MPI_ERR_RANK: return "MPI_ERR_RANK: invalid rank"
+        case MPI_ERR_ROOT: return "MPI_ERR_ROOT: invalid root"
+        case MPI_ERR_TRUNCATE: return "MPI_ERR_TRUNCATE: message truncated"
+        case MPI_ERR_OTHER: return "MPI_ERR_OTHER: known error not in list"
+        default: return "MPI error \(code)"
+        }
+    }
+
+    private func mpiCount(_ count: Int, _ call: String, what: String = "count") throws -> Int32 {
+        guard count >= 0, count <= Int(Int32.max) else {
+            throw error(call, MPI_ERR_COUNT, "\(what) \(count) is outside 0...\(Int32.max); split the data")
+        }
+        return Int32(count)
+    }
+
+    private func checkRoot(_ root: Int, _ call: String) throws {
+        guard (0..<size).contains(root) else { throw error(call, MPI_ERR_ROOT, "root \(root) not in 0..<\(size)") }
+    }
+
+    private func checkPeer(_ peer: Int, _ call: String) throws {
+        guard (0..<size).contains(peer) else { throw error(call, MPI_ERR_RANK, "rank \(peer) not in 0..<\(size)") }
+    }
+
+    private func checkTag(_ tag: Int, _ call: String) throws {
+        guard (0...Self.maxTag).contains(tag) else {
+            throw error(call, MPI_ERR_TAG, "tag \(tag) not in 0...\(Self.maxTag)")
+        }
+    }
+}
