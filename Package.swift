@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "ies", targets: ["ies"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Mastery", targets: ["Mastery"]),
         .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
@@ -42,14 +43,16 @@ let package = Package(
 
         .target(name: "NN", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .target(name: "Mastery", swiftSettings: swiftSettings),
+        .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
         .target(
-            name: "Training", dependencies: ["NN", "Datasets"],
+            name: "Training", dependencies: ["NN", "Datasets", "Mastery", "Distributed"],
             swiftSettings: swiftSettings),
 
         // MARK: - Command line
 
         .executableTarget(
-            name: "ies", dependencies: ["Training", "NN", "Datasets", argumentParser],
+            name: "ies", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", argumentParser],
             swiftSettings: swiftSettings),
 
         // MARK: - Tests
@@ -61,8 +64,10 @@ let package = Package(
         .testTarget(
             name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "MasteryTests", dependencies: ["Mastery"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "TestSupport"]),
+            name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

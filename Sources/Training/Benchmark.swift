@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Mastery
 import NN
 
 /// Throughput measurements for `ies bench`: training samples per second of the model
@@ -100,5 +101,33 @@ public enum Benchmark {
             return Double(done) / (monotonicSeconds() - start)
         }
         return (runs, trainingFlopsPerSample(model))
+    }
+}
+
+extension Benchmark {
+    /// Milliseconds to record one loss for each of `instances` instances (in shuffled
+    /// slot order, as the training pass does) and decide, per run, after the
+    /// histories are full (`rule.historyLength + 2` warm-up epochs).
+    public static func trackerMilliseconds(instances: Int, rule: MasteryRule, repeats: Int) -> (record: [Double], decide: [Double]) {
+        let tracker = MasteryTracker(rule: rule, ids: (0..<Int32(instances)).map { $0 })
+        var generator = SeededGenerator(seed: 5)
+        var order = (0..<Int32(instances)).map { $0 }
+        generator.shuffle(&order)
+        let losses = (0..<instances).map { _ in generator.uniform(0, 2) }
+        var recordTimes: [Double] = [], decideTimes: [Double] = []
+        for epoch in 0..<(rule.historyLength + 2 + repeats) {
+            let start = monotonicSeconds()
+            losses.withUnsafeBufferPointer { l in
+                order.withUnsafeBufferPointer { o in tracker.record(losses: l, slots: o) }
+            }
+            let middle = monotonicSeconds()
+            tracker.decide()
+            let end = monotonicSeconds()
+            if epoch >= rule.historyLength + 2 {
+                recordTimes.append((middle - start) * 1000)
+                decideTimes.append((end - middle) * 1000)
+            }
+        }
+        return (recordTimes, decideTimes)
     }
 }

@@ -7,6 +7,14 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var lr: Double
     /// Instances backpropagated this epoch.
     public var trained: Int
+    /// Mastered instances probed by a forward-only pass this epoch.
+    public var probed: Int
+    /// Instances decided mastered for the next epoch.
+    public var mastered: Int
+    /// Instances that were mastered this epoch and are not for the next (their loss moved).
+    public var returned: Int
+    /// Cumulative share of backpropagation saved: 1 - trained so far / (N x epochs so far).
+    public var backpropSaved: Double
     /// Mean training loss over the trained instances (train mode, before their step's update).
     public var trainLoss: Double
     public var trainAccuracy: Double
@@ -17,14 +25,31 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Wall time of the training pass alone.
     public var trainSeconds: Double
+    /// Wall time of the probe pass over mastered instances.
+    public var probeSeconds: Double
     /// Trained instances per second of the training pass.
     public var samplesPerSecond: Double
+    /// Ranks in the run.
+    public var worldSize: Int = 1
+    /// Instances backpropagated by each rank (indexed by rank).
+    public var trainedPerRank: [Int] = []
+    /// Instances mastered for the next epoch on each rank (indexed by rank).
+    public var masteredPerRank: [Int] = []
+    /// True when a digest of the parameters was identical on every rank after the epoch.
+    public var parameterDigestAgree: Bool = true
+    /// Synchronous steps of the epoch (the maximum over ranks).
+    public var steps: Int = 0
+    /// Wall time rank 0 spent in the per-step gradient allreduce (includes waiting for slower ranks).
+    public var allreduceSeconds: Double = 0
 
     enum CodingKeys: String, CodingKey {
-        case epoch, lr, trained, seconds
+        case epoch, lr, trained, probed, mastered, returned, seconds
+        case backpropSaved = "backprop_saved", probeSeconds = "probe_seconds"
         case trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case testLoss = "test_loss", testAccuracy = "test_accuracy"
         case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second"
+        case worldSize = "world_size", trainedPerRank = "trained_per_rank", masteredPerRank = "mastered_per_rank"
+        case parameterDigestAgree = "parameter_digest_agree", steps, allreduceSeconds = "allreduce_seconds"
     }
 }
 

@@ -1,4 +1,5 @@
 import Datasets
+import Mastery
 import NN
 
 /// Everything that determines a training run (what `ies train` parses and validates).
@@ -22,14 +23,21 @@ public struct TrainingConfig: Sendable, Equatable {
     public var evaluationBatchSize: Int = 256
     /// Show a progress line within each epoch (only when stdout is a terminal).
     public var showProgress: Bool = true
+    /// Instance-dependent early stopping; threshold 0 trains every instance every epoch.
+    public var mastery: MasteryRule = .defaults
+    /// How training instances are split across ranks.
+    public var sharding: ShardStrategy = .contiguous
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }
 
     /// Checks ranges; the message names the flag and what was expected.
-    public func validate() throws {
+    public func validate(worldSize: Int = 1) throws {
         func fail(_ message: String) -> TrainingError { .invalidConfiguration(message) }
         guard epochs > 0 else { throw fail("--epochs must be a positive integer, got \(epochs)") }
         guard batchSize > 0 else { throw fail("--batch-size must be a positive integer, got \(batchSize)") }
+        guard batchSize >= worldSize else {
+            throw fail("--batch-size \(batchSize) is the global batch and must be at least the number of ranks (\(worldSize))")
+        }
         guard learningRate > 0, learningRate.isFinite else {
             throw fail("--lr must be a positive number, got \(learningRate)")
         }

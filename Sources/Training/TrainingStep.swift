@@ -5,7 +5,7 @@ import NN
 /// (train mode), per-instance cross-entropy, backward of the summed loss into the
 /// flat gradient buffer, then the optimizer step with the mean gradient.
 ///
-/// The gradient buffer's tail carries [count, loss sum] so that a data-parallel
+/// The gradient buffer's tail carries [count, loss sum, correct] so that a data-parallel
 /// step can combine everything with one allreduce before `apply`.
 public final class TrainingStep {
     public let model: Sequential
@@ -24,7 +24,7 @@ public final class TrainingStep {
     }
 
     /// Zeroes the gradient buffer, then adds the summed-loss gradients of the instances at
-    /// `positions` of `dataset` and writes [count, loss sum] into the tail.
+    /// `positions` of `dataset` and writes [count, loss sum, correct] into the tail.
     /// Returns the number of correct predictions. An empty batch leaves zeros.
     @discardableResult
     public func accumulate(_ dataset: Dataset, positions: UnsafeBufferPointer<Int32>) -> Int {
@@ -49,6 +49,7 @@ public final class TrainingStep {
         for i in 0..<batch { lossSum += losses[i] }
         store.gradients[store.count] = Float(batch)
         store.gradients[store.count + 1] = lossSum
+        store.gradients[store.count + 2] = Float(correct)
         return correct
     }
 
@@ -56,6 +57,8 @@ public final class TrainingStep {
     public var count: Int { Int(model.parameters.gradients[model.parameters.count]) }
     /// The loss sum in the gradient tail (after any reduction).
     public var lossSum: Float { model.parameters.gradients[model.parameters.count + 1] }
+    /// The number of correct predictions in the gradient tail (after any reduction).
+    public var correctCount: Int { Int(model.parameters.gradients[model.parameters.count + 2]) }
 
     /// Applies the optimizer with the mean gradient (sum / count); skipped when count is 0.
     public func apply(lr: Float) {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Datasets
 import NN
 
 extension ModelPreset: ExpressibleByArgument {}
+extension ShardStrategy: ExpressibleByArgument {}

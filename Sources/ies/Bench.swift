@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Mastery
 import NN
 import Training
 
@@ -30,7 +31,18 @@ struct Bench: ParsableCommand {
         guard threads.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads values must be positive") }
     }
 
+    @Option(help: "Instances for the mastery-tracker measurement (0 skips it).")
+    var trackerInstances = 1_280_000
+
     func run() throws {
+        if trackerInstances > 0 {
+            let (record, decide) = Benchmark.trackerMilliseconds(
+                instances: trackerInstances, rule: .defaults, repeats: repeats)
+            let total = zip(record, decide).map { $0 + $1 }
+            print(String(
+                format: "tracker %d instances: record %.1f ms + decide %.1f ms = %.1f ms per epoch (median)",
+                trackerInstances, Benchmark.median(record), Benchmark.median(decide), Benchmark.median(total)))
+        }
         print("OpenBLAS core: \(BLAS.coreName); batch \(batchSize); median of \(repeats) runs of \(seconds) s")
         var sgemm: [Int: Double] = [:]
         for t in threads {

@@ -1,5 +1,8 @@
 import ArgumentParser
+import Datasets
+import Distributed
 import Foundation
+import Mastery
 import NN
 import Training
 
@@ -38,14 +41,26 @@ struct Train: ParsableCommand {
     @Option(help: "Use only the first N training instances.")
     var limit: Int?
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "OpenBLAS threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
+
+    @Option(help: "How training instances are split across ranks: contiguous (blocks of ids) or class (whole classes per rank).")
+    var shardBy: ShardStrategy = .contiguous
 
     @Option(help: "Run directory for metrics.jsonl and model.safetensors (default: runs/<timestamp>).")
     var runDir: String?
 
     @Flag(help: "Do not draw the progress line within epochs.")
     var noProgress = false
+
+    @Option(help: "IES: an instance is mastered when the sum of its last k moving averages of |d2 loss| is below this (0 disables IES).")
+    var iesThreshold: Float = 1e-3
+
+    @Option(help: "IES: number of d2 values in each moving average.")
+    var iesWindow = 3
+
+    @Option(help: "IES: number of moving averages summed.")
+    var iesK = 1
 
     func validate() throws {
         do {
@@ -54,6 +69,8 @@ struct Train: ParsableCommand {
             throw ValidationError(error.description)
         } catch let error as LRScheduleError {
             throw ValidationError("--lr-schedule \(error.description)")
+        } catch let error as MasteryError {
+            throw ValidationError(error.description)
         }
     }
 
@@ -70,7 +87,9 @@ struct Train: ParsableCommand {
         config.seed = seed
         config.limit = limit
         config.threads = threads
+        config.sharding = shardBy
         config.showProgress = !noProgress
+        config.mastery = try MasteryRule(threshold: iesThreshold, window: iesWindow, k: iesK)
         return config
     }
 
@@ -82,7 +101,18 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let trainer = try Trainer(config: makeConfig())
-        _ = try trainer.run()
+        let communicator = try Communicator.world()
+        do {
+            let trainer = try Trainer(config: makeConfig(), communicator: communicator)
+            _ = try trainer.run()
+            communicator.finalize()
+        } catch {
+            // One rank failing alone would leave the others waiting in a collective: end the job.
+            if communicator.size > 1 {
+                FileHandle.standardError.write(Data("Error (rank \(communicator.rank)): \(error)\n".utf8))
+                communicator.abort(code: 1)
+            }
+            throw error
+        }
     }
 }

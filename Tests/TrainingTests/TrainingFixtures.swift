@@ -46,27 +46,84 @@ enum Fixtures {
         var reason: Process.TerminationReason
         var stdout: String
         var stderr: String
+        var timedOut = false
     }
 
     /// Runs `ies` with `arguments`, capturing its output.
-    static func runIES(_ arguments: [String]) throws -> ProcessResult {
+    static func runIES(_ arguments: [String], timeout: Double = 120) throws -> ProcessResult {
         let binary = iesBinary
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             XCTFail("ies binary not found at \(binary); run `swift build` first")
             throw XCTSkip("no binary")
         }
+        return try run(binary, arguments, timeout: timeout)
+    }
+
+    /// `mpirun -np ranks ies arguments...` (as root too, oversubscribed, one thread per rank).
+    static func mpirunIES(ranks: Int, _ arguments: [String], timeout: Double = 180) throws -> ProcessResult {
+        guard let mpirun = which("mpirun") else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("mpirun is not installed") }
+            throw XCTSkip("mpirun is not installed (scripts/install-deps.sh)")
+        }
+        return try run(
+            mpirun,
+            ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks), iesBinary]
+                + arguments, timeout: timeout)
+    }
+
+    static func which(_ name: String) -> String? {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Runs a program with a deadline: past `timeout` seconds it is terminated (then killed)
+    /// and the result says so (`timedOut`), so that a hang fails a test instead of stalling it.
+    static func run(_ executable: String, _ arguments: [String], timeout: Double) throws -> ProcessResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+        process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let outputs = OutputCollector()
+        out.fileHandleForReading.readabilityHandler = { outputs.append(out: $0.availableData) }
+        err.fileHandleForReading.readabilityHandler = { outputs.append(err: $0.availableData) }
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
         try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ProcessResult(
+        var timedOut = false
+        if finished.wait(timeout: .now() + timeout) == .timedOut {
+            timedOut = true
+            process.terminate()
+            if finished.wait(timeout: .now() + 10) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                finished.wait()
+            }
+        }
+        out.fileHandleForReading.readabilityHandler = nil
+        err.fileHandleForReading.readabilityHandler = nil
+        outputs.append(out: out.fileHandleForReading.readDataToEndOfFile())
+        outputs.append(err: err.fileHandleForReading.readDataToEndOfFile())
+        var result = ProcessResult(
             status: process.terminationStatus, reason: process.terminationReason,
-            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+            stdout: outputs.stdout, stderr: outputs.stderr)
+        result.timedOut = timedOut
+        return result
+    }
+
+    /// Thread-safe accumulation of a child's output (read handlers run on other threads).
+    final class OutputCollector: @unchecked Sendable {
+        private let lock = NSLock()
+        private var outData = Data(), errData = Data()
+        func append(out data: Data) { lock.lock(); outData.append(data); lock.unlock() }
+        func append(err data: Data) { lock.lock(); errData.append(data); lock.unlock() }
+        var stdout: String { lock.lock(); defer { lock.unlock() }; return String(decoding: outData, as: UTF8.self) }
+        var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errData, as: UTF8.self) }
     }
 }

@@ -3,7 +3,7 @@
 /// Layers hold views into these buffers, so zeroing gradients is one memset, an
 /// allreduce is one call and a checkpoint is one write. The gradient buffer has
 /// `tailCount` extra floats after the gradients (the trainer puts
-/// [instance count, loss sum] there so a step needs one fused allreduce).
+/// [instance count, loss sum, correct count] there so a step needs one fused allreduce).
 public final class ParameterStore {
     /// One named parameter tensor: PyTorch name, shape and position in the flat buffer.
     public struct Entry: Sendable, Equatable {
@@ -23,7 +23,7 @@ public final class ParameterStore {
     /// `count + tailCount` floats.
     public let gradients: UnsafeMutablePointer<Float>
 
-    public init(entries specs: [(name: String, spec: ParameterSpec)], tailCount: Int = 2) {
+    public init(entries specs: [(name: String, spec: ParameterSpec)], tailCount: Int = 3) {
         var offset = 0
         var entries: [Entry] = []
         for (name, spec) in specs {
