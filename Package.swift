@@ -38,6 +38,9 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CCrypto", path: "CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
 
         // MARK: - Library modules
 
@@ -46,7 +49,7 @@ let package = Package(
         .target(name: "Mastery", swiftSettings: swiftSettings),
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
         .target(
-            name: "Training", dependencies: ["NN", "Datasets", "Mastery", "Distributed"],
+            name: "Training", dependencies: ["NN", "Datasets", "Mastery", "Distributed", "CCrypto"],
             swiftSettings: swiftSettings),
 
         // MARK: - Command line

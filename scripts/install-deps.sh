@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs what `ies` needs on Debian/Ubuntu: OpenMPI, OpenBLAS, zlib, pkg-config,
+# Installs what `ies` needs on Debian/Ubuntu: OpenMPI, OpenBLAS, zlib, OpenSSL (SHA-256), pkg-config,
 # the Fashion-MNIST dataset, and the Python safetensors reader used by one test.
 # Safe to run again; uses sudo when not root.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev libssl-dev pkg-config dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -78,3 +78,29 @@ public struct Dataset: Sendable {
             channels: channels, height: height, width: width, classCount: classCount)
     }
 }
+
+extension Dataset {
+    /// Removes the instances at `positions` (any order), keeping the others in order.
+    public mutating func remove(positions: [Int]) {
+        guard !positions.isEmpty else { return }
+        var drop = [Bool](repeating: false, count: count)
+        for position in positions { drop[position] = true }
+        self = subset((0..<count).filter { !drop[$0] })
+    }
+
+    /// Appends instances of the same shape (their images, labels and global ids).
+    public mutating func append(images newImages: [UInt8], labels newLabels: [Int32], ids newIDs: [Int32]) {
+        precondition(newLabels.count == newIDs.count && newImages.count == newLabels.count * sampleSize)
+        images += newImages
+        labels += newLabels
+        ids += newIDs
+    }
+
+    /// The image bytes of the instances at `positions`, concatenated.
+    public func images(at positions: [Int]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(positions.count * sampleSize)
+        for position in positions { bytes += images[(position * sampleSize)..<((position + 1) * sampleSize)] }
+        return bytes
+    }
+}

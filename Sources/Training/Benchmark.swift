@@ -131,3 +131,40 @@ extension Benchmark {
         return (recordTimes, decideTimes)
     }
 }
+
+extension Benchmark {
+    /// Seconds to write (gather, encode, checksum, fsync, rename) and to read back
+    /// (verify checksums, decode, restore model, optimizer and tracker) a checkpoint of
+    /// `preset` with every training instance of `dataDirectory` tracked; per run.
+    public static func checkpointSeconds(
+        preset: ModelPreset, dataDirectory: String, repeats: Int, directory: String
+    ) throws -> (write: [Double], read: [Double]) {
+        var config = TrainingConfig(runDirectory: directory)
+        config.model = preset
+        config.dataDirectory = dataDirectory
+        config.epochs = 1
+        config.showProgress = false
+        config.keepCheckpoints = 2
+        let trainer = try Trainer(config: config)
+        // Realistic tracker state: two epochs of losses recorded for every instance.
+        var generator = SeededGenerator(seed: 3)
+        for _ in 0..<2 {
+            for slot in 0..<trainer.tracker.count { trainer.tracker.record(loss: generator.uniform(0, 2), slot: slot) }
+            trainer.tracker.decide()
+        }
+        var writes: [Double] = [], reads: [Double] = []
+        for run in 0..<repeats {
+            let start = monotonicSeconds()
+            try trainer.writeCheckpoint(epoch: run + 1, trainedSoFar: 0, best: (0, 0), masteredPerRank: [0])
+            writes.append(monotonicSeconds() - start)
+            let readStart = monotonicSeconds()
+            let loaded = try LoadedCheckpoint(
+                directory: CheckpointStore(runDirectory: directory).path(CheckpointStore.name(epoch: run + 1)))
+            _ = try Trainer.restore(
+                loaded, model: trainer.model, optimizer: trainer.optimizer, rule: config.mastery,
+                localIDs: trainer.data.train.ids)
+            reads.append(monotonicSeconds() - readStart)
+        }
+        return (writes, reads)
+    }
+}

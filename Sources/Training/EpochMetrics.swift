@@ -41,6 +41,16 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var steps: Int = 0
     /// Wall time rank 0 spent in the per-step gradient allreduce (includes waiting for slower ranks).
     public var allreduceSeconds: Double = 0
+    /// The same for every rank (indexed by rank): mostly idle time on ranks with less work.
+    public var allreduceSecondsPerRank: [Double] = []
+    /// Unmastered instances per rank after the mastery decision, before rebalancing.
+    public var unmasteredPerRankBefore: [Int] = []
+    /// Unmastered instances per rank after rebalancing (the next epoch's pools).
+    public var unmasteredPerRankAfter: [Int] = []
+    /// Instances moved between ranks by rebalancing, and the bytes they took.
+    public var instancesMoved: Int = 0
+    public var bytesMoved: Int = 0
+    public var rebalanceSeconds: Double = 0
 
     enum CodingKeys: String, CodingKey {
         case epoch, lr, trained, probed, mastered, returned, seconds
@@ -50,6 +60,9 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second"
         case worldSize = "world_size", trainedPerRank = "trained_per_rank", masteredPerRank = "mastered_per_rank"
         case parameterDigestAgree = "parameter_digest_agree", steps, allreduceSeconds = "allreduce_seconds"
+        case allreduceSecondsPerRank = "allreduce_seconds_per_rank"
+        case unmasteredPerRankBefore = "unmastered_per_rank_before", unmasteredPerRankAfter = "unmastered_per_rank_after"
+        case instancesMoved = "instances_moved", bytesMoved = "bytes_moved", rebalanceSeconds = "rebalance_seconds"
     }
 }
 
@@ -60,15 +73,29 @@ public final class MetricsLog {
     private let handle: FileHandle
     private let encoder: JSONEncoder
 
-    public init(path: String) throws {
+    /// Creates the file; when `keepingEpochsThrough` > 0 (a resumed run) the lines of
+    /// epochs up to that one are kept and later ones (logged after the checkpoint that
+    /// is resumed) are dropped.
+    public init(path: String, keepingEpochsThrough kept: Int = 0) throws {
         self.path = path
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+        var initial = Data()
+        if kept > 0, let old = FileManager.default.contents(atPath: path) {
+            for line in old.split(separator: 0x0A) {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let epoch = object["epoch"] as? Int, epoch <= kept
+                else { continue }
+                initial.append(Data(line))
+                initial.append(0x0A)
+            }
+            try AtomicFile.write(Array(initial), to: path)
+        } else if !FileManager.default.createFile(atPath: path, contents: nil) {
             throw TrainingError.io(path: path, message: "cannot create metrics file")
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw TrainingError.io(path: path, message: "cannot open metrics file for writing")
         }
         self.handle = handle
+        handle.seekToEndOfFile()
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }

@@ -4,22 +4,33 @@ import Datasets
 /// test split, and the normalization computed from the WHOLE training split so that
 /// every rank (and a single-process run) normalizes identically.
 public struct ShardedData: Sendable {
-    public let train: Dataset
+    /// This rank's training instances; rebalancing moves instances in and out.
+    public internal(set) var train: Dataset
     public let test: Dataset
     public let normalization: Normalization
     /// Instances in the whole training split, over all ranks.
     public let globalTrainCount: Int
     public let globalTestCount: Int
+    /// Sum and xor of all training ids, for the conservation check.
+    public let globalIDTotals: (sum: Int64, xor: UInt64)
 
-    public init(splits: DatasetSplits, rank: Int, ranks: Int, strategy: ShardStrategy) {
+    /// `owners` (owner rank by position) overrides the plan of `strategy` (a resumed run
+    /// keeps its checkpoint's owner table).
+    public init(splits: DatasetSplits, rank: Int, ranks: Int, strategy: ShardStrategy, owners: [Int32]? = nil) {
         let full = splits.train
         normalization = Normalization(computedFrom: full)
-        let owners = Sharding.owners(of: full, ranks: ranks, strategy: strategy)
+        let owners = owners ?? Sharding.owners(of: full, ranks: ranks, strategy: strategy)
         let mine = (0..<full.count).filter { owners[$0] == Int32(rank) }
         train = ranks == 1 ? full : full.subset(mine)
         let block = Sharding.block(count: splits.test.count, rank: rank, ranks: ranks)
         test = ranks == 1 ? splits.test : splits.test.subset(Array(block))
         globalTrainCount = full.count
+        var sum: Int64 = 0, xor: UInt64 = 0
+        for id in full.ids {
+            sum &+= Int64(id)
+            xor ^= UInt64(UInt32(bitPattern: id))
+        }
+        globalIDTotals = (sum, xor)
         globalTestCount = splits.test.count
     }
 }

@@ -24,14 +24,18 @@ public struct TrainingSummary: Sendable {
 public final class Trainer {
     public let config: TrainingConfig
     public let communicator: Communicator
-    public let data: ShardedData
+    public internal(set) var data: ShardedData
     public let model: Sequential
     public let optimizer: SGD
     public let step: TrainingStep
     /// Per-instance loss histories; slot i is local training instance i.
     public let tracker: MasteryTracker
     private let evaluator: Evaluator
-    private let modelFile: ModelFile
+    let modelFile: ModelFile
+    /// Identifies the training data (checkpoints refuse to resume on other data).
+    public let fingerprint: DatasetFingerprint
+    /// Set when resuming: the epoch to start at and the counters so far.
+    let resumeState: ResumeState?
     /// Receives each human-readable line on rank 0 (epoch lines, the summary).
     public var report: (String) -> Void = { print($0) }
 
@@ -39,14 +43,39 @@ public final class Trainer {
     private var isRoot: Bool { communicator.rank == 0 }
 
     /// Loads the data (or uses `splits`), keeps this rank's shard, builds the model and
-    /// gives every rank rank 0's initial parameters.
-    public init(config: TrainingConfig, communicator: Communicator, splits: DatasetSplits? = nil) throws {
+    /// gives every rank rank 0's initial parameters; or, with `resume`, continues from a
+    /// checkpoint (re-sharding by global id when the number of ranks changed).
+    public init(
+        config: TrainingConfig, communicator: Communicator, splits: DatasetSplits? = nil,
+        resume: LoadedCheckpoint? = nil
+    ) throws {
         try config.validate(worldSize: communicator.size)
         self.config = config
         self.communicator = communicator
         let splits = try splits ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit)
+        fingerprint = DatasetFingerprint(splits: splits)
+        if let resume {
+            guard resume.meta.dataset == fingerprint else {
+                throw TrainingError.invalidConfiguration(
+                    "\(resume.directory) was made from different data (\(resume.meta.dataset)); --data/--limit now give "
+                        + "\(fingerprint)")
+            }
+            guard resume.meta.config.model == config.model else {
+                throw TrainingError.invalidConfiguration(
+                    "\(resume.directory) holds a \(resume.meta.config.model.rawValue) model, not \(config.model.rawValue)")
+            }
+            guard resume.meta.config.mastery == config.mastery else {
+                throw TrainingError.invalidConfiguration(
+                    "\(resume.directory) tracked mastery with \(resume.meta.config.mastery), not \(config.mastery)")
+            }
+            guard resume.meta.epoch < config.epochs else {
+                throw TrainingError.invalidConfiguration(
+                    "\(resume.directory) is at epoch \(resume.meta.epoch); --epochs \(config.epochs) leaves nothing to train")
+            }
+        }
         data = ShardedData(
-            splits: splits, rank: communicator.rank, ranks: communicator.size, strategy: config.sharding)
+            splits: splits, rank: communicator.rank, ranks: communicator.size, strategy: config.sharding,
+            owners: try resume.flatMap { try Trainer.owners(from: $0, ranks: communicator.size) })
         let train = data.train
         BLAS.setThreads(config.threads ?? Trainer.defaultThreads(localRanks: communicator.localSize))
         model = try config.model.build(
@@ -58,7 +87,13 @@ public final class Trainer {
             parameterCount: model.parameters.count, momentum: Float(config.momentum),
             weightDecay: Float(config.weightDecay))
         step = TrainingStep(model: model, optimizer: optimizer, normalization: data.normalization)
-        tracker = MasteryTracker(rule: config.mastery, ids: train.ids)
+        if let resume {
+            (tracker, resumeState) = try Trainer.restore(
+                resume, model: model, optimizer: optimizer, rule: config.mastery, localIDs: train.ids)
+        } else {
+            tracker = MasteryTracker(rule: config.mastery, ids: train.ids)
+            resumeState = nil
+        }
         evaluator = Evaluator(model: model, normalization: data.normalization, batchSize: config.evaluationBatchSize)
         modelFile = ModelFile(
             preset: config.model, channels: train.channels, height: train.height, width: train.width,
@@ -82,14 +117,19 @@ public final class Trainer {
         let modelPath = (directory as NSString).appendingPathComponent("model.safetensors")
         var log: MetricsLog?
         if isRoot {
-            if FileManager.default.fileExists(atPath: metricsPath) { throw TrainingError.runDirectoryInUse(directory) }
+            if resumeState == nil && FileManager.default.fileExists(atPath: metricsPath) {
+                throw TrainingError.runDirectoryInUse(directory)
+            }
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
                 throw TrainingError.io(
                     path: directory, message: "cannot create run directory: \(error.localizedDescription)")
             }
-            log = try MetricsLog(path: metricsPath)
+            log = try MetricsLog(path: metricsPath, keepingEpochsThrough: resumeState?.epoch ?? 0)
+            if let resumeState {
+                report("resuming at epoch \(resumeState.epoch + 1) of \(config.epochs)")
+            }
             let threads = config.threads ?? Trainer.defaultThreads(localRanks: communicator.localSize)
             report(
                 "ies: \(config.model.rawValue), \(model.parameters.count) parameters, \(data.globalTrainCount) train / "
@@ -106,9 +146,9 @@ public final class Trainer {
 
         let start = monotonicSeconds()
         var history: [EpochMetrics] = []
-        var best = (accuracy: -1.0, epoch: 0)
-        var trainedSoFar = 0
-        for epoch in 0..<config.epochs {
+        var best = (accuracy: resumeState?.bestAccuracy ?? -1.0, epoch: resumeState?.bestEpoch ?? 0)
+        var trainedSoFar = resumeState?.trainedSoFar ?? 0
+        for epoch in (resumeState?.epoch ?? 0)..<config.epochs {
             let epochStart = monotonicSeconds()
             let lr = config.schedule.learningRate(base: config.learningRate, epoch: epoch, epochs: config.epochs)
             let pass = try trainEpoch(epoch: epoch, lr: Float(lr))
@@ -119,9 +159,11 @@ public final class Trainer {
             let test = try evaluateTest()
             let perRank = try gatherPerRank([
                 Int64(pass.trained), Int64(probed), Int64(counts.mastered), Int64(counts.returned),
-                Int64(bitPattern: model.parameters.digest),
+                Int64(bitPattern: model.parameters.digest), Int64((pass.allreduceSeconds * 1e6).rounded()),
             ])
-            let trained = perRank.map { Int($0[0]) }, mastered = perRank.map { Int($0[2]) }
+            let balance = try rebalance()
+            try checkConservation(epoch: epoch + 1)
+            let trained = perRank.map { Int($0[0]) }, mastered = balance.masteredAfter
             trainedSoFar += trained.reduce(0, +)
             var metrics = EpochMetrics(
                 epoch: epoch + 1, lr: lr, trained: trained.reduce(0, +), probed: perRank.map { Int($0[1]) }.reduce(0, +),
@@ -136,17 +178,29 @@ public final class Trainer {
             metrics.parameterDigestAgree = Set(perRank.map { $0[4] }).count == 1
             metrics.steps = pass.steps
             metrics.allreduceSeconds = pass.allreduceSeconds
+            metrics.allreduceSecondsPerRank = perRank.map { Double($0[5]) / 1e6 }
+            metrics.unmasteredPerRankBefore = balance.unmasteredBefore
+            metrics.unmasteredPerRankAfter = balance.unmasteredAfter
+            metrics.instancesMoved = balance.moved
+            metrics.bytesMoved = balance.bytes
+            metrics.rebalanceSeconds = balance.seconds
             history.append(metrics)
             if metrics.testAccuracy > best.accuracy { best = (metrics.testAccuracy, epoch + 1) }
             if let log {
                 try log.append(metrics)
                 report(Trainer.epochLine(metrics, epochs: config.epochs))
             }
+            let completed = epoch + 1
+            if completed == config.epochs || (config.checkpointEvery > 0 && completed % config.checkpointEvery == 0) {
+                try writeCheckpoint(
+                    epoch: completed, trainedSoFar: trainedSoFar, best: best, masteredPerRank: mastered)
+            }
         }
         if isRoot { try modelFile.write(model, to: modelPath) }
         let summary = TrainingSummary(
             epochs: history, bestTestAccuracy: best.accuracy, bestEpoch: best.epoch,
-            finalTestAccuracy: history.last?.testAccuracy ?? 0, backpropSaved: history.last?.backpropSaved ?? 0,
+            finalTestAccuracy: history.last?.testAccuracy ?? 0,
+            backpropSaved: history.last?.backpropSaved ?? 0,
             wallSeconds: monotonicSeconds() - start, modelPath: modelPath)
         if isRoot {
             report(
@@ -260,6 +314,13 @@ public final class Trainer {
             m.testAccuracy * 100, m.seconds, m.samplesPerSecond)
         if m.worldSize > 1 {
             line += "  trained/rank \(m.trainedPerRank.map(String.init).joined(separator: ","))"
+            line += String(
+                format: "  imbalance %.3f", RebalancePlan.imbalance(m.unmasteredPerRankBefore))
+            if m.instancesMoved > 0 {
+                line += String(
+                    format: " -> %.3f (moved %d in %.2f s)", RebalancePlan.imbalance(m.unmasteredPerRankAfter),
+                    m.instancesMoved, m.rebalanceSeconds)
+            }
             if !m.parameterDigestAgree { line += "  PARAMETERS DIFFER ACROSS RANKS" }
         }
         return line

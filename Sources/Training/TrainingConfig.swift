@@ -3,7 +3,7 @@ import Mastery
 import NN
 
 /// Everything that determines a training run (what `ies train` parses and validates).
-public struct TrainingConfig: Sendable, Equatable {
+public struct TrainingConfig: Sendable, Equatable, Codable {
     public var dataDirectory: String = "/usr/share/datasets/fashion-mnist"
     public var model: ModelPreset = .cnn
     public var epochs: Int = 5
@@ -27,6 +27,22 @@ public struct TrainingConfig: Sendable, Equatable {
     public var mastery: MasteryRule = .defaults
     /// How training instances are split across ranks.
     public var sharding: ShardStrategy = .contiguous
+    /// Write a checkpoint every this many epochs (and after the last); 0 = only after the last.
+    public var checkpointEvery: Int = 1
+    /// Checkpoints kept in the run directory (the newest ones).
+    public var keepCheckpoints: Int = 3
+    /// Move instances between ranks when their unmastered (or mastered) counts are uneven.
+    public var rebalance: Bool = true
+    /// Rebalance when max/mean of the per-rank counts exceeds 1 + this.
+    public var rebalanceTolerance: Double = 0.05
+
+    enum CodingKeys: String, CodingKey {
+        case dataDirectory = "data", model, epochs, batchSize = "batch_size", learningRate = "lr", momentum
+        case weightDecay = "weight_decay", schedule = "lr_schedule", seed, limit, threads, runDirectory = "run_dir"
+        case evaluationBatchSize = "evaluation_batch_size", showProgress = "progress", mastery = "ies"
+        case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
+        case rebalance, rebalanceTolerance = "rebalance_tolerance"
+    }
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }
 
@@ -48,5 +64,10 @@ public struct TrainingConfig: Sendable, Equatable {
         if let limit, limit <= 0 { throw fail("--limit must be a positive integer, got \(limit)") }
         if let threads, threads <= 0 { throw fail("--threads must be a positive integer, got \(threads)") }
         guard evaluationBatchSize > 0 else { throw fail("evaluation batch size must be positive") }
+        guard checkpointEvery >= 0 else { throw fail("--checkpoint-every must be >= 0 epochs, got \(checkpointEvery)") }
+        guard keepCheckpoints >= 1 else { throw fail("--keep must be at least 1, got \(keepCheckpoints)") }
+        guard rebalanceTolerance >= 0, rebalanceTolerance.isFinite else {
+            throw fail("--rebalance-tolerance must be >= 0, got \(rebalanceTolerance)")
+        }
     }
 }

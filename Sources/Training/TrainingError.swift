@@ -5,6 +5,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case io(path: String, message: String)
     case diverged(epoch: Int, step: Int)
     case badModelFile(path: String, message: String)
+    case conservation(String)
 
     public var description: String {
         switch self {
@@ -18,6 +19,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "training diverged: loss or parameters became NaN/Inf at epoch \(epoch), step \(step); try a lower --lr"
         case .badModelFile(let path, let message):
             return "\(path): \(message)"
+        case .conservation(let message):
+            return "instance ownership broken, stopping rather than training on lost or duplicated data: \(message)"
         }
     }
 }

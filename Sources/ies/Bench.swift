@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Instances for the mastery-tracker measurement (0 skips it).")
     var trackerInstances = 1_280_000
 
+    @Option(help: "Dataset for the checkpoint write/read measurement of the cnn ('' skips it).")
+    var checkpointData = "/usr/share/datasets/fashion-mnist"
+
     func run() throws {
         if trackerInstances > 0 {
             let (record, decide) = Benchmark.trackerMilliseconds(
@@ -42,6 +45,15 @@ struct Bench: ParsableCommand {
             print(String(
                 format: "tracker %d instances: record %.1f ms + decide %.1f ms = %.1f ms per epoch (median)",
                 trackerInstances, Benchmark.median(record), Benchmark.median(decide), Benchmark.median(total)))
+        }
+        if !checkpointData.isEmpty {
+            let directory = NSTemporaryDirectory() + "ies-bench-checkpoint-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let (write, read) = try Benchmark.checkpointSeconds(
+                preset: .cnn, dataDirectory: checkpointData, repeats: repeats, directory: directory)
+            print(String(
+                format: "checkpoint cnn, all instances of %@ tracked: write %.3f s, read %.3f s (median)",
+                checkpointData, Benchmark.median(write), Benchmark.median(read)))
         }
         print("OpenBLAS core: \(BLAS.coreName); batch \(batchSize); median of \(repeats) runs of \(seconds) s")
         var sgemm: [Int: Double] = [:]

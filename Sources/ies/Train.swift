@@ -6,37 +6,42 @@ import Mastery
 import NN
 import Training
 
-/// `ies train`: one training run.
+/// `ies train`: one training run, alone or as one rank of `mpirun`.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model and write metrics.jsonl and model.safetensors into the run directory.")
+        abstract: "Train a model; write metrics.jsonl, checkpoints and model.safetensors into the run directory.",
+        discussion: """
+            Run it alone or under mpirun (data-parallel, one rank per process). With --resume the run
+            continues from a checkpoint with the checkpoint's settings; only --epochs, --threads,
+            --run-dir, --checkpoint-every, --keep, --rebalance[-tolerance] and --no-progress may change.
+            """)
 
-    @Option(help: "Dataset directory: IDX files (train-images-idx3-ubyte[.gz], ...) or CIFAR-10/100 binary.")
-    var data = "/usr/share/datasets/fashion-mnist"
+    @Option(help: "Dataset directory: IDX files (train-images-idx3-ubyte[.gz], ...) or CIFAR-10/100 binary. (default: /usr/share/datasets/fashion-mnist)")
+    var data: String?
 
-    @Option(help: "Model preset: mlp or cnn.")
-    var model: ModelPreset = .cnn
+    @Option(help: "Model preset: mlp or cnn. (default: cnn)")
+    var model: ModelPreset?
 
-    @Option(help: "Number of epochs.")
-    var epochs = 5
+    @Option(help: "Number of epochs in the whole run (a resumed run continues up to it). (default: 5)")
+    var epochs: Int?
 
-    @Option(help: "Global batch size (instances per step).")
-    var batchSize = 64
+    @Option(help: "Global batch size: instances per SGD step over all ranks. (default: 64)")
+    var batchSize: Int?
 
-    @Option(help: "Base learning rate.")
-    var lr = 0.1
+    @Option(help: "Base learning rate. (default: 0.1)")
+    var lr: Double?
 
-    @Option(help: "SGD momentum, in [0, 1).")
-    var momentum = 0.9
+    @Option(help: "SGD momentum, in [0, 1). (default: 0.9)")
+    var momentum: Double?
 
-    @Option(help: "Weight decay (L2, added to the gradient as in PyTorch).")
-    var weightDecay = 5e-4
+    @Option(help: "Weight decay (L2, added to the gradient as in PyTorch). (default: 5e-4)")
+    var weightDecay: Double?
 
-    @Option(help: "Per-epoch schedule: constant, exponential:GAMMA, step:SIZE:GAMMA, linear:START:END, cosine[:MIN_LR].")
-    var lrSchedule = "exponential:0.96"
+    @Option(help: "Per-epoch schedule: constant, exponential:GAMMA, step:SIZE:GAMMA, linear:START:END, cosine[:MIN_LR]. (default: exponential:0.96)")
+    var lrSchedule: String?
 
-    @Option(help: "Random seed (initialization and shuffling).")
-    var seed: UInt64 = 0
+    @Option(help: "Random seed (initialization and shuffling). (default: 0)")
+    var seed: UInt64?
 
     @Option(help: "Use only the first N training instances.")
     var limit: Int?
@@ -44,27 +49,48 @@ struct Train: ParsableCommand {
     @Option(help: "OpenBLAS threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
 
-    @Option(help: "How training instances are split across ranks: contiguous (blocks of ids) or class (whole classes per rank).")
-    var shardBy: ShardStrategy = .contiguous
+    @Option(help: "How training instances are split across ranks: contiguous (blocks of ids) or class (whole classes per rank). (default: contiguous)")
+    var shardBy: ShardStrategy?
 
-    @Option(help: "Run directory for metrics.jsonl and model.safetensors (default: runs/<timestamp>).")
+    @Option(help: "IES: an instance is mastered when the sum of its last k moving averages of |d2 loss| is below this; 0 disables IES. (default: 1e-3)")
+    var iesThreshold: Float?
+
+    @Option(help: "IES: d2 values in each moving average. (default: 3)")
+    var iesWindow: Int?
+
+    @Option(help: "IES: moving averages summed. (default: 1)")
+    var iesK: Int?
+
+    @Option(help: "Write a checkpoint every E epochs, and after the last; 0: only after the last. (default: 1)")
+    var checkpointEvery: Int?
+
+    @Option(help: "Checkpoints to keep (the newest). (default: 3)")
+    var keep: Int?
+
+    @Option(help: "Move instances between ranks when unmastered or mastered counts become uneven: on or off. (default: on)")
+    var rebalance: OnOff?
+
+    @Option(help: "Rebalance when max/mean of the per-rank counts exceeds 1 + this. (default: 0.05)")
+    var rebalanceTolerance: Double?
+
+    @Option(help: "Run directory for metrics.jsonl, checkpoints/ and model.safetensors. (default: runs/<timestamp>; when resuming, the checkpoint's run directory)")
     var runDir: String?
+
+    @Option(help: ArgumentHelp(
+        "Resume from the newest valid checkpoint of PATH (a run directory, its checkpoints/ directory, or one checkpoint); without PATH, of --run-dir.",
+        valueName: "path"))
+    var resume: String?
 
     @Flag(help: "Do not draw the progress line within epochs.")
     var noProgress = false
 
-    @Option(help: "IES: an instance is mastered when the sum of its last k moving averages of |d2 loss| is below this (0 disables IES).")
-    var iesThreshold: Float = 1e-3
-
-    @Option(help: "IES: number of d2 values in each moving average.")
-    var iesWindow = 3
-
-    @Option(help: "IES: number of moving averages summed.")
-    var iesK = 1
-
     func validate() throws {
+        if resume == Train.resumeFromRunDirectory && runDir == nil {
+            throw ValidationError("--resume without a PATH resumes the run in --run-dir: give --run-dir (or --resume PATH)")
+        }
+        guard resume == nil else { return }  // checked against the checkpoint in run()
         do {
-            try makeConfig().validate()
+            try makeConfig(base: nil).validate()
         } catch let error as TrainingError {
             throw ValidationError(error.description)
         } catch let error as LRScheduleError {
@@ -74,22 +100,46 @@ struct Train: ParsableCommand {
         }
     }
 
-    func makeConfig() throws -> TrainingConfig {
-        var config = TrainingConfig(runDirectory: runDir ?? Train.defaultRunDirectory())
-        config.dataDirectory = data
-        config.model = model
-        config.epochs = epochs
-        config.batchSize = batchSize
-        config.learningRate = lr
-        config.momentum = momentum
-        config.weightDecay = weightDecay
-        config.schedule = try LRSchedule(parsing: lrSchedule)
-        config.seed = seed
-        config.limit = limit
+    /// What `--resume` with no PATH becomes (see main.swift).
+    static let resumeFromRunDirectory = ""
+
+    /// The run's configuration: the flags over the defaults, or, when resuming, over the
+    /// checkpoint's configuration, where changing what determines the result is refused.
+    func makeConfig(base: TrainingConfig?, checkpointPath: String = "") throws -> TrainingConfig {
+        var config = base ?? TrainingConfig(runDirectory: runDir ?? Train.defaultRunDirectory())
+        func set<T: Equatable>(_ keyPath: WritableKeyPath<TrainingConfig, T>, _ value: T?, flag: String) throws {
+            guard let value else { return }
+            if base != nil && config[keyPath: keyPath] != value {
+                throw ValidationError(
+                    "\(flag) differs from the checkpoint \(checkpointPath) (\(config[keyPath: keyPath])); a resumed run keeps "
+                        + "its settings: drop \(flag) or start a new run")
+            }
+            config[keyPath: keyPath] = value
+        }
+        try set(\.dataDirectory, data, flag: "--data")
+        try set(\.model, model, flag: "--model")
+        try set(\.batchSize, batchSize, flag: "--batch-size")
+        try set(\.learningRate, lr, flag: "--lr")
+        try set(\.momentum, momentum, flag: "--momentum")
+        try set(\.weightDecay, weightDecay, flag: "--weight-decay")
+        try set(\.schedule, try lrSchedule.map { try LRSchedule(parsing: $0) }, flag: "--lr-schedule")
+        try set(\.seed, seed, flag: "--seed")
+        try set(\.limit, limit.map { Optional($0) }, flag: "--limit")
+        try set(\.sharding, shardBy, flag: "--shard-by")
+        if iesThreshold != nil || iesWindow != nil || iesK != nil {
+            let rule = try MasteryRule(
+                threshold: iesThreshold ?? config.mastery.threshold, window: iesWindow ?? config.mastery.window,
+                k: iesK ?? config.mastery.k)
+            try set(\.mastery, rule, flag: "--ies-threshold/--ies-window/--ies-k")
+        }
+        if let rebalance { config.rebalance = rebalance == .on }
+        if let rebalanceTolerance { config.rebalanceTolerance = rebalanceTolerance }
+        if let epochs { config.epochs = epochs }
         config.threads = threads
-        config.sharding = shardBy
+        if let runDir { config.runDirectory = runDir }
+        if let checkpointEvery { config.checkpointEvery = checkpointEvery }
+        if let keep { config.keepCheckpoints = keep }
         config.showProgress = !noProgress
-        config.mastery = try MasteryRule(threshold: iesThreshold, window: iesWindow, k: iesK)
         return config
     }
 
@@ -103,7 +153,21 @@ struct Train: ParsableCommand {
     func run() throws {
         let communicator = try Communicator.world()
         do {
-            let trainer = try Trainer(config: makeConfig(), communicator: communicator)
+            var checkpoint: LoadedCheckpoint?
+            var config: TrainingConfig
+            if let resume {
+                let source = resume == Train.resumeFromRunDirectory ? runDir! : resume
+                let (found, warnings) = try CheckpointStore.resolve(source)
+                if communicator.rank == 0 { warnings.forEach { print("warning: \($0)") } }
+                checkpoint = found
+                config = try makeConfig(base: found.meta.config, checkpointPath: found.directory)
+                if runDir == nil { config.runDirectory = Train.runDirectory(of: found) }
+                if epochs == nil { config.epochs = found.meta.config.epochs }
+                try config.validate(worldSize: communicator.size)
+            } else {
+                config = try makeConfig(base: nil)
+            }
+            let trainer = try Trainer(config: config, communicator: communicator, resume: checkpoint)
             _ = try trainer.run()
             communicator.finalize()
         } catch {
@@ -114,5 +178,14 @@ struct Train: ParsableCommand {
             }
             throw error
         }
+    }
+
+    /// RUN for RUN/checkpoints/epoch-NNNN, else the run directory recorded in the checkpoint.
+    static func runDirectory(of checkpoint: LoadedCheckpoint) -> String {
+        let parent = (checkpoint.directory as NSString).deletingLastPathComponent
+        if (parent as NSString).lastPathComponent == "checkpoints" {
+            return (parent as NSString).deletingLastPathComponent
+        }
+        return checkpoint.meta.config.runDirectory
     }
 }

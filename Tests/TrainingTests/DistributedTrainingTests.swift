@@ -79,7 +79,7 @@ final class DistributedTrainingTests: XCTestCase {
     func testUnevenPoolsFromClassShardingAndHighThresholdDoNotHang() throws {
         let (_, metrics) = try train(
             ranks: 4, ["--model", "mlp", "--limit", "3000", "--epochs", "8", "--shard-by", "class",
-                       "--ies-threshold", "0.05"])
+                       "--ies-threshold", "0.05", "--rebalance", "off"])
         XCTAssertEqual(metrics.count, 8)
         for m in metrics {
             XCTAssertEqual(m.trained + m.probed, 3000, "epoch \(m.epoch): counts must add up to N")

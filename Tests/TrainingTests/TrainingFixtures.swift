@@ -47,6 +47,7 @@ enum Fixtures {
         var stdout: String
         var stderr: String
         var timedOut = false
+        var seconds = 0.0
     }
 
     /// Runs `ies` with `arguments`, capturing its output.
@@ -60,15 +61,19 @@ enum Fixtures {
     }
 
     /// `mpirun -np ranks ies arguments...` (as root too, oversubscribed, one thread per rank).
-    static func mpirunIES(ranks: Int, _ arguments: [String], timeout: Double = 180) throws -> ProcessResult {
+    static func mpirunIES(
+        ranks: Int, _ arguments: [String], timeout: Double = 180, environment: [String: String] = [:]
+    ) throws -> ProcessResult {
         guard let mpirun = which("mpirun") else {
             if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("mpirun is not installed") }
             throw XCTSkip("mpirun is not installed (scripts/install-deps.sh)")
         }
+        // -x forwards each extra environment variable to the ranks.
+        let exports = environment.keys.sorted().flatMap { ["-x", $0] }
         return try run(
             mpirun,
-            ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks), iesBinary]
-                + arguments, timeout: timeout)
+            ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks)] + exports
+                + [iesBinary] + arguments, timeout: timeout, environment: environment)
     }
 
     static func which(_ name: String) -> String? {
@@ -81,12 +86,15 @@ enum Fixtures {
 
     /// Runs a program with a deadline: past `timeout` seconds it is terminated (then killed)
     /// and the result says so (`timedOut`), so that a hang fails a test instead of stalling it.
-    static func run(_ executable: String, _ arguments: [String], timeout: Double) throws -> ProcessResult {
+    static func run(
+        _ executable: String, _ arguments: [String], timeout: Double, environment extra: [String: String] = [:]
+    ) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+        environment.merge(extra) { $1 }
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -97,6 +105,7 @@ enum Fixtures {
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
         try process.run()
+        let started = Date()
         var timedOut = false
         if finished.wait(timeout: .now() + timeout) == .timedOut {
             timedOut = true
@@ -114,6 +123,7 @@ enum Fixtures {
             status: process.terminationStatus, reason: process.terminationReason,
             stdout: outputs.stdout, stderr: outputs.stderr)
         result.timedOut = timedOut
+        result.seconds = Date().timeIntervalSince(started)
         return result
     }
 

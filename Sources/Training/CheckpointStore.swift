@@ -1,0 +1,188 @@
+import Foundation
+import NN
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The checkpoints of a run, `RUN_DIR/checkpoints/epoch-NNNN/`, written atomically:
+/// files go into `epoch-NNNN.tmp/`, are fsynced, checksummed into `meta.json`, and the
+/// directory is renamed into place; then `latest` is replaced atomically and all but
+/// the newest `keep` are removed. A good checkpoint is never overwritten before its
+/// replacement is complete, and leftovers of a crash (`*.tmp`) are ignored.
+public struct CheckpointStore: Sendable {
+    public let directory: String
+
+    public init(runDirectory: String) {
+        directory = (runDirectory as NSString).appendingPathComponent("checkpoints")
+    }
+
+    public init(checkpointsDirectory: String) { directory = checkpointsDirectory }
+
+    public static func name(epoch: Int) -> String { String(format: "epoch-%04d", epoch) }
+
+    /// Writes a checkpoint for `meta.epoch` with `files` (name, bytes); fills in the checksums.
+    /// Returns the checkpoint directory.
+    @discardableResult
+    public func write(files: [(name: String, bytes: [UInt8])], meta: CheckpointMeta, keep: Int) throws -> String {
+        let manager = FileManager.default
+        let final = path(Self.name(epoch: meta.epoch))
+        let temporary = final + ".tmp"
+        do {
+            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if manager.fileExists(atPath: temporary) { try manager.removeItem(atPath: temporary) }
+            try manager.createDirectory(atPath: temporary, withIntermediateDirectories: false)
+        } catch {
+            throw TrainingError.io(path: temporary, message: "cannot create checkpoint directory: \(error.localizedDescription)")
+        }
+        var meta = meta
+        for (name, bytes) in files {
+            try Self.writeSynced(bytes, to: (temporary as NSString).appendingPathComponent(name))
+            meta.files[name] = SHA256.hex(bytes)
+        }
+        try Self.writeSynced(try meta.encoded(), to: (temporary as NSString).appendingPathComponent("meta.json"))
+        try AtomicFile.syncDirectory(of: (temporary as NSString).appendingPathComponent("meta.json"))
+        // Replacing a checkpoint of the same epoch (a resumed run going over it again):
+        // move the old one aside first, so that a crash leaves one of the two complete.
+        let aside = final + ".old.tmp"
+        if manager.fileExists(atPath: final) {
+            if manager.fileExists(atPath: aside) { try? manager.removeItem(atPath: aside) }
+            guard rename(final, aside) == 0 else {
+                throw TrainingError.io(path: final, message: "cannot move the old checkpoint aside: \(AtomicFile.errnoText())")
+            }
+        }
+        guard rename(temporary, final) == 0 else {
+            throw TrainingError.io(path: final, message: "rename from \(temporary) failed: \(AtomicFile.errnoText())")
+        }
+        try AtomicFile.syncDirectory(of: final)
+        try? manager.removeItem(atPath: aside)
+        try AtomicFile.write(Array((Self.name(epoch: meta.epoch) + "\n").utf8), to: path("latest"))
+        try prune(keep: keep, protecting: Self.name(epoch: meta.epoch))
+        return final
+    }
+
+    /// Removes all but the newest `keep` checkpoints (never `protecting`), and stale `*.tmp` leftovers.
+    public func prune(keep: Int, protecting: String) throws {
+        let names = checkpointNames()
+        for name in names.dropFirst(max(1, keep)) where name != protecting {
+            try? FileManager.default.removeItem(atPath: path(name))
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where entry.hasPrefix("epoch-") && entry.hasSuffix(".tmp") {
+            try? FileManager.default.removeItem(atPath: path(entry))
+        }
+    }
+
+    /// Names of complete-looking checkpoint directories (`epoch-NNNN`), newest first.
+    public func checkpointNames() -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return entries.compactMap { entry -> (Int, String)? in
+            guard entry.hasPrefix("epoch-"), let epoch = Int(entry.dropFirst(6)), epoch >= 0 else { return nil }
+            return (epoch, entry)
+        }.sorted { $0.0 > $1.0 }.map(\.1)
+    }
+
+    public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// The newest checkpoint whose meta.json parses and whose files match their checksums.
+    /// Invalid newer ones are skipped with a warning each; none valid is an error.
+    public func newestValid() throws -> (checkpoint: LoadedCheckpoint, warnings: [String]) {
+        var warnings: [String] = []
+        let names = checkpointNames()
+        guard !names.isEmpty else {
+            throw TrainingError.io(path: directory, message: "no checkpoints to resume from (expected epoch-NNNN directories)")
+        }
+        for name in names {
+            do {
+                return (try LoadedCheckpoint(directory: path(name)), warnings)
+            } catch {
+                warnings.append("skipping checkpoint \(path(name)): \(error)")
+            }
+        }
+        throw TrainingError.io(
+            path: directory, message: "no valid checkpoint: " + warnings.joined(separator: "; "))
+    }
+
+    /// Resolves what `--resume PATH` names: a checkpoint directory (with meta.json), a
+    /// checkpoints directory, or a run directory; returns the newest valid checkpoint.
+    public static func resolve(_ path: String) throws -> (checkpoint: LoadedCheckpoint, warnings: [String]) {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TrainingError.io(path: path, message: "no such checkpoint or run directory")
+        }
+        if manager.fileExists(atPath: (path as NSString).appendingPathComponent("meta.json")) {
+            return (try LoadedCheckpoint(directory: path), [])
+        }
+        let nested = (path as NSString).appendingPathComponent("checkpoints")
+        if manager.fileExists(atPath: nested) { return try CheckpointStore(checkpointsDirectory: nested).newestValid() }
+        return try CheckpointStore(checkpointsDirectory: path).newestValid()
+    }
+
+    /// Writes, fsyncs and closes a file (no rename: the directory is what is renamed).
+    static func writeSynced(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw TrainingError.io(path: path, message: "cannot create: \(AtomicFile.errnoText())") }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let message = AtomicFile.errnoText()
+                close(fd)
+                throw TrainingError.io(path: path, message: "write failed: \(message)")
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else {
+            let message = AtomicFile.errnoText()
+            close(fd)
+            throw TrainingError.io(path: path, message: "fsync failed: \(message)")
+        }
+        guard close(fd) == 0 else { throw TrainingError.io(path: path, message: "close failed: \(AtomicFile.errnoText())") }
+    }
+}
+
+/// A checkpoint read from disk with its checksums verified.
+public struct LoadedCheckpoint: Sendable {
+    public let directory: String
+    public let meta: CheckpointMeta
+    public let model: SafetensorsFile
+    public let trainer: SafetensorsFile
+
+    public init(directory: String) throws {
+        self.directory = directory
+        let metaPath = (directory as NSString).appendingPathComponent("meta.json")
+        guard let metaData = FileManager.default.contents(atPath: metaPath) else {
+            throw TrainingError.io(path: metaPath, message: "missing or unreadable")
+        }
+        do {
+            meta = try JSONDecoder().decode(CheckpointMeta.self, from: metaData)
+        } catch {
+            throw TrainingError.io(path: metaPath, message: "not a valid checkpoint description: \(error)")
+        }
+        guard meta.format == CheckpointMeta.currentFormat else {
+            throw TrainingError.io(
+                path: metaPath, message: "checkpoint format \(meta.format), this ies reads \(CheckpointMeta.currentFormat)")
+        }
+        var loaded: [String: SafetensorsFile] = [:]
+        for name in ["model.safetensors", "trainer.safetensors"] {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let expected = meta.files[name] else {
+                throw TrainingError.io(path: metaPath, message: "lists no checksum for \(name)")
+            }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw TrainingError.io(path: path, message: "missing or unreadable")
+            }
+            let bytes = [UInt8](data)
+            let actual = SHA256.hex(bytes)
+            guard actual == expected else {
+                throw TrainingError.io(
+                    path: path, message: "checksum mismatch (SHA-256 \(actual.prefix(12))..., meta.json says \(expected.prefix(12))...)")
+            }
+            loaded[name] = try SafetensorsFile.decode(bytes, path: path)
+        }
+        model = loaded["model.safetensors"]!
+        trainer = loaded["trainer.safetensors"]!
+    }
+}
