@@ -29,10 +29,4 @@ public enum Sharding {
     public static func block(count: Int, rank: Int, ranks: Int) -> Range<Int> {
         (count * rank / ranks)..<(count * (rank + 1) / ranks)
     }
-
-    /// The part of a global batch of `batchSize` that `rank` takes each step
-    /// (the remainder goes to the lowest ranks).
-    public static func share(of batchSize: Int, rank: Int, ranks: Int) -> Int {
-        batchSize / ranks + (rank < batchSize % ranks ? 1 : 0)
-    }
 }

@@ -9,8 +9,17 @@ import Glibc
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw TrainingError.io(path: temporary, message: "cannot create: \(errnoText())") }
+        try writeSynced(bytes, to: temporary)
+        guard rename(temporary, path) == 0 else {
+            throw TrainingError.io(path: path, message: "rename from \(temporary) failed: \(errnoText())")
+        }
+        try syncDirectory(of: path)
+    }
+
+    /// Writes `path` in place, fsyncs and closes it (every call checked); no rename.
+    public static func writeSynced(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw TrainingError.io(path: path, message: "cannot create: \(errnoText())") }
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
@@ -18,20 +27,16 @@ public enum AtomicFile {
                 if errno == EINTR { continue }
                 let message = errnoText()
                 close(fd)
-                throw TrainingError.io(path: temporary, message: "write failed: \(message)")
+                throw TrainingError.io(path: path, message: "write failed: \(message)")
             }
             written += n
         }
         guard fsync(fd) == 0 else {
             let message = errnoText()
             close(fd)
-            throw TrainingError.io(path: temporary, message: "fsync failed: \(message)")
+            throw TrainingError.io(path: path, message: "fsync failed: \(message)")
         }
-        guard close(fd) == 0 else { throw TrainingError.io(path: temporary, message: "close failed: \(errnoText())") }
-        guard rename(temporary, path) == 0 else {
-            throw TrainingError.io(path: path, message: "rename from \(temporary) failed: \(errnoText())")
-        }
-        try syncDirectory(of: path)
+        guard close(fd) == 0 else { throw TrainingError.io(path: path, message: "close failed: \(errnoText())") }
     }
 
     /// fsync of the directory holding `path`, so that a rename survives a crash.

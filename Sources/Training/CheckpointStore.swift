@@ -37,10 +37,10 @@ public struct CheckpointStore: Sendable {
         }
         var meta = meta
         for (name, bytes) in files {
-            try Self.writeSynced(bytes, to: (temporary as NSString).appendingPathComponent(name))
+            try AtomicFile.writeSynced(bytes, to: (temporary as NSString).appendingPathComponent(name))
             meta.files[name] = SHA256.hex(bytes)
         }
-        try Self.writeSynced(try meta.encoded(), to: (temporary as NSString).appendingPathComponent("meta.json"))
+        try AtomicFile.writeSynced(try meta.encoded(), to: (temporary as NSString).appendingPathComponent("meta.json"))
         try AtomicFile.syncDirectory(of: (temporary as NSString).appendingPathComponent("meta.json"))
         // Replacing a checkpoint of the same epoch (a resumed run going over it again):
         // move the old one aside first, so that a crash leaves one of the two complete.
@@ -117,29 +117,6 @@ public struct CheckpointStore: Sendable {
         let nested = (path as NSString).appendingPathComponent("checkpoints")
         if manager.fileExists(atPath: nested) { return try CheckpointStore(checkpointsDirectory: nested).newestValid() }
         return try CheckpointStore(checkpointsDirectory: path).newestValid()
-    }
-
-    /// Writes, fsyncs and closes a file (no rename: the directory is what is renamed).
-    static func writeSynced(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw TrainingError.io(path: path, message: "cannot create: \(AtomicFile.errnoText())") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let message = AtomicFile.errnoText()
-                close(fd)
-                throw TrainingError.io(path: path, message: "write failed: \(message)")
-            }
-            written += n
-        }
-        guard fsync(fd) == 0 else {
-            let message = AtomicFile.errnoText()
-            close(fd)
-            throw TrainingError.io(path: path, message: "fsync failed: \(message)")
-        }
-        guard close(fd) == 0 else { throw TrainingError.io(path: path, message: "close failed: \(AtomicFile.errnoText())") }
     }
 }
 

@@ -49,7 +49,7 @@ public final class Trainer {
         config: TrainingConfig, communicator: Communicator, splits: DatasetSplits? = nil,
         resume: LoadedCheckpoint? = nil
     ) throws {
-        try config.validate(worldSize: communicator.size)
+        try config.validate()
         self.config = config
         self.communicator = communicator
         let splits = try splits ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit)
@@ -230,10 +230,16 @@ public final class Trainer {
         var generator = SeededGenerator(seed: config.seed, streams: UInt64(epoch), UInt64(communicator.rank))
         generator.shuffle(&order)
         let progress = ProgressLine(enabled: config.showProgress && isRoot)
-        let localBatch = Sharding.share(of: config.batchSize, rank: communicator.rank, ranks: communicator.size)
-        // Every rank must issue the same collectives: agree on the step count; a rank
-        // that runs out contributes zeros (and count 0) to the remaining steps.
-        let steps = try communicator.allreduceMax((order.count + localBatch - 1) / localBatch)
+        // Every rank must issue the same collectives, so all agree on the step count:
+        // S = ceil(unmastered over all ranks / B). Each rank spreads its own pool evenly
+        // over those S steps (step s takes positions [s n / S, (s + 1) n / S) of its n), so
+        // every step draws from every rank in proportion to what it still has to train:
+        // a rank with a smaller pool takes fewer per step instead of running dry early and
+        // leaving the last steps to the other ranks' data alone (with class sharding that
+        // would train whole stretches of steps on a few classes). A rank with nothing
+        // contributes zeros and count 0. Local batches never exceed B.
+        let local = order.count
+        let steps = (try communicator.allreduceSum(local) + config.batchSize - 1) / config.batchSize
         let store = model.parameters
         let fused = UnsafeMutableBufferPointer(start: store.gradients, count: store.count + store.tailCount)
         var totals = EvaluationTotals()
@@ -242,8 +248,7 @@ public final class Trainer {
         let start = monotonicSeconds()
         try order.withUnsafeBufferPointer { all in
             for s in 0..<steps {
-                let lower = min(all.count, s * localBatch)
-                let batch = UnsafeBufferPointer(rebasing: all[lower..<min(all.count, lower + localBatch)])
+                let batch = UnsafeBufferPointer(rebasing: all[(local * s / steps)..<(local * (s + 1) / steps)])
                 step.accumulate(train, positions: batch)
                 trained += batch.count
                 step.losses.withUnsafeBufferPointer {

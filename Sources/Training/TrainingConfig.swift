@@ -47,13 +47,10 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public init(runDirectory: String) { self.runDirectory = runDirectory }
 
     /// Checks ranges; the message names the flag and what was expected.
-    public func validate(worldSize: Int = 1) throws {
+    public func validate() throws {
         func fail(_ message: String) -> TrainingError { .invalidConfiguration(message) }
         guard epochs > 0 else { throw fail("--epochs must be a positive integer, got \(epochs)") }
         guard batchSize > 0 else { throw fail("--batch-size must be a positive integer, got \(batchSize)") }
-        guard batchSize >= worldSize else {
-            throw fail("--batch-size \(batchSize) is the global batch and must be at least the number of ranks (\(worldSize))")
-        }
         guard learningRate > 0, learningRate.isFinite else {
             throw fail("--lr must be a positive number, got \(learningRate)")
         }

@@ -163,7 +163,7 @@ struct Train: ParsableCommand {
                 config = try makeConfig(base: found.meta.config, checkpointPath: found.directory)
                 if runDir == nil { config.runDirectory = Train.runDirectory(of: found) }
                 if epochs == nil { config.epochs = found.meta.config.epochs }
-                try config.validate(worldSize: communicator.size)
+                try config.validate()
             } else {
                 config = try makeConfig(base: nil)
             }

@@ -4,20 +4,7 @@ import XCTest
 
 /// Data-parallel training under `mpirun`: invariants across ranks, no hangs, determinism.
 /// Every run has a deadline: a hang fails the test.
-final class DistributedTrainingTests: XCTestCase {
-    private var directories: [String] = []
-
-    override func tearDown() {
-        for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
-        directories = []
-    }
-
-    private func runDirectory() throws -> String {
-        let directory = try Fixtures.temporaryDirectory(name)
-        directories.append(directory)
-        return directory + "/run"
-    }
-
+final class DistributedTrainingTests: RunDirectoryTestCase {
     private func trainArguments(_ run: String, _ extra: [String]) -> [String] {
         ["train", "--run-dir", run, "--threads", "1", "--no-progress", "--seed", "5"] + extra
     }

@@ -44,12 +44,12 @@ final class IESTrainingTests: XCTestCase {
             var generator = SeededGenerator(seed: config.seed, streams: UInt64(epoch), 0)
             generator.shuffle(&order)
             let lr = Float(config.schedule.learningRate(base: config.learningRate, epoch: epoch, epochs: epochs))
+            // ceil(N / 64) steps, the instances spread evenly over them.
+            let n = order.count, steps = (n + 63) / 64
             order.withUnsafeBufferPointer { all in
-                var start = 0
-                while start < all.count {
-                    step.accumulate(train, positions: UnsafeBufferPointer(rebasing: all[start..<min(all.count, start + 64)]))
+                for s in 0..<steps {
+                    step.accumulate(train, positions: UnsafeBufferPointer(rebasing: all[(n * s / steps)..<(n * (s + 1) / steps)]))
                     step.apply(lr: lr)
-                    start += 64
                 }
             }
         }

@@ -58,20 +58,7 @@ final class RebalancePlanTests: XCTestCase {
     }
 }
 
-final class RebalanceTrainingTests: XCTestCase {
-    private var directories: [String] = []
-
-    override func tearDown() {
-        for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
-        directories = []
-    }
-
-    private func runDirectory() throws -> String {
-        let directory = try Fixtures.temporaryDirectory(name)
-        directories.append(directory)
-        return directory + "/run"
-    }
-
+final class RebalanceTrainingTests: RunDirectoryTestCase {
     private let common = ["--model", "mlp", "--limit", "3000", "--threads", "1", "--no-progress", "--seed", "4",
                           "--shard-by", "class", "--ies-threshold", "0.05"]
 

@@ -137,3 +137,21 @@ enum Fixtures {
         var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errData, as: UTF8.self) }
     }
 }
+
+/// A test case that hands out fresh run directories (under temporary directories named
+/// after the test) and removes them after each test.
+class RunDirectoryTestCase: XCTestCase {
+    private var directories: [String] = []
+
+    override func tearDown() {
+        for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
+        directories = []
+        super.tearDown()
+    }
+
+    func runDirectory() throws -> String {
+        let directory = try Fixtures.temporaryDirectory(name)
+        directories.append(directory)
+        return directory + "/run"
+    }
+}

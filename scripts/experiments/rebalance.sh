@@ -19,6 +19,9 @@ def imbalance(counts):
     total = sum(counts)
     return max(counts) * len(counts) / total if total else 1.0
 result = {}
+print("| rebalance | first epoch with mastered | mean epoch s (from it) | idle ms/step (max-min allreduce wait) | "
+      "best acc % | final acc % | backprop saved | mean imbalance before | max imbalance after a rebalance | moved |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for mode in ("off", "on"):
     m = [json.loads(l) for l in open(f"{out}/{mode}/metrics.jsonl")]
     first = next((i for i, e in enumerate(m) if e["probed"] > 0), len(m))  # first epoch with mastered instances
@@ -27,11 +30,13 @@ for mode in ("off", "on"):
     idle = statistics.mean(
         1000 * (max(e["allreduce_seconds_per_rank"]) - min(e["allreduce_seconds_per_rank"])) / max(1, e["steps"])
         for e in tail) if tail else float("nan")
-    after = [imbalance(e["unmastered_per_rank_after"]) for e in m if e["instances_moved"] > 0]
+    # epochs whose unmastered counts were rebalanced (imbalance above the 5% tolerance)
+    after = [imbalance(e["unmastered_per_rank_after"]) for e in m if imbalance(e["unmastered_per_rank_before"]) > 1.05]
+    mean_before = statistics.mean(imbalance(e["unmastered_per_rank_before"]) for e in tail) if tail else float("nan")
     result[mode] = mean_epoch
     print(f"| {mode} | {first + 1} | {mean_epoch:.2f} | {idle:.3f} | "
           f"{max(e['test_accuracy'] for e in m) * 100:.2f} | {m[-1]['test_accuracy'] * 100:.2f} | "
-          f"{m[-1]['backprop_saved'] * 100:.1f}% | {max(after) if after else float('nan'):.4f} | "
+          f"{m[-1]['backprop_saved'] * 100:.1f}% | {mean_before:.3f} | {max(after) if after else float('nan'):.4f} | "
           f"{sum(e['instances_moved'] for e in m)} |")
     print("   per epoch (s, imbalance before->after): " + ", ".join(
         f"{e['seconds']:.1f} ({imbalance(e['unmastered_per_rank_before']):.3f}->{imbalance(e['unmastered_per_rank_after']):.3f})"
