@@ -1,0 +1,60 @@
+import Datasets
+import Foundation
+import NN
+import Training
+import XCTest
+
+/// model.safetensors must mean the same network to PyTorch: an independent numpy
+/// implementation of the equivalent torch.nn.Sequential, fed the saved parameters,
+/// must reproduce the logits ies computes.
+final class PyTorchSemanticsTests: RunDirectoryTestCase {
+    func testSavedModelsReproduceTheirLogitsUnderPyTorchSemantics() throws {
+        try requirePythonSafetensors()
+        let splits = try Fixtures.fashion(limit: 600)
+        for preset in ModelPreset.allCases {
+            let run = try runDirectory()
+            var config = TrainingConfig(runDirectory: run)
+            config.model = preset
+            config.epochs = 1
+            config.showProgress = false
+            config.threads = 1
+            let trainer = try Trainer(config: config, splits: splits)
+            trainer.report = { _ in }
+            let summary = try trainer.run()
+
+            // Inputs: 16 normalized test images; logits from the trained model.
+            let (file, model) = try ModelFile.read(path: summary.modelPath, maxBatch: 16)
+            let count = 16, size = model.inputSize, classes = model.outputSize
+            var labels = [Int32](repeating: 0, count: count)
+            let positions = (0..<Int32(count)).map { $0 }
+            positions.withUnsafeBufferPointer { chosen in
+                labels.withUnsafeMutableBufferPointer {
+                    file.normalization.fill(from: splits.test, indices: chosen, output: model.input, labels: $0.baseAddress!)
+                }
+            }
+            let inputs = Array(UnsafeBufferPointer(start: model.input, count: count * size))
+            model.forward(batch: count, training: false)
+            let logits = Array(UnsafeBufferPointer(start: model.output, count: count * classes))
+            let io = run + "/io.safetensors"
+            try SafetensorsFile(tensors: [
+                SafetensorsTensor(name: "inputs", shape: [count] + model.inputShape, floats: inputs),
+                SafetensorsTensor(name: "logits", shape: [count, classes], floats: logits),
+            ]).write(path: io)
+
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("pytorch_semantics_check.py").path
+            let result = try Fixtures.run("/usr/bin/env", ["python3", script, summary.modelPath, io], timeout: 120)
+            XCTAssertEqual(result.status, 0, "\(preset): \(result.stdout) \(result.stderr)")
+            XCTAssertTrue(result.stdout.contains(preset.rawValue), result.stdout)
+        }
+    }
+
+    /// Skips (fails in CI) unless python3 can import safetensors and numpy.
+    private func requirePythonSafetensors() throws {
+        let probe = try Fixtures.run("/usr/bin/env", ["python3", "-c", "import safetensors, numpy"], timeout: 60)
+        guard probe.status != 0 else { return }
+        let message = "python3 with safetensors and numpy is unavailable (scripts/install-deps.sh): \(probe.stderr)"
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(message) }
+        throw XCTSkip(message)
+    }
+}
