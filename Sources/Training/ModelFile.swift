@@ -50,6 +50,24 @@ public struct ModelFile: Sendable {
         try AtomicFile.write(encoded(model), to: path)
     }
 
+    /// Copies every parameter of `store` from the tensor of the same name in `file`
+    /// (which must be F32 with the store's shape).
+    public static func loadParameters(from file: SafetensorsFile, into store: ParameterStore, path: String) throws {
+        for entry in store.entries {
+            guard let tensor = file[entry.name] else {
+                throw TrainingError.badModelFile(path: path, message: "missing tensor \(entry.name)")
+            }
+            guard tensor.dtype == .f32, tensor.shape == entry.shape else {
+                throw TrainingError.badModelFile(
+                    path: path,
+                    message: "tensor \(entry.name) is \(tensor.dtype.rawValue) \(tensor.shape), expected F32 \(entry.shape)")
+            }
+            tensor.floats.withUnsafeBufferPointer {
+                (store.values + entry.offset).update(from: $0.baseAddress!, count: entry.count)
+            }
+        }
+    }
+
     /// Reads a model file written by `write`, rebuilding the model with its parameters.
     public static func read(path: String, maxBatch: Int) throws -> (ModelFile, Sequential) {
         let file = try SafetensorsFile.read(path: path)
@@ -74,16 +92,7 @@ public struct ModelFile: Sendable {
             normalization: Normalization(mean: mean, std: std))
         let model = try preset.build(
             channels: shape[0], height: shape[1], width: shape[2], classes: classes, maxBatch: maxBatch, seed: 0)
-        for entry in model.parameters.entries {
-            guard let tensor = file[entry.name] else { throw bad("missing tensor \(entry.name)") }
-            guard tensor.dtype == .f32, tensor.shape == entry.shape else {
-                throw bad("tensor \(entry.name) is \(tensor.dtype.rawValue) \(tensor.shape), expected F32 \(entry.shape)")
-            }
-            let values = tensor.floats
-            values.withUnsafeBufferPointer {
-                (model.parameters.values + entry.offset).update(from: $0.baseAddress!, count: entry.count)
-            }
-        }
+        try loadParameters(from: file, into: model.parameters, path: path)
         if file.tensors.count != model.parameters.entries.count {
             throw bad("has \(file.tensors.count) tensors, the \(preset.rawValue) model has \(model.parameters.entries.count)")
         }

@@ -129,14 +129,9 @@ extension Trainer {
     ) throws -> (MasteryTracker, ResumeState) {
         let path = checkpoint.directory
         func bad(_ message: String) -> TrainingError { .io(path: path, message: message) }
-        for entry in model.parameters.entries {
-            guard let tensor = checkpoint.model[entry.name], tensor.dtype == .f32, tensor.shape == entry.shape else {
-                throw bad("model.safetensors: \(entry.name) missing or not F32 \(entry.shape)")
-            }
-            tensor.floats.withUnsafeBufferPointer {
-                (model.parameters.values + entry.offset).update(from: $0.baseAddress!, count: entry.count)
-            }
-        }
+        try ModelFile.loadParameters(
+            from: checkpoint.model, into: model.parameters,
+            path: (path as NSString).appendingPathComponent("model.safetensors"))
         func tensor(_ name: String, _ dtype: SafetensorsDType, _ shape: [Int]) throws -> SafetensorsTensor {
             guard let t = checkpoint.trainer[name], t.dtype == dtype, t.shape == shape else {
                 throw bad("trainer.safetensors: \(name) missing or not \(dtype.rawValue) \(shape)")
