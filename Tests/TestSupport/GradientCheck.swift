@@ -68,14 +68,8 @@ public enum GradientCheck {
     public static func centralDifference(
         at variable: UnsafeMutablePointer<Float>, index: Int, step: Float, objective: () -> Double
     ) -> Double {
-        let saved = variable[index]
-        let plus = saved + step, minus = saved - step
-        variable[index] = plus
-        let up = objective()
-        variable[index] = minus
-        let down = objective()
-        variable[index] = saved
-        return (up - down) / (Double(plus) - Double(minus))
+        // The one-sided differences need L at the centre; the central one does not.
+        differences(at: variable, index: index, step: step, center: 0, objective: objective).central
     }
 
     /// (central, forward, backward) differences for coordinate `index` with step h;
