@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // `ies`: instance-dependent early stopping (Yuan et al., ICLR 2025) as a
-// data-parallel trainer over MPI. See README.md and DESIGN notes in the repo.
+// data-parallel trainer over MPI. See README.md and ARCHITECTURE.md.
 import PackageDescription
 
 // MARK: - Shared settings
@@ -19,6 +19,7 @@ let package = Package(
     products: [
         .executable(name: "ies", targets: ["ies"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Mastery", targets: ["Mastery"]),
         .library(name: "Training", targets: ["Training"]),
@@ -44,12 +45,15 @@ let package = Package(
 
         // MARK: - Library modules
 
+        .target(name: "DurableIO", swiftSettings: swiftSettings),
+        .target(name: "SafeTensors", dependencies: ["DurableIO"], swiftSettings: swiftSettings),
         .target(name: "NN", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "Mastery", swiftSettings: swiftSettings),
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
         .target(
-            name: "Training", dependencies: ["NN", "Datasets", "Mastery", "Distributed", "CCrypto"],
+            name: "Training",
+            dependencies: ["NN", "SafeTensors", "DurableIO", "Datasets", "Mastery", "Distributed", "CCrypto"],
             swiftSettings: swiftSettings),
 
         // MARK: - Command line
@@ -61,16 +65,22 @@ let package = Package(
         // MARK: - Tests
 
         .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
+        /// Test-only executable run under mpirun by the tests: the MPI self-test and
+        /// training with injected faults. Not a product; never part of `ies`.
+        .executableTarget(
+            name: "ies-testbed", dependencies: ["Distributed", "Training", "Mastery", "Datasets", "NN", argumentParser],
+            path: "Tests/TestBed", swiftSettings: swiftSettings),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(
-            name: "NNTests", dependencies: ["NN", "TestSupport"],
-            exclude: ["safetensors_check.py"]),
+            name: "SafeTensorsTests", dependencies: ["SafeTensors", "DurableIO"], exclude: ["safetensors_check.py"]),
         .testTarget(
             name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "MasteryTests", dependencies: ["Mastery"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "TestSupport"],
+            name: "TrainingTests",
+            dependencies: ["Training", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport"],
             exclude: ["pytorch_semantics_check.py"]),
     ],
     swiftLanguageModes: [.v5]

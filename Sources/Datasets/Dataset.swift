@@ -1,5 +1,8 @@
 /// An in-memory image classification split: raw pixel bytes, labels and instance ids.
 ///
+/// An instance's position in the arrays is its *slot* (local to this dataset); its *id*
+/// is its index in the training file, kept through `prefix`, `subset` and moves.
+///
 /// Pixels stay as `UInt8` (a quarter of the memory of `Float`) and are
 /// normalized per mini-batch by `Normalization.fill`, so the whole training
 /// split can be held once per process.
@@ -51,27 +54,27 @@ public struct Dataset: Sendable {
             channels: channels, height: height, width: width, classCount: classCount)
     }
 
-    /// The instances at positions `indices`, in that order, keeping their ids.
-    public func subset(_ indices: [Int]) -> Dataset {
+    /// The instances in `slots` (positions in this dataset), in that order, keeping their ids.
+    public func subset(slots: [Int]) -> Dataset {
         let size = sampleSize
         let n = count
         var newLabels = [Int32]()
         var newIds = [Int32]()
-        newLabels.reserveCapacity(indices.count)
-        newIds.reserveCapacity(indices.count)
-        for i in indices {
+        newLabels.reserveCapacity(slots.count)
+        newIds.reserveCapacity(slots.count)
+        for i in slots {
             precondition(i >= 0 && i < n, "Dataset.subset: index \(i) outside 0..<\(n)")
             newLabels.append(labels[i])
             newIds.append(ids[i])
         }
-        let newImages = [UInt8](unsafeUninitializedCapacity: indices.count * size) { buffer, initialized in
+        let newImages = [UInt8](unsafeUninitializedCapacity: slots.count * size) { buffer, initialized in
             images.withUnsafeBufferPointer { source in
-                for (k, i) in indices.enumerated() {
+                for (k, i) in slots.enumerated() {
                     let from = UnsafeRawPointer(source.baseAddress! + i * size)
                     UnsafeMutableRawPointer(buffer.baseAddress! + k * size).copyMemory(from: from, byteCount: size)
                 }
             }
-            initialized = indices.count * size
+            initialized = slots.count * size
         }
         return Dataset(
             images: newImages, labels: newLabels, ids: newIds,
@@ -80,12 +83,12 @@ public struct Dataset: Sendable {
 }
 
 extension Dataset {
-    /// Removes the instances at `positions` (any order), keeping the others in order.
-    public mutating func remove(positions: [Int]) {
-        guard !positions.isEmpty else { return }
+    /// Removes the instances in `slots` (any order), keeping the others in order.
+    public mutating func remove(slots: [Int]) {
+        guard !slots.isEmpty else { return }
         var drop = [Bool](repeating: false, count: count)
-        for position in positions { drop[position] = true }
-        self = subset((0..<count).filter { !drop[$0] })
+        for slot in slots { drop[slot] = true }
+        self = subset(slots: (0..<count).filter { !drop[$0] })
     }
 
     /// Appends instances of the same shape (their images, labels and global ids).
@@ -96,11 +99,11 @@ extension Dataset {
         ids += newIDs
     }
 
-    /// The image bytes of the instances at `positions`, concatenated.
-    public func images(at positions: [Int]) -> [UInt8] {
+    /// The image bytes of the instances in `slots`, concatenated.
+    public func images(inSlots slots: [Int]) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(positions.count * sampleSize)
-        for position in positions { bytes += images[(position * sampleSize)..<((position + 1) * sampleSize)] }
+        bytes.reserveCapacity(slots.count * sampleSize)
+        for slot in slots { bytes += images[(slot * sampleSize)..<((slot + 1) * sampleSize)] }
         return bytes
     }
 }

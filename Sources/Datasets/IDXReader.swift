@@ -19,12 +19,8 @@ enum IDXReader {
 
     /// Reads an image file (gzip or raw), checking magic, dimensions and exact payload size.
     static func readImages(_ path: String) throws -> Images {
-        let bytes = try GzipFile.read(path)
-        try checkMagic(bytes, expected: imagesMagic, path: path)
         let headerSize = 16
-        guard bytes.count >= headerSize else {
-            throw DatasetError.truncatedFile(file: path, expectedBytes: headerSize, foundBytes: bytes.count)
-        }
+        let bytes = try readFile(path, magic: imagesMagic, headerSize: headerSize)
         let count = Int(bigEndianUInt32(bytes, at: 4))
         let rows = Int(bigEndianUInt32(bytes, at: 8))
         let cols = Int(bigEndianUInt32(bytes, at: 12))
@@ -39,14 +35,20 @@ enum IDXReader {
         return Images(count: count, rows: rows, cols: cols, pixels: Array(bytes[headerSize...]))
     }
 
-    /// Reads a label file (gzip or raw), checking magic and exact payload size; labels are not range-checked here.
-    static func readLabels(_ path: String) throws -> [UInt8] {
+    /// The bytes of `path` (gzip or raw) after checking its magic number and that the header is complete.
+    private static func readFile(_ path: String, magic: UInt32, headerSize: Int) throws -> [UInt8] {
         let bytes = try GzipFile.read(path)
-        try checkMagic(bytes, expected: labelsMagic, path: path)
-        let headerSize = 8
+        try checkMagic(bytes, expected: magic, path: path)
         guard bytes.count >= headerSize else {
             throw DatasetError.truncatedFile(file: path, expectedBytes: headerSize, foundBytes: bytes.count)
         }
+        return bytes
+    }
+
+    /// Reads a label file (gzip or raw), checking magic and exact payload size; labels are not range-checked here.
+    static func readLabels(_ path: String) throws -> [UInt8] {
+        let headerSize = 8
+        let bytes = try readFile(path, magic: labelsMagic, headerSize: headerSize)
         let count = Int(bigEndianUInt32(bytes, at: 4))
         guard count > 0 else { throw DatasetError.badDimensions(file: path, reason: "header declares 0 labels") }
         try checkSize(bytes.count, expected: headerSize + count, path: path)

@@ -96,11 +96,13 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
         lhs.mean == rhs.mean && lhs.std == rhs.std
     }
 
-    /// Writes normalized samples (value/255 - mean[c]) / std[c] of `dataset` at positions `indices` (positions into dataset arrays, not ids) into `output` (indices.count * sampleSize floats, sample-major CHW) and their labels into `labels`.
+    /// Writes the normalized samples (value/255 - mean[c]) / std[c] of the instances in
+    /// `slots` of `dataset` into `output` (slots.count * sampleSize floats, sample-major CHW)
+    /// and their labels into `labels`.
     ///
     /// Does not allocate, since it runs once per mini-batch in the training loop.
     public func fill(
-        from dataset: Dataset, indices: UnsafeBufferPointer<Int32>,
+        from dataset: Dataset, slots: UnsafeBufferPointer<Int>,
         output: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
     ) {
         let channels = dataset.channels
@@ -113,9 +115,8 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
                 table.withUnsafeBufferPointer { tableBuffer in
                     guard let pixels = pixelBuffer.baseAddress, let lut = tableBuffer.baseAddress else { return }
                     var out = output
-                    for (k, index) in indices.enumerated() {
-                        let i = Int(index)
-                        precondition(i >= 0 && i < count, "Normalization.fill: position \(i) outside 0..<\(count)")
+                    for (k, i) in slots.enumerated() {
+                        precondition(i >= 0 && i < count, "Normalization.fill: slot \(i) outside 0..<\(count)")
                         labels[k] = labelBuffer[i]
                         var source = pixels + i * size
                         for c in 0..<channels {

@@ -9,7 +9,7 @@ public enum ShardStrategy: String, Sendable, Codable, CaseIterable {
 /// Assignment of instances to ranks. Pure and deterministic: every rank computes
 /// the same plan from the same data, so no communication is needed to agree on it.
 public enum Sharding {
-    /// The owner rank of each instance of `dataset` (by position).
+    /// The owner rank of each instance of `dataset` (by slot).
     public static func owners(of dataset: Dataset, ranks: Int, strategy: ShardStrategy) -> [Int32] {
         precondition(ranks > 0)
         let n = dataset.count

@@ -130,73 +130,53 @@ public final class Communicator: @unchecked Sendable {
         processorName = String(cString: name)
     }
 
-    // MARK: - Allreduce (in place)
+    // MARK: - Allreduce
 
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_float(), cmpi_op_sum())
-    }
-
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
-        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_double(), cmpi_op_sum())
-    }
-
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Int64>) throws {
-        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_int64(), cmpi_op_sum())
-    }
-
-    public func allreduceMax(_ buffer: UnsafeMutableBufferPointer<Int64>) throws {
-        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_int64(), cmpi_op_max())
-    }
-
-    public func allreduceMax(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
-        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_double(), cmpi_op_max())
-    }
-
-    public func allreduceBitwiseXor(_ buffer: UnsafeMutableBufferPointer<UInt64>) throws {
-        try allreduce(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_uint64(), cmpi_op_bxor())
-    }
-
-    /// Sum of `value` over all ranks.
-    public func allreduceSum(_ value: Int) throws -> Int {
-        var v = Int64(value)
-        try withUnsafeMutablePointer(to: &v) { try allreduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
-        return Int(v)
-    }
-
-    /// Maximum of `value` over all ranks.
-    public func allreduceMax(_ value: Int) throws -> Int {
-        var v = Int64(value)
-        try withUnsafeMutablePointer(to: &v) { try allreduceMax(UnsafeMutableBufferPointer(start: $0, count: 1)) }
-        return Int(v)
-    }
-
-    private func allreduce(
-        _ base: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype?, _ op: MPI_Op?
-    ) throws {
+    /// Combines `buffer` element-wise over all ranks with `operation`, in place: every rank
+    /// ends with the same result.
+    public func allreduce<T: ReductionElement>(_ buffer: UnsafeMutableBufferPointer<T>, _ operation: ReductionOperation) throws {
         let call = "MPI_Allreduce"
         try locked(call) {
-            let n = try mpiCount(count, call)
+            let n = try mpiCount(buffer.count, call)
             guard let comm else { return }
-            try check(MPI_Allreduce(cmpi_in_place(), base ?? Self.emptyBuffer, n, type, op, comm), call)
+            try check(
+                MPI_Allreduce(
+                    cmpi_in_place(), UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n,
+                    T.reductionType.mpiDatatype, operation.mpiOp, comm), call)
         }
+    }
+
+    /// Combines `values` element-wise over all ranks with `operation`, in place.
+    public func allreduce<T: ReductionElement>(_ values: inout [T], _ operation: ReductionOperation) throws {
+        try values.withUnsafeMutableBufferPointer { try allreduce($0, operation) }
+    }
+
+    /// `value` combined over all ranks with `operation`.
+    public func allreduced<T: ReductionElement>(_ value: T, _ operation: ReductionOperation) throws -> T {
+        var values = [value]
+        try allreduce(&values, operation)
+        return values[0]
+    }
+
+    /// The sum of `value` over all ranks.
+    public func allreduced(_ value: Int, _ operation: ReductionOperation) throws -> Int {
+        Int(try allreduced(Int64(value), operation))
     }
 
     // MARK: - Broadcast
 
-    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
-        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_float(), root: root)
-    }
-
-    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Double>, root: Int) throws {
-        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_double(), root: root)
-    }
-
-    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Int64>, root: Int) throws {
-        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_int64(), root: root)
-    }
-
-    public func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt8>, root: Int) throws {
-        try bcast(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count, cmpi_uint8(), root: root)
+    /// Every rank ends with root's `buffer` (same count on all ranks; moved as bytes).
+    public func broadcast<T: BitwiseCopyable>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+        let call = "MPI_Bcast"
+        try locked(call) {
+            try checkRoot(root, call)
+            let bytes = buffer.count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+            let n = try mpiCount(bytes.overflow ? Int.max : bytes.partialValue, call, what: "size in bytes")
+            guard let comm else { return }
+            try check(
+                MPI_Bcast(UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n, cmpi_byte(), Int32(root), comm),
+                call)
+        }
     }
 
     /// Variable length: every rank ends with root's `bytes` (the count goes first).
@@ -204,31 +184,19 @@ public final class Communicator: @unchecked Sendable {
         let call = "MPI_Bcast"
         try locked(call) {
             try checkRoot(root, call)
-            var count = Int64(bytes.count)
-            try withUnsafeMutablePointer(to: &count) {
-                try broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: root)
-            }
+            var count = [Int64(bytes.count)]
+            try count.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
             // Every rank now knows root's count, so all reject a too-large one together.
-            _ = try mpiCount(Int(count), call)
-            if rank != root { bytes = [UInt8](repeating: 0, count: Int(count)) }
+            _ = try mpiCount(Int(count[0]), call)
+            if rank != root { bytes = [UInt8](repeating: 0, count: Int(count[0])) }
             try bytes.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
-        }
-    }
-
-    private func bcast(_ base: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype?, root: Int) throws {
-        let call = "MPI_Bcast"
-        try locked(call) {
-            try checkRoot(root, call)
-            let n = try mpiCount(count, call)
-            guard let comm else { return }
-            try check(MPI_Bcast(base ?? Self.emptyBuffer, n, type, Int32(root), comm), call)
         }
     }
 
     // MARK: - Gathers
 
     /// One value per rank, in rank order, on every rank.
-    public func allgather(_ value: Int64) throws -> [Int64] {
+    public func allgathered(_ value: Int64) throws -> [Int64] {
         let call = "MPI_Allgather"
         return try locked(call) {
             guard let comm else { return [value] }
@@ -245,7 +213,7 @@ public final class Communicator: @unchecked Sendable {
     /// Root receives every rank's `local` (in rank order); other ranks get nil.
     /// Element counts are exchanged first (on all ranks, so that all reject a
     /// total above `Int32.max` bytes together); data moves as `MPI_BYTE`.
-    public func gatherv<T: BitwiseCopyable>(_ local: [T], root: Int) throws -> [[T]]? {
+    public func gathered<T: BitwiseCopyable>(_ local: [T], root: Int) throws -> [[T]]? {
         let call = "MPI_Gatherv"
         return try locked(call) {
             try checkRoot(root, call)
@@ -268,7 +236,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Every rank receives every rank's `local`, in rank order.
-    public func allgatherv<T: BitwiseCopyable>(_ local: [T]) throws -> [[T]] {
+    public func allgathered<T: BitwiseCopyable>(_ local: [T]) throws -> [[T]] {
         let call = "MPI_Allgatherv"
         return try locked(call) {
             let layout = try byteLayout(of: local, call: call)
@@ -291,7 +259,7 @@ public final class Communicator: @unchecked Sendable {
 
     private func byteLayout<T>(of local: [T], call: String) throws -> ByteLayout {
         let stride = MemoryLayout<T>.stride
-        let elements = try allgather(Int64(local.count)).map { Int($0) }
+        let elements = try allgathered(Int64(local.count)).map { Int($0) }
         var counts: [Int32] = []
         var displacements: [Int32] = []
         var offset = 0
@@ -576,6 +544,32 @@ public final class Communicator: @unchecked Sendable {
     private func checkTag(_ tag: Int, _ call: String) throws {
         guard (0...Self.maxTag).contains(tag) else {
             throw error(call, MPI_ERR_TAG, "tag \(tag) not in 0...\(Self.maxTag)")
+        }
+    }
+}
+
+// MARK: - MPI handles of the reduction types
+
+extension ReductionOperation {
+    fileprivate var mpiOp: MPI_Op? {
+        switch self {
+        case .sum: return cmpi_op_sum()
+        case .max: return cmpi_op_max()
+        case .min: return cmpi_op_min()
+        case .bitwiseXor: return cmpi_op_bxor()
+        }
+    }
+}
+
+extension ReductionType {
+    fileprivate var mpiDatatype: MPI_Datatype? {
+        switch self {
+        case .float32: return cmpi_float()
+        case .float64: return cmpi_double()
+        case .int32: return cmpi_int32()
+        case .int64: return cmpi_int64()
+        case .uint64: return cmpi_uint64()
+        case .uint8: return cmpi_uint8()
         }
     }
 }

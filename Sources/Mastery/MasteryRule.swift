@@ -23,12 +23,13 @@ public struct MasteryRule: Sendable, Equatable, Codable, CustomStringConvertible
 
     public init(threshold: Float, window: Int, k: Int) throws {
         guard threshold.isFinite, threshold >= 0 else {
-            throw MasteryError.invalidRule("--ies-threshold must be a finite number >= 0 (0 disables IES), got \(threshold)")
+            throw MasteryError.invalidRule(
+                field: .threshold, "must be a finite number >= 0 (0 disables IES), got \(threshold)")
         }
-        guard window >= 1 else { throw MasteryError.invalidRule("--ies-window must be >= 1, got \(window)") }
-        guard k >= 1 else { throw MasteryError.invalidRule("--ies-k must be >= 1, got \(k)") }
+        guard window >= 1 else { throw MasteryError.invalidRule(field: .window, "must be >= 1, got \(window)") }
+        guard k >= 1 else { throw MasteryError.invalidRule(field: .k, "must be >= 1, got \(k)") }
         guard window + k <= 64 else {
-            throw MasteryError.invalidRule("--ies-window + --ies-k must be at most 64, got \(window + k)")
+            throw MasteryError.invalidRule(field: .window, "plus k must be at most 64, got \(window) + \(k)")
         }
         self.threshold = threshold
         self.window = window
@@ -51,6 +52,12 @@ public struct MasteryRule: Sendable, Equatable, Codable, CustomStringConvertible
     /// (The reference implementation of the decision; the tracker inlines the same arithmetic.)
     public func isMastered(history: UnsafePointer<Float>) -> Bool {
         guard isEnabled else { return false }
+        return movingAverageSum(history: history) < threshold
+    }
+
+    /// The sum of the moving averages of |d2| over `window` values at each of the last `k`
+    /// positions of a full history (oldest first): what is compared with the threshold.
+    public func movingAverageSum(history: UnsafePointer<Float>) -> Float {
         let h = historyLength
         var sum: Float = 0
         for j in 0..<k {
@@ -60,18 +67,26 @@ public struct MasteryRule: Sendable, Equatable, Codable, CustomStringConvertible
             for p in (end - window + 1)...end { windowSum += abs(history[p]) }
             sum += windowSum / Float(window)
         }
-        return sum < threshold
+        return sum
+    }
+}
+
+extension MasteryRule {
+    /// The rule's settings, for errors that name the one at fault.
+    public enum Field: String, Sendable {
+        case threshold, window, k
     }
 }
 
 /// Errors of the mastery module: a bad rule or malformed serialized state.
 public enum MasteryError: Error, CustomStringConvertible, Equatable {
-    case invalidRule(String)
+    /// `field` of the rule is out of range; `problem` says what was expected ("must be >= 1, got 0").
+    case invalidRule(field: MasteryRule.Field, _ problem: String)
     case invalidState(String)
 
     public var description: String {
         switch self {
-        case .invalidRule(let message): return message
+        case .invalidRule(let field, let problem): return "IES \(field.rawValue) \(problem)"
         case .invalidState(let message): return "mastery state: \(message)"
         }
     }

@@ -1,6 +1,6 @@
 /// Per-instance loss history and mastery decisions for the instances one rank holds.
 ///
-/// State is struct-of-arrays indexed by a local slot (the instance's position in the
+/// State is struct-of-arrays indexed by a local *slot* (the instance's position in the
 /// rank's dataset), with the global id beside it. Each epoch every instance gets
 /// exactly one loss through `record` (trained instances from the training pass,
 /// mastered ones from the probe pass); `decide()` then folds the losses into the
@@ -13,36 +13,20 @@
 /// ```
 public final class MasteryTracker {
     public let rule: MasteryRule
-    /// Global instance id of each slot.
-    public internal(set) var ids: [Int32]
+    /// Everything that persists between epochs (see `State`), in slot order.
+    internal var stored: State
     /// This epoch's loss per slot; NaN until recorded.
     internal var pending: [Float]
-    /// L(t-1) and L(t-2) after the last decide.
-    internal var lastLoss: [Float]
-    internal var previousLoss: [Float]
-    /// Losses seen so far, saturating at 2 (enough to form d2).
-    internal var lossCount: [UInt8]
-    /// The last `rule.historyLength` d2 values per slot, oldest first (slot-major).
-    internal var history: [Float]
-    /// d2 values seen so far, saturating at `rule.historyLength`.
-    internal var historyCount: [UInt8]
-    /// The current decision: mastered for the coming epoch.
-    internal var masteredFlags: [Bool]
 
-    public var count: Int { ids.count }
+    /// Global instance id of each slot.
+    public var ids: [Int32] { stored.ids }
+    public var count: Int { stored.count }
 
     /// A tracker with empty histories for the instances `ids` (slot i holds ids[i]).
     public init(rule: MasteryRule, ids: [Int32]) {
         self.rule = rule
-        self.ids = ids
-        let n = ids.count
-        pending = Array(repeating: .nan, count: n)
-        lastLoss = Array(repeating: 0, count: n)
-        previousLoss = Array(repeating: 0, count: n)
-        lossCount = Array(repeating: 0, count: n)
-        history = Array(repeating: 0, count: n * rule.historyLength)
-        historyCount = Array(repeating: 0, count: n)
-        masteredFlags = Array(repeating: false, count: n)
+        stored = State(rule: rule, ids: ids)
+        pending = Array(repeating: .nan, count: ids.count)
     }
 
     /// Records this epoch's loss of the instance in `slot`.
@@ -52,27 +36,27 @@ public final class MasteryTracker {
     }
 
     /// Records `losses[i]` for `slots[i]`.
-    public func record(losses: UnsafeBufferPointer<Float>, slots: UnsafeBufferPointer<Int32>) {
+    public func record(losses: UnsafeBufferPointer<Float>, slots: UnsafeBufferPointer<Int>) {
         precondition(losses.count == slots.count)
         pending.withUnsafeMutableBufferPointer { p in
-            for i in 0..<slots.count { p[Int(slots[i])] = losses[i] }
+            for i in 0..<slots.count { p[slots[i]] = losses[i] }
         }
     }
 
     /// Whether the instance in `slot` is mastered for the coming epoch.
     @inline(__always)
-    public func isMastered(_ slot: Int) -> Bool { masteredFlags[slot] }
+    public func isMastered(_ slot: Int) -> Bool { stored.mastered[slot] }
 
     /// Slots of mastered (`true`) or unmastered (`false`) instances, ascending.
-    public func slots(mastered: Bool) -> [Int32] {
-        var result: [Int32] = []
+    public func slots(mastered: Bool) -> [Int] {
+        var result: [Int] = []
         result.reserveCapacity(count)
-        for slot in 0..<count where masteredFlags[slot] == mastered { result.append(Int32(slot)) }
+        for slot in 0..<count where stored.mastered[slot] == mastered { result.append(slot) }
         return result
     }
 
     /// Number of instances currently mastered.
-    public var masteredCount: Int { masteredFlags.reduce(0) { $0 + ($1 ? 1 : 0) } }
+    public var masteredCount: Int { stored.mastered.reduce(0) { $0 + ($1 ? 1 : 0) } }
 
     /// Folds this epoch's losses into the histories and recomputes every decision.
     ///
@@ -84,27 +68,34 @@ public final class MasteryTracker {
         let threshold = rule.threshold, enabled = rule.isEnabled
         let inverseWindow = 1 / Float(window)
         var counts = MasteryCounts()
+        // Work on a local copy (moved out, so the arrays are not copied): several of its
+        // arrays are accessed at once, which exclusivity allows on a local value only.
+        var s = stored
+        stored = State(rule: rule, ids: [])
+        defer { stored = s }
+        let ids = s.ids
         pending.withUnsafeMutableBufferPointer { pending in
-        lastLoss.withUnsafeMutableBufferPointer { last in
-        previousLoss.withUnsafeMutableBufferPointer { previous in
-        lossCount.withUnsafeMutableBufferPointer { lossCount in
-        history.withUnsafeMutableBufferPointer { history in
-        historyCount.withUnsafeMutableBufferPointer { historyCount in
-        masteredFlags.withUnsafeMutableBufferPointer { mastered in
+        s.lastLoss.withUnsafeMutableBufferPointer { last in
+        s.previousLoss.withUnsafeMutableBufferPointer { previous in
+        s.recorded.withUnsafeMutableBufferPointer { recorded in
+        s.history.withUnsafeMutableBufferPointer { history in
+        s.historyCount.withUnsafeMutableBufferPointer { historyCount in
+        s.mastered.withUnsafeMutableBufferPointer { mastered in
+        s.masteredEpochs.withUnsafeMutableBufferPointer { masteredEpochs in
+        s.firstMastered.withUnsafeMutableBufferPointer { firstMastered in
             for slot in 0..<pending.count {
                 let loss = pending[slot]
                 precondition(
                     !loss.isNaN, "MasteryTracker.decide: slot \(slot) (id \(ids[slot])) has no loss this epoch (or a NaN loss)")
                 pending[slot] = .nan
                 let row = history.baseAddress! + slot * h
-                if lossCount[slot] == 2 {
+                if recorded[slot] >= 2 {
                     let d2 = loss - 2 * last[slot] + previous[slot]
                     for p in 0..<(h - 1) { row[p] = row[p + 1] }
                     row[h - 1] = d2
                     if historyCount[slot] < UInt8(h) { historyCount[slot] += 1 }
-                } else {
-                    lossCount[slot] += 1
                 }
+                recorded[slot] &+= 1
                 previous[slot] = last[slot]
                 last[slot] = loss
                 var now = false
@@ -117,13 +108,25 @@ public final class MasteryTracker {
                     }
                     now = sum < threshold
                 }
-                if now { counts.mastered += 1 }
+                if now {
+                    counts.mastered += 1
+                    masteredEpochs[slot] += 1
+                    if firstMastered[slot] == 0 { firstMastered[slot] = recorded[slot] }
+                }
                 if mastered[slot] && !now { counts.returned += 1 }
                 if !mastered[slot] && now { counts.newlyMastered += 1 }
                 mastered[slot] = now
             }
-        }}}}}}}
+        }}}}}}}}}
         return counts
+    }
+
+    /// The sum of the last `k` moving averages of |d2| of the instance in `slot` (what the
+    /// rule compares with the threshold), or nil while its history is not full.
+    public func movingAverageSum(slot: Int) -> Float? {
+        let h = rule.historyLength
+        guard stored.historyCount[slot] == UInt8(h) else { return nil }
+        return stored.history.withUnsafeBufferPointer { rule.movingAverageSum(history: $0.baseAddress! + slot * h) }
     }
 }
 

@@ -16,9 +16,9 @@ public enum Benchmark {
 
     /// Floating-point operations of one training step per sample: forward, plus backward
     /// (parameter gradients everywhere, input gradients except for the first layer).
-    public static func trainingFlopsPerSample(_ model: Sequential) -> Double {
+    public static func trainingFlopsPerSample(_ model: Model) -> Double {
         var total = 0.0
-        for (index, layer) in model.layers.enumerated() {
+        for (index, layer) in model.leaves.enumerated() {
             var forward = 0.0
             if let linear = layer as? Linear {
                 forward = 2 * Double(linear.inFeatures * linear.outFeatures)
@@ -33,7 +33,7 @@ public enum Benchmark {
 
     /// Median GFLOP/s of C[m,n] = A[m,k] B[k,n] over `repeats` timed runs of about `seconds` each.
     public static func sgemmGFLOPS(m: Int, n: Int, k: Int, threads: Int, repeats: Int, seconds: Double) -> Double {
-        BLAS.setThreads(threads)
+        _ = Compute(threads: threads)
         var generator = SeededGenerator(seed: 7)
         let a = (0..<(m * k)).map { _ in generator.uniform(-1, 1) }
         let b = (0..<(k * n)).map { _ in generator.uniform(-1, 1) }
@@ -68,7 +68,6 @@ public enum Benchmark {
     public static func trainingThroughput(
         preset: ModelPreset, threads: Int, batchSize: Int, repeats: Int, seconds: Double
     ) throws -> (runs: [Double], flopsPerSample: Double) {
-        BLAS.setThreads(threads)
         let count = 4096, size = 28 * 28
         var generator = SeededGenerator(seed: 11)
         let images = (0..<(count * size)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -76,18 +75,20 @@ public enum Benchmark {
         let data = Dataset(
             images: images, labels: labels, ids: (0..<Int32(count)).map { $0 }, channels: 1, height: 28, width: 28,
             classCount: 10)
-        let model = try preset.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: batchSize, seed: 1)
+        let model = try preset.build(
+            channels: 1, height: 28, width: 28, classes: 10, maxBatch: batchSize, seed: 1,
+            compute: Compute(threads: threads))
         let optimizer = SGD(parameterCount: model.parameters.count, momentum: 0.9, weightDecay: 5e-4)
         let step = TrainingStep(model: model, optimizer: optimizer, normalization: Normalization(computedFrom: data))
-        var order = (0..<Int32(count)).map { $0 }
+        var order = Array(0..<count)
         generator.shuffle(&order)
         let steps = count / batchSize
         var cursor = 0
         func oneStep() {
             _ = order.withUnsafeBufferPointer { all in
-                step.accumulate(data, positions: UnsafeBufferPointer(rebasing: all[(cursor * batchSize)..<((cursor + 1) * batchSize)]))
+                step.accumulate(data, slots: UnsafeBufferPointer(rebasing: all[(cursor * batchSize)..<((cursor + 1) * batchSize)]))
             }
-            step.apply(lr: 0.01)
+            step.apply(learningRate: 0.01)
             cursor = (cursor + 1) % steps
         }
         for _ in 0..<5 { oneStep() }
@@ -111,7 +112,7 @@ extension Benchmark {
     public static func trackerMilliseconds(instances: Int, rule: MasteryRule, repeats: Int) -> (record: [Double], decide: [Double]) {
         let tracker = MasteryTracker(rule: rule, ids: (0..<Int32(instances)).map { $0 })
         var generator = SeededGenerator(seed: 5)
-        var order = (0..<Int32(instances)).map { $0 }
+        var order = Array(0..<instances)
         generator.shuffle(&order)
         let losses = (0..<instances).map { _ in generator.uniform(0, 2) }
         var recordTimes: [Double] = [], decideTimes: [Double] = []
@@ -155,7 +156,8 @@ extension Benchmark {
         var writes: [Double] = [], reads: [Double] = []
         for run in 0..<repeats {
             let start = monotonicSeconds()
-            try trainer.writeCheckpoint(epoch: run + 1, trainedSoFar: 0, best: (0, 0), masteredPerRank: [0])
+            try trainer.writeCheckpoint(
+                epoch: run + 1, progress: Trainer.RunProgress(), metrics: nil, masteredPerRank: [0])
             writes.append(monotonicSeconds() - start)
             let readStart = monotonicSeconds()
             let loaded = try LoadedCheckpoint(

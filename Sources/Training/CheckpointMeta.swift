@@ -3,7 +3,7 @@ import Foundation
 
 /// `meta.json` of a checkpoint: what it holds and how to check it.
 public struct CheckpointMeta: Codable, Sendable, Equatable {
-    public static let currentFormat = 1
+    public static let currentFormat = 2
 
     public var format: Int = CheckpointMeta.currentFormat
     /// Epochs completed when it was written (training resumes at this 0-based epoch).
@@ -21,11 +21,14 @@ public struct CheckpointMeta: Codable, Sendable, Equatable {
     public var bestEpoch: Int
     /// ISO 8601 time of writing.
     public var created: String
+    /// The metrics record of the epoch it ends (restored into metrics.jsonl by a resume if
+    /// the run stopped between the checkpoint and the record).
+    public var metrics: EpochMetrics? = nil
 
     enum CodingKeys: String, CodingKey {
         case format, epoch, worldSize = "world_size", config, dataset, files, mastered
         case masteredPerRank = "mastered_per_rank", trainedSoFar = "trained_so_far"
-        case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", created
+        case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", created, metrics
     }
 
     public func encoded() throws -> [UInt8] {
@@ -55,17 +58,10 @@ public struct DatasetFingerprint: Codable, Sendable, Equatable, CustomStringConv
         testCount = splits.test.count
         shape = [train.channels, train.height, train.width]
         classes = train.classCount
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for label in train.labels { h = (h ^ UInt64(UInt32(bitPattern: label))) &* 0x0000_0100_0000_01B3 }
-        train.images.withUnsafeBufferPointer { bytes in
-            // 8 bytes per round keeps this at memory speed for 47 MB.
-            let words = bytes.count / 8
-            UnsafeRawPointer(bytes.baseAddress!).withMemoryRebound(to: UInt64.self, capacity: words) { w in
-                for i in 0..<words { h = (h ^ w[i]) &* 0x0000_0100_0000_01B3 }
-            }
-            for i in (words * 8)..<bytes.count { h = (h ^ UInt64(bytes[i])) &* 0x0000_0100_0000_01B3 }
-        }
-        digest = String(h, radix: 16)
+        var hash = FNV1a()
+        for label in train.labels { hash.mix(UInt64(UInt32(bitPattern: label))) }
+        train.images.withUnsafeBytes { hash.mix(bytes: $0) }
+        digest = String(hash.value, radix: 16)
     }
 
     public var description: String {

@@ -1,5 +1,6 @@
+import DurableIO
 import Foundation
-import NN
+import SafeTensors
 
 #if canImport(Glibc)
 import Glibc
@@ -37,26 +38,26 @@ public struct CheckpointStore: Sendable {
         }
         var meta = meta
         for (name, bytes) in files {
-            try AtomicFile.writeSynced(bytes, to: (temporary as NSString).appendingPathComponent(name))
+            try DurableFile.writeInPlace(bytes, to: (temporary as NSString).appendingPathComponent(name))
             meta.files[name] = SHA256.hex(bytes)
         }
-        try AtomicFile.writeSynced(try meta.encoded(), to: (temporary as NSString).appendingPathComponent("meta.json"))
-        try AtomicFile.syncDirectory(of: (temporary as NSString).appendingPathComponent("meta.json"))
+        try DurableFile.writeInPlace(try meta.encoded(), to: (temporary as NSString).appendingPathComponent("meta.json"))
+        try DurableFile.syncDirectory(temporary)
         // Replacing a checkpoint of the same epoch (a resumed run going over it again):
         // move the old one aside first, so that a crash leaves one of the two complete.
         let aside = final + ".old.tmp"
         if manager.fileExists(atPath: final) {
             if manager.fileExists(atPath: aside) { try? manager.removeItem(atPath: aside) }
             guard rename(final, aside) == 0 else {
-                throw TrainingError.io(path: final, message: "cannot move the old checkpoint aside: \(AtomicFile.errnoText())")
+                throw FileError(path: final, operation: "moving the old checkpoint aside (rename)", errno: errno)
             }
         }
         guard rename(temporary, final) == 0 else {
-            throw TrainingError.io(path: final, message: "rename from \(temporary) failed: \(AtomicFile.errnoText())")
+            throw FileError(path: final, operation: "rename from \(temporary)", errno: errno)
         }
-        try AtomicFile.syncDirectory(of: final)
+        try DurableFile.syncDirectory(directory)
         try? manager.removeItem(atPath: aside)
-        try AtomicFile.write(Array((Self.name(epoch: meta.epoch) + "\n").utf8), to: path("latest"))
+        try DurableFile.write(Array((Self.name(epoch: meta.epoch) + "\n").utf8), to: path("latest"))
         try prune(keep: keep, protecting: Self.name(epoch: meta.epoch))
         return final
     }

@@ -1,3 +1,4 @@
+import DurableIO
 import Foundation
 
 /// One line of `metrics.jsonl`: what happened in one epoch.
@@ -21,7 +22,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var testLoss: Double
     /// Test accuracy in 0...1.
     public var testAccuracy: Double
-    /// Wall time of the whole epoch (training, evaluation, logging).
+    /// Wall time of the whole epoch (training, probing, evaluation, rebalancing, checkpoint).
     public var seconds: Double
     /// Wall time of the training pass alone.
     public var trainSeconds: Double
@@ -51,6 +52,37 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var instancesMoved: Int = 0
     public var bytesMoved: Int = 0
     public var rebalanceSeconds: Double = 0
+    /// Wall time of the test evaluation.
+    public var evaluateSeconds: Double = 0
+    /// Wall time of writing this epoch's checkpoint (0 when none was due).
+    public var checkpointSeconds: Double = 0
+    /// Instances mastered for the next epoch, by class (index = label).
+    public var masteredPerClass: [Int] = []
+    /// Training instances of each class (constant over a run).
+    public var instancesPerClass: [Int] = []
+
+    /// An epoch's core figures; the per-rank, timing and per-class details start empty.
+    public init(
+        epoch: Int, lr: Double, trained: Int, probed: Int, mastered: Int, returned: Int, backpropSaved: Double,
+        trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double, seconds: Double,
+        trainSeconds: Double, probeSeconds: Double, samplesPerSecond: Double
+    ) {
+        self.epoch = epoch
+        self.lr = lr
+        self.trained = trained
+        self.probed = probed
+        self.mastered = mastered
+        self.returned = returned
+        self.backpropSaved = backpropSaved
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.seconds = seconds
+        self.trainSeconds = trainSeconds
+        self.probeSeconds = probeSeconds
+        self.samplesPerSecond = samplesPerSecond
+    }
 
     enum CodingKeys: String, CodingKey {
         case epoch, lr, trained, probed, mastered, returned, seconds
@@ -63,6 +95,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case allreduceSecondsPerRank = "allreduce_seconds_per_rank"
         case unmasteredPerRankBefore = "unmastered_per_rank_before", unmasteredPerRankAfter = "unmastered_per_rank_after"
         case instancesMoved = "instances_moved", bytesMoved = "bytes_moved", rebalanceSeconds = "rebalance_seconds"
+        case evaluateSeconds = "evaluate_seconds", checkpointSeconds = "checkpoint_seconds"
+        case masteredPerClass = "mastered_per_class", instancesPerClass = "instances_per_class"
     }
 }
 
@@ -75,19 +109,28 @@ public final class MetricsLog {
 
     /// Creates the file; when `keepingEpochsThrough` > 0 (a resumed run) the lines of
     /// epochs up to that one are kept and later ones (logged after the checkpoint that
-    /// is resumed) are dropped.
-    public init(path: String, keepingEpochsThrough kept: Int = 0) throws {
+    /// is resumed) are dropped; `restoring`, the checkpoint's own copy of its epoch's
+    /// record, is added if that line never made it to the file.
+    public init(path: String, keepingEpochsThrough kept: Int = 0, restoring record: EpochMetrics? = nil) throws {
         self.path = path
-        var initial = Data()
-        if kept > 0, let old = FileManager.default.contents(atPath: path) {
-            for line in old.split(separator: 0x0A) {
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if kept > 0 {
+            var initial = Data()
+            var lastKept = 0
+            for line in (FileManager.default.contents(atPath: path) ?? Data()).split(separator: 0x0A) {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                       let epoch = object["epoch"] as? Int, epoch <= kept
                 else { continue }
                 initial.append(Data(line))
                 initial.append(0x0A)
+                lastKept = epoch
             }
-            try AtomicFile.write(Array(initial), to: path)
+            if let record, record.epoch == kept, lastKept < kept {
+                initial.append(try encoder.encode(record))
+                initial.append(0x0A)
+            }
+            try DurableFile.write(Array(initial), to: path)
         } else if !FileManager.default.createFile(atPath: path, contents: nil) {
             throw TrainingError.io(path: path, message: "cannot create metrics file")
         }
@@ -96,8 +139,6 @@ public final class MetricsLog {
         }
         self.handle = handle
         handle.seekToEndOfFile()
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }
 
     deinit { try? handle.close() }

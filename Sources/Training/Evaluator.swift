@@ -15,38 +15,38 @@ public struct EvaluationTotals: Sendable, Equatable {
 
 /// Forward-only passes (eval mode) over a dataset, in batches, with reusable buffers.
 public final class Evaluator {
-    public let model: Sequential
+    public let model: Model
     public let normalization: Normalization
     public let batchSize: Int
     private var labels: [Int32]
     private var losses: [Float]
-    private var positions: [Int32]
+    private var chosen: [Int]
 
-    public init(model: Sequential, normalization: Normalization, batchSize: Int) {
+    public init(model: Model, normalization: Normalization, batchSize: Int) {
         precondition(batchSize <= model.maxBatch)
         self.model = model
         self.normalization = normalization
         self.batchSize = batchSize
         labels = Array(repeating: 0, count: batchSize)
         losses = Array(repeating: 0, count: batchSize)
-        positions = Array(repeating: 0, count: batchSize)
+        chosen = Array(repeating: 0, count: batchSize)
     }
 
-    /// Loss and accuracy over the instances of `dataset` at `indices` (positions, not ids).
-    /// `perInstance`, when given, receives each instance's loss in `indices` order.
+    /// Loss and accuracy over the instances in `slots` of `dataset`.
+    /// `perInstance`, when given, receives (offset in `slots`, losses of the batch) per batch.
     public func evaluate(
-        _ dataset: Dataset, indices: [Int32], perInstance: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
+        _ dataset: Dataset, slots: [Int], perInstance: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
     ) -> EvaluationTotals {
         var totals = EvaluationTotals()
         let classes = model.outputSize
         var start = 0
-        while start < indices.count {
-            let batch = min(batchSize, indices.count - start)
-            for i in 0..<batch { positions[i] = indices[start + i] }
-            positions.withUnsafeBufferPointer { chosen in
+        while start < slots.count {
+            let batch = min(batchSize, slots.count - start)
+            for i in 0..<batch { chosen[i] = slots[start + i] }
+            chosen.withUnsafeBufferPointer { chosen in
                 labels.withUnsafeMutableBufferPointer { labelBuffer in
                     normalization.fill(
-                        from: dataset, indices: UnsafeBufferPointer(rebasing: chosen[0..<batch]),
+                        from: dataset, slots: UnsafeBufferPointer(rebasing: chosen[0..<batch]),
                         output: model.input, labels: labelBuffer.baseAddress!)
                 }
             }
@@ -71,6 +71,6 @@ public final class Evaluator {
 
     /// Loss and accuracy over the whole dataset.
     public func evaluate(_ dataset: Dataset) -> EvaluationTotals {
-        evaluate(dataset, indices: (0..<Int32(dataset.count)).map { $0 })
+        evaluate(dataset, slots: Array(0..<dataset.count))
     }
 }

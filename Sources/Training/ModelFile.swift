@@ -1,8 +1,10 @@
 import Datasets
+import DurableIO
 import Foundation
 import NN
+import SafeTensors
 
-/// The final model as `model.safetensors`: parameters under PyTorch names and layouts,
+/// The final model as `model.safetensors`: parameters and buffers under PyTorch names and layouts,
 /// plus `__metadata__` describing the preset, input shape, classes and normalization
 /// so that `ies eval` can rebuild it. Loadable by `safetensors.torch.load_file`.
 public struct ModelFile: Sendable {
@@ -31,45 +33,49 @@ public struct ModelFile: Sendable {
         ]
     }
 
-    /// The parameters of `store` as safetensors tensors, in store order.
-    public static func tensors(of store: ParameterStore) -> [SafetensorsTensor] {
-        store.entries.map { entry in
-            SafetensorsTensor(
-                name: entry.name, shape: entry.shape,
-                floats: UnsafeBufferPointer(start: store.values + entry.offset, count: entry.count))
+    /// The model's parameters, then its buffers, as safetensors tensors in store order.
+    public static func tensors(of model: Model) -> [SafetensorsTensor] {
+        [model.parameters, model.buffers].flatMap { store in
+            store.withUnsafeBufferPointer { values in
+                store.entries.map { entry in
+                    SafetensorsTensor(
+                        name: entry.name, shape: entry.shape,
+                        floats: UnsafeBufferPointer(rebasing: values[entry.offset..<(entry.offset + entry.count)]))
+                }
+            }
         }
     }
 
     /// The bytes of the safetensors file for `model`.
-    public func encoded(_ model: Sequential) -> [UInt8] {
-        SafetensorsFile(tensors: ModelFile.tensors(of: model.parameters), metadata: metadata).encoded()
+    public func encoded(_ model: Model) -> [UInt8] {
+        SafetensorsFile(tensors: ModelFile.tensors(of: model), metadata: metadata).encoded()
     }
 
-    /// Writes `model` atomically to `path`.
-    public func write(_ model: Sequential, to path: String) throws {
-        try AtomicFile.write(encoded(model), to: path)
+    /// Writes `model` durably and atomically to `path`.
+    public func write(_ model: Model, to path: String) throws {
+        try DurableFile.write(encoded(model), to: path)
     }
 
-    /// Copies every parameter of `store` from the tensor of the same name in `file`
-    /// (which must be F32 with the store's shape).
-    public static func loadParameters(from file: SafetensorsFile, into store: ParameterStore, path: String) throws {
-        for entry in store.entries {
-            guard let tensor = file[entry.name] else {
-                throw TrainingError.badModelFile(path: path, message: "missing tensor \(entry.name)")
-            }
-            guard tensor.dtype == .f32, tensor.shape == entry.shape else {
-                throw TrainingError.badModelFile(
-                    path: path,
-                    message: "tensor \(entry.name) is \(tensor.dtype.rawValue) \(tensor.shape), expected F32 \(entry.shape)")
-            }
-            tensor.floats.withUnsafeBufferPointer {
-                (store.values + entry.offset).update(from: $0.baseAddress!, count: entry.count)
+    /// Copies every parameter and buffer of `model` from the tensor of the same name in
+    /// `file` (which must be F32 with the model's shape); `path` names the file in errors.
+    public static func load(_ file: SafetensorsFile, into model: Model, path: String) throws {
+        for store in [model.parameters, model.buffers] {
+            for entry in store.entries {
+                guard let tensor = file[entry.name] else {
+                    throw TrainingError.badModelFile(path: path, message: "missing tensor \(entry.name)")
+                }
+                guard tensor.dtype == .f32, tensor.shape == entry.shape else {
+                    throw TrainingError.badModelFile(
+                        path: path,
+                        message: "tensor \(entry.name) is \(tensor.dtype.rawValue) \(tensor.shape), expected F32 \(entry.shape)")
+                }
+                store.load(tensor.floats, into: entry)
             }
         }
     }
 
     /// Reads a model file written by `write`, rebuilding the model with its parameters.
-    public static func read(path: String, maxBatch: Int) throws -> (ModelFile, Sequential) {
+    public static func read(path: String, maxBatch: Int, compute: Compute) throws -> (ModelFile, Model) {
         let file = try SafetensorsFile.read(path: path)
         func bad(_ message: String) -> TrainingError { .badModelFile(path: path, message: message) }
         let meta = file.metadata
@@ -91,10 +97,12 @@ public struct ModelFile: Sendable {
             preset: preset, channels: shape[0], height: shape[1], width: shape[2], classes: classes,
             normalization: Normalization(mean: mean, std: std))
         let model = try preset.build(
-            channels: shape[0], height: shape[1], width: shape[2], classes: classes, maxBatch: maxBatch, seed: 0)
-        try loadParameters(from: file, into: model.parameters, path: path)
-        if file.tensors.count != model.parameters.entries.count {
-            throw bad("has \(file.tensors.count) tensors, the \(preset.rawValue) model has \(model.parameters.entries.count)")
+            channels: shape[0], height: shape[1], width: shape[2], classes: classes, maxBatch: maxBatch, seed: 0,
+            compute: compute)
+        try load(file, into: model, path: path)
+        let expected = model.parameters.entries.count + model.buffers.entries.count
+        if file.tensors.count != expected {
+            throw bad("has \(file.tensors.count) tensors, the \(preset.rawValue) model has \(expected)")
         }
         return (description, model)
     }

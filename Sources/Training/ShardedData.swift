@@ -13,17 +13,19 @@ public struct ShardedData: Sendable {
     public let globalTestCount: Int
     /// Sum and xor of all training ids, for the conservation check.
     public let globalIDTotals: (sum: Int64, xor: UInt64)
+    /// Training instances of each class over the whole split (index = label).
+    public let instancesPerClass: [Int]
 
-    /// `owners` (owner rank by position) overrides the plan of `strategy` (a resumed run
+    /// `owners` (owner rank by global id) overrides the plan of `strategy` (a resumed run
     /// keeps its checkpoint's owner table).
     public init(splits: DatasetSplits, rank: Int, ranks: Int, strategy: ShardStrategy, owners: [Int32]? = nil) {
         let full = splits.train
         normalization = Normalization(computedFrom: full)
         let owners = owners ?? Sharding.owners(of: full, ranks: ranks, strategy: strategy)
         let mine = (0..<full.count).filter { owners[$0] == Int32(rank) }
-        train = ranks == 1 ? full : full.subset(mine)
+        train = ranks == 1 ? full : full.subset(slots: mine)
         let block = Sharding.block(count: splits.test.count, rank: rank, ranks: ranks)
-        test = ranks == 1 ? splits.test : splits.test.subset(Array(block))
+        test = ranks == 1 ? splits.test : splits.test.subset(slots: Array(block))
         globalTrainCount = full.count
         var sum: Int64 = 0, xor: UInt64 = 0
         for id in full.ids {
@@ -31,6 +33,9 @@ public struct ShardedData: Sendable {
             xor ^= UInt64(UInt32(bitPattern: id))
         }
         globalIDTotals = (sum, xor)
+        var perClass = [Int](repeating: 0, count: full.classCount)
+        for label in full.labels { perClass[Int(label)] += 1 }
+        instancesPerClass = perClass
         globalTestCount = splits.test.count
     }
 }

@@ -14,136 +14,144 @@ struct RebalanceReport {
     var seconds = 0.0
 }
 
+/// Instances moving between ranks, as ONE message: their tracker state, labels and images.
+struct InstanceParcel {
+    var state: MasteryTracker.State
+    var labels: [Int32]
+    var images: [UInt8]
+
+    /// [state bytes (UInt64)] [packed state] [labels, Int32 each] [images].
+    func encoded() -> [UInt8] {
+        let packed = state.packed()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + packed.count + 4 * labels.count + images.count)
+        withUnsafeBytes(of: UInt64(packed.count).littleEndian) { bytes += $0 }
+        bytes += packed
+        for label in labels { withUnsafeBytes(of: label.littleEndian) { bytes += $0 } }
+        bytes += images
+        return bytes
+    }
+
+    /// Reads what `encoded()` wrote for samples of `sampleSize` bytes; `source` names the sender in errors.
+    init(decoding bytes: [UInt8], rule: MasteryRule, sampleSize: Int, source: Int) throws {
+        func broken(_ what: String) -> TrainingError {
+            .conservation("rank \(source) sent a malformed parcel of \(bytes.count) bytes: \(what)")
+        }
+        guard bytes.count >= 8 else { throw broken("no header") }
+        let stateBytes = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        guard stateBytes <= bytes.count - 8 else { throw broken("state length \(stateBytes)") }
+        state = try MasteryTracker.State(packed: Array(bytes[8..<(8 + stateBytes)]), rule: rule)
+        let n = state.count, labelStart = 8 + stateBytes
+        guard bytes.count == labelStart + 4 * n + n * sampleSize else { throw broken("\(n) instances expected") }
+        labels = bytes.withUnsafeBytes { raw in
+            (0..<n).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: labelStart + 4 * $0, as: Int32.self)) }
+        }
+        images = Array(bytes[(labelStart + 4 * n)...])
+    }
+
+    /// The size of `encoded()` for `count` instances (every rank can compute it for every move).
+    static func encodedSize(count: Int, rule: MasteryRule, sampleSize: Int) -> Int {
+        let header = MasteryTracker.State(rule: rule, ids: []).packed().count
+        let perInstance = MasteryTracker.State(rule: rule, ids: [0]).packed().count - header
+        return 8 + header + count * (perInstance + 4 + sampleSize)
+    }
+
+    init(state: MasteryTracker.State, labels: [Int32], images: [UInt8]) {
+        self.state = state
+        self.labels = labels
+        self.images = images
+    }
+}
+
 extension Trainer {
     /// Evens out unmastered (then mastered) instances across ranks when max/mean exceeds
-    /// 1 + tolerance. Every rank computes the same deterministic plan from the same
-    /// allreduced counts (no separate broadcast needed), then senders ship the instances
-    /// (id, label, image, tracker state) point to point. Afterwards each rank's instances
-    /// are put back in ascending global id order, so that a resumed run, which shards by
-    /// id, sees the same slots.
-    func rebalance() throws -> RebalanceReport {
+    /// 1 + tolerance. Every rank computes the same deterministic plan from the same gathered
+    /// counts (no broadcast needed), then senders ship each batch of instances as one parcel,
+    /// point to point. Afterwards each rank's instances are put back in ascending global id
+    /// order, so that a resumed run, which shards by id, sees the same slots.
+    func rebalance(_ ranks: [RankStatistics]) throws -> RebalanceReport {
         let start = monotonicSeconds()
-        let before = try gatherPerRank([Int64(tracker.count - tracker.masteredCount), Int64(tracker.masteredCount)])
         var report = RebalanceReport(
-            unmasteredBefore: before.map { Int($0[0]) }, unmasteredAfter: before.map { Int($0[0]) },
-            masteredBefore: before.map { Int($0[1]) }, masteredAfter: before.map { Int($0[1]) })
+            unmasteredBefore: ranks.map(\.unmastered), unmasteredAfter: ranks.map(\.unmastered),
+            masteredBefore: ranks.map(\.mastered), masteredAfter: ranks.map(\.mastered))
         guard config.rebalance, communicator.size > 1 else { return report }
         let limit = 1 + config.rebalanceTolerance
         for mastered in [false, true] {
             let counts = mastered ? report.masteredBefore : report.unmasteredBefore
             guard RebalancePlan.imbalance(counts) > limit else { continue }
             let plan = RebalancePlan(counts: counts)
-            let (moved, bytes) = try execute(plan, mastered: mastered)
-            report.moved += moved
-            report.bytes += bytes
+            report.bytes += try execute(plan, mastered: mastered)
+            report.moved += plan.moved
             if mastered { report.masteredAfter = plan.targets } else { report.unmasteredAfter = plan.targets }
         }
-        if report.moved > 0 { try sortByGlobalID() }
+        if report.moved > 0 { sortByGlobalID() }
         report.seconds = monotonicSeconds() - start
         return report
     }
 
-    /// Carries out the moves of `plan` for the (un)mastered pool; returns instances and bytes moved (all ranks).
-    private func execute(_ plan: RebalancePlan, mastered: Bool) throws -> (Int, Int) {
+    private static let parcelTag = 100
+
+    /// Carries out the moves of `plan` for the (un)mastered pool; returns the bytes all ranks sent.
+    private func execute(_ plan: RebalancePlan, mastered: Bool) throws -> Int {
         let rank = communicator.rank
-        var pool = tracker.slots(mastered: mastered).map(Int.init)  // candidates, taken from the end
+        var pool = tracker.slots(mastered: mastered)  // candidates, taken from the end
         var outgoing: [Int] = []
-        var incoming: [(state: MasteryTracker.State, images: [UInt8], labels: [Int32])] = []
+        var incoming: [InstanceParcel] = []
         var bytes = 0
         for move in plan.moves {
             if move.from == rank {
                 let chosen = Array(pool.suffix(move.count))
                 pool.removeLast(move.count)
                 outgoing += chosen
-                let state = tracker.state(slots: chosen)
-                try send(state, images: data.train.images(at: chosen), labels: chosen.map { data.train.labels[$0] }, to: move.to)
+                let parcel = InstanceParcel(
+                    state: tracker.state(slots: chosen), labels: chosen.map { data.train.labels[$0] },
+                    images: data.train.images(inSlots: chosen)).encoded()
+                try communicator.send(parcel, to: move.to, tag: Self.parcelTag)
             }
+            bytes += InstanceParcel.encodedSize(
+                count: move.count, rule: config.mastery, sampleSize: data.train.sampleSize)
             if move.to == rank {
-                incoming.append(try receive(from: move.from))
+                incoming.append(
+                    try InstanceParcel(
+                        decoding: communicator.receive(UInt8.self, from: move.from, tag: Self.parcelTag),
+                        rule: config.mastery, sampleSize: data.train.sampleSize, source: move.from))
             }
-            bytes += move.count * (data.train.sampleSize + 4 + 4 + 4 * (2 + config.mastery.historyLength) + 3)
         }
         if !outgoing.isEmpty {
             tracker.remove(slots: outgoing)
-            data.train.remove(positions: outgoing)
+            data.train.remove(slots: outgoing)
         }
         for parcel in incoming {
             try tracker.append(parcel.state)
             data.train.append(images: parcel.images, labels: parcel.labels, ids: parcel.state.ids)
         }
-        return (plan.moved, bytes)
-    }
-
-    private enum Tag: Int, CaseIterable {
-        case ids = 100, labels, images, lastLoss, previousLoss, lossCount, history, historyCount, mastered
-    }
-
-    private func send(_ state: MasteryTracker.State, images: [UInt8], labels: [Int32], to rank: Int) throws {
-        try communicator.send(state.ids, to: rank, tag: Tag.ids.rawValue)
-        try communicator.send(labels, to: rank, tag: Tag.labels.rawValue)
-        try communicator.send(images, to: rank, tag: Tag.images.rawValue)
-        try communicator.send(state.lastLoss, to: rank, tag: Tag.lastLoss.rawValue)
-        try communicator.send(state.previousLoss, to: rank, tag: Tag.previousLoss.rawValue)
-        try communicator.send(state.lossCount, to: rank, tag: Tag.lossCount.rawValue)
-        try communicator.send(state.history, to: rank, tag: Tag.history.rawValue)
-        try communicator.send(state.historyCount, to: rank, tag: Tag.historyCount.rawValue)
-        try communicator.send(state.mastered.map { UInt8($0 ? 1 : 0) }, to: rank, tag: Tag.mastered.rawValue)
-    }
-
-    private func receive(from rank: Int) throws -> (state: MasteryTracker.State, images: [UInt8], labels: [Int32]) {
-        let ids = try communicator.receive(Int32.self, from: rank, tag: Tag.ids.rawValue)
-        let labels = try communicator.receive(Int32.self, from: rank, tag: Tag.labels.rawValue)
-        let images = try communicator.receive(UInt8.self, from: rank, tag: Tag.images.rawValue)
-        let state = MasteryTracker.State(
-            rule: config.mastery, ids: ids,
-            lastLoss: try communicator.receive(Float.self, from: rank, tag: Tag.lastLoss.rawValue),
-            previousLoss: try communicator.receive(Float.self, from: rank, tag: Tag.previousLoss.rawValue),
-            lossCount: try communicator.receive(UInt8.self, from: rank, tag: Tag.lossCount.rawValue),
-            history: try communicator.receive(Float.self, from: rank, tag: Tag.history.rawValue),
-            historyCount: try communicator.receive(UInt8.self, from: rank, tag: Tag.historyCount.rawValue),
-            mastered: try communicator.receive(UInt8.self, from: rank, tag: Tag.mastered.rawValue).map { $0 != 0 })
-        guard labels.count == ids.count, images.count == ids.count * data.train.sampleSize else {
-            throw TrainingError.conservation("rank \(rank) sent \(ids.count) ids with \(labels.count) labels and \(images.count) image bytes")
-        }
-        return (state, images, labels)
-    }
-
-    /// For the conservation test only: `IES_TEST_DROP_INSTANCE_RANK=r IES_TEST_DROP_INSTANCE_EPOCH=e`
-    /// makes rank r silently lose its last instance at epoch e, which the check must catch.
-    static func faultInjectionBeforeConservationCheck(epoch: Int, rank: Int, data: inout Dataset) {
-        let environment = ProcessInfo.processInfo.environment
-        guard let dropRank = environment["IES_TEST_DROP_INSTANCE_RANK"].flatMap(Int.init), dropRank == rank,
-              let dropEpoch = environment["IES_TEST_DROP_INSTANCE_EPOCH"].flatMap(Int.init), dropEpoch == epoch,
-              data.count > 0
-        else { return }
-        data.remove(positions: [data.count - 1])
+        return bytes
     }
 
     /// Puts local instances (data and tracker together) in ascending global id order.
-    private func sortByGlobalID() throws {
+    private func sortByGlobalID() {
         let ids = data.train.ids
         let order = (0..<ids.count).sorted { ids[$0] < ids[$1] }
         guard order != Array(0..<ids.count) else { return }
-        data.train = data.train.subset(order)
-        let state = tracker.remove(slots: order)
-        try tracker.append(state)
+        data.train = data.train.subset(slots: order)
+        tracker.sortByID()
     }
 
     /// Every global id owned exactly once: count, sum and xor of the owned ids, reduced over
     /// ranks, must equal those of the whole training split. Cheap enough for every epoch.
     func checkConservation(epoch: Int) throws {
-        Trainer.faultInjectionBeforeConservationCheck(epoch: epoch, rank: communicator.rank, data: &data.train)
+        hooks.beforeConservationCheck(epoch, communicator.rank, &data.train)
+        guard tracker.ids == data.train.ids else {
+            throw TrainingError.conservation("rank \(communicator.rank): tracker and data slots disagree at epoch \(epoch)")
+        }
         var sums: [Int64] = [Int64(data.train.count), 0]
         var xor: [UInt64] = [0]
         for id in data.train.ids {
             sums[1] &+= Int64(id)
             xor[0] ^= UInt64(UInt32(bitPattern: id))
         }
-        guard tracker.ids == data.train.ids else {
-            throw TrainingError.conservation("rank \(communicator.rank): tracker and data slots disagree at epoch \(epoch)")
-        }
-        try sums.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-        try xor.withUnsafeMutableBufferPointer { try communicator.allreduceBitwiseXor($0) }
+        try communicator.allreduce(&sums, .sum)
+        try communicator.allreduce(&xor, .bitwiseXor)
         let expected = data.globalIDTotals
         guard sums[0] == Int64(data.globalTrainCount), sums[1] == expected.sum, xor[0] == expected.xor else {
             throw TrainingError.conservation(

@@ -46,25 +46,51 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }
 
-    /// Checks ranges; the message names the flag and what was expected.
+    /// The settings by name, for errors that say which one is wrong (raw value: the key in
+    /// checkpoints' meta.json; the command line maps each to its flag).
+    public enum Field: String, Sendable, CaseIterable {
+        case data, model, epochs, batchSize = "batch_size", lr, momentum, weightDecay = "weight_decay"
+        case lrSchedule = "lr_schedule", seed, limit, threads, evaluationBatchSize = "evaluation_batch_size"
+        case checkpointEvery = "checkpoint_every", keep, rebalanceTolerance = "rebalance_tolerance"
+    }
+
+    /// Checks ranges; the error names the setting and what was expected.
     public func validate() throws {
-        func fail(_ message: String) -> TrainingError { .invalidConfiguration(message) }
-        guard epochs > 0 else { throw fail("--epochs must be a positive integer, got \(epochs)") }
-        guard batchSize > 0 else { throw fail("--batch-size must be a positive integer, got \(batchSize)") }
+        func fail(_ field: Field, _ problem: String) -> ConfigurationError { ConfigurationError(field: field, problem) }
+        guard epochs > 0 else { throw fail(.epochs, "must be a positive integer, got \(epochs)") }
+        guard batchSize > 0 else { throw fail(.batchSize, "must be a positive integer, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else {
-            throw fail("--lr must be a positive number, got \(learningRate)")
+            throw fail(.lr, "must be a positive number, got \(learningRate)")
         }
-        guard momentum >= 0, momentum < 1 else { throw fail("--momentum must be in [0, 1), got \(momentum)") }
+        guard momentum >= 0, momentum < 1 else { throw fail(.momentum, "must be in [0, 1), got \(momentum)") }
         guard weightDecay >= 0, weightDecay.isFinite else {
-            throw fail("--weight-decay must be >= 0, got \(weightDecay)")
+            throw fail(.weightDecay, "must be >= 0, got \(weightDecay)")
         }
-        if let limit, limit <= 0 { throw fail("--limit must be a positive integer, got \(limit)") }
-        if let threads, threads <= 0 { throw fail("--threads must be a positive integer, got \(threads)") }
-        guard evaluationBatchSize > 0 else { throw fail("evaluation batch size must be positive") }
-        guard checkpointEvery >= 0 else { throw fail("--checkpoint-every must be >= 0 epochs, got \(checkpointEvery)") }
-        guard keepCheckpoints >= 1 else { throw fail("--keep must be at least 1, got \(keepCheckpoints)") }
+        if let limit, limit <= 0 { throw fail(.limit, "must be a positive integer, got \(limit)") }
+        if let threads, threads <= 0 { throw fail(.threads, "must be a positive integer, got \(threads)") }
+        guard evaluationBatchSize > 0 else {
+            throw fail(.evaluationBatchSize, "must be a positive integer, got \(evaluationBatchSize)")
+        }
+        guard checkpointEvery >= 0 else {
+            throw fail(.checkpointEvery, "must be >= 0 epochs, got \(checkpointEvery)")
+        }
+        guard keepCheckpoints >= 1 else { throw fail(.keep, "must be at least 1, got \(keepCheckpoints)") }
         guard rebalanceTolerance >= 0, rebalanceTolerance.isFinite else {
-            throw fail("--rebalance-tolerance must be >= 0, got \(rebalanceTolerance)")
+            throw fail(.rebalanceTolerance, "must be >= 0, got \(rebalanceTolerance)")
         }
     }
+}
+
+/// A training setting out of range: which one, and what was expected.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public let field: TrainingConfig.Field
+    /// What is wrong, e.g. "must be a positive integer, got -3".
+    public let problem: String
+
+    public init(field: TrainingConfig.Field, _ problem: String) {
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String { "\(field.rawValue) \(problem)" }
 }

@@ -6,19 +6,22 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case diverged(epoch: Int, step: Int)
     case badModelFile(path: String, message: String)
     case conservation(String)
+    case incompatibleCheckpoint(path: String, String)
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let message):
             return message
         case .runDirectoryInUse(let path):
-            return "\(path) already holds a run (metrics.jsonl exists); choose another --run-dir"
+            return "\(path) already holds a run (metrics.jsonl exists): choose another run directory, or resume it"
         case .io(let path, let message):
             return "\(path): \(message)"
         case .diverged(let epoch, let step):
-            return "training diverged: loss or parameters became NaN/Inf at epoch \(epoch), step \(step); try a lower --lr"
+            return "training diverged: loss or parameters became NaN/Inf at epoch \(epoch), step \(step); try a lower learning rate"
         case .badModelFile(let path, let message):
             return "\(path): \(message)"
+        case .incompatibleCheckpoint(let path, let message):
+            return "cannot resume from \(path): \(message)"
         case .conservation(let message):
             return "instance ownership broken, stopping rather than training on lost or duplicated data: \(message)"
         }

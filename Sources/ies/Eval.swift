@@ -22,9 +22,9 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let compute = Compute(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let batch = 256
-        let (file, model) = try ModelFile.read(path: modelFile, maxBatch: batch)
+        let (file, model) = try ModelFile.read(path: modelFile, maxBatch: batch, compute: compute)
         let test = try DatasetLoader.load(directory: data).test
         guard test.channels == file.channels, test.height == file.height, test.width == file.width,
               test.classCount <= file.classes

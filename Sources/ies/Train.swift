@@ -22,55 +22,55 @@ struct Train: ParsableCommand {
     @Option(help: "Model preset: mlp or cnn. (default: cnn)")
     var model: ModelPreset?
 
-    @Option(help: "Number of epochs in the whole run (a resumed run continues up to it). (default: 5)")
+    @Option(parsing: .unconditional, help: "Number of epochs in the whole run (a resumed run continues up to it). (default: 5)")
     var epochs: Int?
 
-    @Option(help: "Global batch size: instances per SGD step over all ranks. (default: 64)")
+    @Option(parsing: .unconditional, help: "Global batch size: instances per SGD step over all ranks. (default: 64)")
     var batchSize: Int?
 
-    @Option(help: "Base learning rate. (default: 0.1)")
+    @Option(parsing: .unconditional, help: "Base learning rate. (default: 0.1)")
     var lr: Double?
 
-    @Option(help: "SGD momentum, in [0, 1). (default: 0.9)")
+    @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1). (default: 0.9)")
     var momentum: Double?
 
-    @Option(help: "Weight decay (L2, added to the gradient as in PyTorch). (default: 5e-4)")
+    @Option(parsing: .unconditional, help: "Weight decay (L2, added to the gradient as in PyTorch). (default: 5e-4)")
     var weightDecay: Double?
 
     @Option(help: "Per-epoch schedule: constant, exponential:GAMMA, step:SIZE:GAMMA, linear:START:END, cosine[:MIN_LR]. (default: exponential:0.96)")
     var lrSchedule: String?
 
-    @Option(help: "Random seed (initialization and shuffling). (default: 0)")
+    @Option(parsing: .unconditional, help: "Random seed (initialization and shuffling). (default: 0)")
     var seed: UInt64?
 
-    @Option(help: "Use only the first N training instances.")
+    @Option(parsing: .unconditional, help: "Use only the first N training instances.")
     var limit: Int?
 
-    @Option(help: "OpenBLAS threads per rank (default: the node's cores divided by the ranks on it).")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
 
     @Option(help: "How training instances are split across ranks: contiguous (blocks of ids) or class (whole classes per rank). (default: contiguous)")
     var shardBy: ShardStrategy?
 
-    @Option(help: "IES: an instance is mastered when the sum of its last k moving averages of |d2 loss| is below this; 0 disables IES. (default: 1e-3)")
+    @Option(parsing: .unconditional, help: "IES: an instance is mastered when the sum of its last k moving averages of |d2 loss| is below this; 0 disables IES. (default: 1e-3)")
     var iesThreshold: Float?
 
-    @Option(help: "IES: d2 values in each moving average. (default: 3)")
+    @Option(parsing: .unconditional, help: "IES: d2 values in each moving average. (default: 3)")
     var iesWindow: Int?
 
-    @Option(help: "IES: moving averages summed. (default: 1)")
+    @Option(parsing: .unconditional, help: "IES: moving averages summed. (default: 1)")
     var iesK: Int?
 
-    @Option(help: "Write a checkpoint every E epochs, and after the last; 0: only after the last. (default: 1)")
+    @Option(parsing: .unconditional, help: "Write a checkpoint every E epochs, and after the last; 0: only after the last. (default: 1)")
     var checkpointEvery: Int?
 
-    @Option(help: "Checkpoints to keep (the newest). (default: 3)")
+    @Option(parsing: .unconditional, help: "Checkpoints to keep (the newest). (default: 3)")
     var keep: Int?
 
     @Option(help: "Move instances between ranks when unmastered or mastered counts become uneven: on or off. (default: on)")
     var rebalance: OnOff?
 
-    @Option(help: "Rebalance when max/mean of the per-rank counts exceeds 1 + this. (default: 0.05)")
+    @Option(parsing: .unconditional, help: "Rebalance when max/mean of the per-rank counts exceeds 1 + this. (default: 0.05)")
     var rebalanceTolerance: Double?
 
     @Option(help: "Run directory for metrics.jsonl, checkpoints/ and model.safetensors. (default: runs/<timestamp>; when resuming, the checkpoint's run directory)")
@@ -91,12 +91,8 @@ struct Train: ParsableCommand {
         guard resume == nil else { return }  // checked against the checkpoint in run()
         do {
             try makeConfig(base: nil).validate()
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
-        } catch let error as LRScheduleError {
-            throw ValidationError("--lr-schedule \(error.description)")
-        } catch let error as MasteryError {
-            throw ValidationError(error.description)
+        } catch {
+            throw Flags.validationError(error)
         }
     }
 
@@ -163,7 +159,7 @@ struct Train: ParsableCommand {
                 config = try makeConfig(base: found.meta.config, checkpointPath: found.directory)
                 if runDir == nil { config.runDirectory = Train.runDirectory(of: found) }
                 if epochs == nil { config.epochs = found.meta.config.epochs }
-                try config.validate()
+                do { try config.validate() } catch { throw Flags.validationError(error) }
             } else {
                 config = try makeConfig(base: nil)
             }

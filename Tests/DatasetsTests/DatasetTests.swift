@@ -27,11 +27,11 @@ final class DatasetTests: XCTestCase {
     }
 
     func testSubsetKeepsIds() {
-        let s = sample().subset([3, 1])
+        let s = sample().subset(slots: [3, 1])
         XCTAssertEqual(s.images, [30, 31, 32, 33, 10, 11, 12, 13])
         XCTAssertEqual(s.labels, [0, 1])
         XCTAssertEqual(s.ids, [43, 41])
         XCTAssertEqual(s.channels, 2)
-        XCTAssertEqual(sample().subset([]).count, 0)
+        XCTAssertEqual(sample().subset(slots: []).count, 0)
     }
 }

@@ -23,13 +23,13 @@ final class NormalizationTests: XCTestCase {
     func testFillByHand() {
         let n = Normalization(computedFrom: dataset)
         let s = Float(0.1875.squareRoot())
-        let indices: [Int32] = [1, 0]
+        let indices: [Int] = [1, 0]
         var output = [Float](repeating: .nan, count: 8)
         var labels = [Int32](repeating: -1, count: 2)
         indices.withUnsafeBufferPointer { idx in
             output.withUnsafeMutableBufferPointer { out in
                 labels.withUnsafeMutableBufferPointer { lab in
-                    n.fill(from: dataset, indices: idx, output: out.baseAddress!, labels: lab.baseAddress!)
+                    n.fill(from: dataset, slots: idx, output: out.baseAddress!, labels: lab.baseAddress!)
                 }
             }
         }
@@ -44,11 +44,11 @@ final class NormalizationTests: XCTestCase {
             images: (0..<(10 * 3 * 4 * 5)).map { _ in UInt8.random(in: 0...255, using: &generator) },
             labels: (0..<10).map { Int32($0 % 3) }, ids: Array(0..<10), channels: 3, height: 4, width: 5, classCount: 3)
         let n = Normalization(mean: [0.1, 0.5, 0.9], std: [0.2, 0.3, 2])
-        let indices: [Int32] = [9, 0, 4, 4]
+        let indices: [Int] = [9, 0, 4, 4]
         var output = [Float](repeating: .nan, count: indices.count * data.sampleSize)
         var labels = [Int32](repeating: -1, count: indices.count)
         indices.withUnsafeBufferPointer { idx in
-            n.fill(from: data, indices: idx, output: &output, labels: &labels)
+            n.fill(from: data, slots: idx, output: &output, labels: &labels)
         }
         for (k, i) in indices.enumerated() {
             XCTAssertEqual(labels[k], data.labels[Int(i)])
@@ -70,12 +70,12 @@ final class NormalizationTests: XCTestCase {
         XCTAssertEqual(decoded.mean, n.mean)
         XCTAssertEqual(decoded.std, n.std)
         // The rebuilt lookup table must normalize like the original.
-        let indices: [Int32] = [0, 1]
+        let indices: [Int] = [0, 1]
         var a = [Float](repeating: 0, count: 8), b = [Float](repeating: 1, count: 8)
         var la = [Int32](repeating: 0, count: 2), lb = [Int32](repeating: 0, count: 2)
         indices.withUnsafeBufferPointer { idx in
-            n.fill(from: dataset, indices: idx, output: &a, labels: &la)
-            decoded.fill(from: dataset, indices: idx, output: &b, labels: &lb)
+            n.fill(from: dataset, slots: idx, output: &a, labels: &la)
+            decoded.fill(from: dataset, slots: idx, output: &b, labels: &lb)
         }
         XCTAssertEqual(a, b)
     }

@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Runs `ies mpi-selftest` under `mpirun` with several world sizes. Every
+/// Runs `ies-testbed mpi-selftest` under `mpirun` with several world sizes. Every
 /// spawned process has a timeout; on expiry the whole launch (mpirun and its
 /// ranks) is killed and the test fails instead of stalling.
 final class MPIRunTests: XCTestCase {
@@ -24,7 +24,7 @@ final class MPIRunTests: XCTestCase {
     }
 
     func testWithoutMPIRunIsASingleton() throws {
-        let result = try Spawn.run(try iesBinary(), ["mpi-selftest"], timeout: Self.timeout)
+        let result = try Spawn.run(try testbedBinary(), ["mpi-selftest"], timeout: Self.timeout)
         report("singleton", result)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "mpi-selftest ok rank 0 of 1 local 0/1\n")
@@ -78,7 +78,7 @@ final class MPIRunTests: XCTestCase {
     func testHangIsKilledAtTheTimeout() throws {
         let launcher = try mpirunPath()
         let arguments = [
-            "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", try iesBinary(),
+            "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", try testbedBinary(),
             "mpi-selftest", "--hang-on-rank", "1",
         ]
         let result = try Spawn.run(launcher, arguments, timeout: 4)
@@ -117,7 +117,7 @@ final class MPIRunTests: XCTestCase {
     private func mpirun(ranks: Int, _ options: [String]) throws -> Spawn.Result {
         let launcher = try mpirunPath()
         let arguments =
-            ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", try iesBinary(), "mpi-selftest"]
+            ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", try testbedBinary(), "mpi-selftest"]
             + options
         return try Spawn.run(launcher, arguments, timeout: Self.timeout)
     }
@@ -139,13 +139,13 @@ final class MPIRunTests: XCTestCase {
         throw XCTSkip("mpirun is not on PATH (install openmpi-bin)")
     }
 
-    /// `ies` beside the test runner (on Linux the runner lives in `.build/<config>/`),
-    /// or `$IES_BINARY`.
-    private func iesBinary() throws -> String {
-        if let explicit = ProcessInfo.processInfo.environment["IES_BINARY"] { return explicit }
+    /// The test-only `ies-testbed` beside the test runner (on Linux the runner lives in
+    /// `.build/<config>/`), or `$IES_TESTBED_BINARY`.
+    private func testbedBinary() throws -> String {
+        if let explicit = ProcessInfo.processInfo.environment["IES_TESTBED_BINARY"] { return explicit }
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("ies").path
+            let candidate = dir.appendingPathComponent("ies-testbed").path
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
                 access(candidate, X_OK) == 0
@@ -154,8 +154,8 @@ final class MPIRunTests: XCTestCase {
             }
             dir.deleteLastPathComponent()
         }
-        XCTFail("no ies binary near \(CommandLine.arguments[0]); build it (swift build) or set IES_BINARY")
-        throw XCTSkip("no ies binary")
+        XCTFail("no ies-testbed binary near \(CommandLine.arguments[0]); build it (swift build) or set IES_TESTBED_BINARY")
+        throw XCTSkip("no ies-testbed binary")
     }
 }
 

@@ -24,27 +24,27 @@ final class SingletonTests: XCTestCase {
 
     func testAllreducesAreIdentities() throws {
         var f: [Float] = [1.5, -2, 3e30, .infinity]
-        try f.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
+        try f.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
         XCTAssertEqual(f, [1.5, -2, 3e30, .infinity])
 
         var d: [Double] = [0.1, -0.2, 1e300]
-        try d.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
-        try d.withUnsafeMutableBufferPointer { try comm.allreduceMax($0) }
+        try d.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
+        try d.withUnsafeMutableBufferPointer { try comm.allreduce($0, .max) }
         XCTAssertEqual(d, [0.1, -0.2, 1e300])
 
         var l: [Int64] = [.min, -1, 0, .max]
-        try l.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
-        try l.withUnsafeMutableBufferPointer { try comm.allreduceMax($0) }
+        try l.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
+        try l.withUnsafeMutableBufferPointer { try comm.allreduce($0, .max) }
         XCTAssertEqual(l, [.min, -1, 0, .max])
 
         var x: [UInt64] = [0xDEAD_BEEF, .max]
-        try x.withUnsafeMutableBufferPointer { try comm.allreduceBitwiseXor($0) }
+        try x.withUnsafeMutableBufferPointer { try comm.allreduce($0, .bitwiseXor) }
         XCTAssertEqual(x, [0xDEAD_BEEF, .max])
 
         var empty: [Float] = []
-        try empty.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
-        XCTAssertEqual(try comm.allreduceSum(-5), -5)
-        XCTAssertEqual(try comm.allreduceMax(42), 42)
+        try empty.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
+        XCTAssertEqual(try comm.allreduced(-5, .sum), -5)
+        XCTAssertEqual(try comm.allreduced(42, .max), 42)
     }
 
     func testBroadcastAndGathersAreIdentities() throws {
@@ -64,11 +64,11 @@ final class SingletonTests: XCTestCase {
         try comm.broadcast(bytes: &bytes, root: 0)
         XCTAssertEqual(bytes, Array("hello".utf8))
 
-        XCTAssertEqual(try comm.allgather(7), [7])
+        XCTAssertEqual(try comm.allgathered(7), [7])
         let local: [Int32] = [3, 1, 4, 1, 5]
-        XCTAssertEqual(try comm.gatherv(local, root: 0), [local])
-        XCTAssertEqual(try comm.allgatherv(local), [local])
-        XCTAssertEqual(try comm.gatherv([Double](), root: 0), [[]])
+        XCTAssertEqual(try comm.gathered(local, root: 0), [local])
+        XCTAssertEqual(try comm.allgathered(local), [local])
+        XCTAssertEqual(try comm.gathered([Double](), root: 0), [[]])
         try comm.barrier()
     }
 
@@ -92,7 +92,7 @@ final class SingletonTests: XCTestCase {
     func testFinalizeLeavesTheSingletonUsable() throws {
         comm.finalize()
         comm.finalize()
-        XCTAssertEqual(try comm.allreduceSum(3), 3)
+        XCTAssertEqual(try comm.allreduced(3, .sum), 3)
         try comm.barrier()
     }
 
@@ -122,7 +122,7 @@ final class SingletonTests: XCTestCase {
             var bytes: [UInt8] = [1]
             try comm.broadcast(bytes: &bytes, root: -1)
         }
-        assertThrows("MPI_Gatherv", "MPI_ERR_ROOT") { _ = try comm.gatherv([1] as [Float], root: 1) }
+        assertThrows("MPI_Gatherv", "MPI_ERR_ROOT") { _ = try comm.gathered([1] as [Float], root: 1) }
         assertThrows("MPI_Send", "MPI_ERR_RANK: invalid rank") { try comm.send([1] as [Float], to: 1, tag: 0) }
         assertThrows("MPI_Send", "MPI_ERR_TAG: invalid tag") { try comm.send([1] as [Float], to: 0, tag: -1) }
         assertThrows("MPI_Mrecv", "MPI_ERR_TAG") { _ = try comm.receive(Float.self, from: 0, tag: 32768) }
@@ -134,13 +134,13 @@ final class SingletonTests: XCTestCase {
         var one: Float = 0
         withUnsafeMutablePointer(to: &one) { p in
             let huge = UnsafeMutableBufferPointer(start: p, count: Int(Int32.max) + 1)
-            assertThrows("MPI_Allreduce", "MPI_ERR_COUNT: invalid count argument") { try comm.allreduceSum(huge) }
+            assertThrows("MPI_Allreduce", "MPI_ERR_COUNT: invalid count argument") { try comm.allreduce(huge, .sum) }
             assertThrows("MPI_Bcast", "MPI_ERR_COUNT") { try comm.broadcast(huge, root: 0) }
         }
         var exact: Float = 0
         try withUnsafeMutablePointer(to: &exact) { p in
             // Int32.max elements is allowed (the singleton does not touch them).
-            try comm.allreduceSum(UnsafeMutableBufferPointer(start: p, count: Int(Int32.max)))
+            try comm.allreduce(UnsafeMutableBufferPointer(start: p, count: Int(Int32.max)), .sum)
         }
     }
 

@@ -8,7 +8,7 @@ final class MasteryPerformanceTests: XCTestCase {
         let n = 1_280_000
         let tracker = MasteryTracker(rule: .defaults, ids: (0..<n).map { Int32($0) })
         var rng = SplitMix64(seed: 2025)
-        var slots = (0..<n).map { Int32($0) }
+        var slots = Array(0..<n)
         var losses = [Float](repeating: 0, count: n)
         var recordTime = 0.0, decideTime = 0.0
         var counts = MasteryCounts()
@@ -17,7 +17,7 @@ final class MasteryPerformanceTests: XCTestCase {
             slots.shuffle(using: &rng)
             // Even slots: constant loss (mastered from epoch 6); odd slots: loss alternates by 0.5.
             for i in 0..<n {
-                let slot = Int(slots[i])
+                let slot = slots[i]
                 losses[i] = slot % 2 == 0 ? 0.5 : (epoch % 2 == 0 ? 1.0 : 0.5)
             }
             let t0 = DispatchTime.now().uptimeNanoseconds

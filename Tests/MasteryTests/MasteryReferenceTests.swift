@@ -49,7 +49,7 @@ final class MasteryReferenceTests: XCTestCase {
             while start < order.count {
                 let end = min(order.count, start + Int.random(in: 1...97, using: &rng))
                 let batch = Array(order[start..<end])
-                tracker.record(losses: batch.map { losses[$0] }, slots: batch.map { Int32($0) })
+                tracker.record(losses: batch.map { losses[$0] }, slots: batch)
                 start = end
             }
             let counts = tracker.decide()
@@ -80,8 +80,8 @@ final class MasteryReferenceTests: XCTestCase {
                 "epoch \(epoch)")
             // slots(mastered:) and masteredCount agree with isMastered.
             XCTAssertEqual(tracker.masteredCount, flags.filter { $0 }.count)
-            XCTAssertEqual(tracker.slots(mastered: true), (0..<instances).filter { flags[$0] }.map(Int32.init))
-            XCTAssertEqual(tracker.slots(mastered: false), (0..<instances).filter { !flags[$0] }.map(Int32.init))
+            XCTAssertEqual(tracker.slots(mastered: true), (0..<instances).filter { flags[$0] })
+            XCTAssertEqual(tracker.slots(mastered: false), (0..<instances).filter { !flags[$0] })
             if epoch < rule.window + rule.k + 2 { XCTAssertEqual(counts.mastered, 0, "mastered before warm-up ends") }
             masteredSeen += counts.mastered
             notMasteredSeen += instances - counts.mastered
@@ -123,7 +123,7 @@ final class MasteryReferenceTests: XCTestCase {
             // Half the instances constant, half noisy.
             tracker.record(
                 losses: order.map { $0 % 2 == 0 ? 0.5 : Float.random(in: 0...1, using: &rng) },
-                slots: order.map(Int32.init))
+                slots: order)
             XCTAssertEqual(tracker.decide(), MasteryCounts())
             XCTAssertEqual(tracker.masteredCount, 0)
             XCTAssertEqual(tracker.slots(mastered: true), [])

@@ -28,34 +28,35 @@ final class MasteryRuleTests: XCTestCase {
         XCTAssertNoThrow(try MasteryRule(threshold: 1e-3, window: 1, k: 1))
     }
 
-    /// Asserts that `body` throws `.invalidRule` whose message names `flag`.
+    /// Asserts that `body` throws `.invalidRule` naming `field`.
     private func assertInvalidRule(
-        _ flag: String, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> MasteryRule
+        _ field: MasteryRule.Field, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> MasteryRule
     ) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            guard case MasteryError.invalidRule(let message) = error else {
+            guard case MasteryError.invalidRule(let named, let problem) = error else {
                 return XCTFail("expected MasteryError.invalidRule, got \(error)", file: file, line: line)
             }
-            XCTAssertTrue(message.contains(flag), "message '\(message)' does not name \(flag)", file: file, line: line)
-            XCTAssertTrue("\(error)".contains(flag), "description does not name \(flag)", file: file, line: line)
+            XCTAssertEqual(named, field, file: file, line: line)
+            XCTAssertTrue(problem.contains("must"), "problem '\(problem)' does not say what was expected", file: file, line: line)
+            XCTAssertTrue("\(error)".contains(field.rawValue), "description does not name \(field)", file: file, line: line)
         }
     }
 
     func testInvalidThresholdThrowsNamingTheFlag() {
         for bad: Float in [-1e-3, -1, -.infinity, .infinity, .nan, -.leastNonzeroMagnitude] {
-            assertInvalidRule("--ies-threshold") { try MasteryRule(threshold: bad, window: 3, k: 1) }
+            assertInvalidRule(.threshold) { try MasteryRule(threshold: bad, window: 3, k: 1) }
         }
     }
 
     func testInvalidWindowThrowsNamingTheFlag() {
         for bad in [0, -1, Int.min] {
-            assertInvalidRule("--ies-window") { try MasteryRule(threshold: 1e-3, window: bad, k: 1) }
+            assertInvalidRule(.window) { try MasteryRule(threshold: 1e-3, window: bad, k: 1) }
         }
     }
 
     func testInvalidKThrowsNamingTheFlag() {
         for bad in [0, -1, Int.min] {
-            assertInvalidRule("--ies-k") { try MasteryRule(threshold: 1e-3, window: 3, k: bad) }
+            assertInvalidRule(.k) { try MasteryRule(threshold: 1e-3, window: 3, k: bad) }
         }
     }
 

@@ -178,7 +178,7 @@ final class MasterySequenceTests: XCTestCase {
         let c: [Float] = [1, 0.5, 1, 0.5, 1, 0.5, 1, 1, 1, 1, 1, 1]
         let tracker = MasteryTracker(rule: .defaults, ids: [10, 11, 12])
         var counts: [MasteryCounts] = []
-        var mastered: [[Int32]] = []
+        var mastered: [[Int]] = []
         for epoch in 0..<12 {
             // record order must not matter
             tracker.record(loss: c[epoch], slot: 2)
@@ -187,7 +187,7 @@ final class MasterySequenceTests: XCTestCase {
             counts.append(tracker.decide())
             mastered.append(tracker.slots(mastered: true))
             XCTAssertEqual(tracker.masteredCount, counts.last!.mastered)
-            XCTAssertEqual(tracker.slots(mastered: false), (0..<3).filter { !tracker.isMastered($0) }.map(Int32.init))
+            XCTAssertEqual(tracker.slots(mastered: false), (0..<3).filter { !tracker.isMastered($0) })
         }
         let none = MasteryCounts()
         let expected: [MasteryCounts] = [

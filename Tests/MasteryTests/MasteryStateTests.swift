@@ -186,8 +186,8 @@ final class MasteryStateTests: XCTestCase {
         s.previousLoss.append(0)
         states.append(("previousLoss", s))
         s = good
-        s.lossCount.removeLast()
-        states.append(("lossCount", s))
+        s.recorded.removeLast()
+        states.append(("recorded", s))
         s = good
         s.history.removeLast()
         states.append(("history short by one", s))
@@ -204,8 +204,17 @@ final class MasteryStateTests: XCTestCase {
         s.ids.removeLast()
         states.append(("ids", s))
         s = good
-        s.lossCount[0] = 3
-        states.append(("lossCount out of range", s))
+        s.recorded[0] = -1
+        states.append(("recorded negative", s))
+        s = good
+        s.recorded[0] = 3
+        states.append(("more d2 values than recorded losses allow", s))
+        s = good
+        s.masteredEpochs.removeLast()
+        states.append(("masteredEpochs", s))
+        s = good
+        s.firstMastered.append(0)
+        states.append(("firstMastered", s))
         s = good
         s.historyCount[1] = UInt8(good.rule.historyLength + 1)
         states.append(("historyCount out of range", s))
@@ -245,5 +254,84 @@ final class MasteryStateTests: XCTestCase {
             XCTAssertTrue(isInvalidState(error), "\(what): append threw \(error)", file: file, line: line)
         }
         XCTAssertEqual(other.count, 1, what, file: file, line: line)
+    }
+}
+
+/// The one encoding of a state: columns, packing, ordering and selection by global id.
+final class MasteryStateEncodingTests: XCTestCase {
+    /// A tracker in mid-run: some instances mastered, full and partial histories.
+    private func midRun(ids: [Int32], epochs: Int = 8) -> MasteryTracker {
+        let tracker = MasteryTracker(rule: .defaults, ids: ids)
+        for epoch in 1...epochs { _ = MasteryStateTests.runEpoch(tracker, epoch: epoch) }
+        return tracker
+    }
+
+    func testColumnsAreTheLayout() {
+        let state = midRun(ids: [4, 9, 2]).state()
+        XCTAssertEqual(
+            state.columns.map(\.name),
+            ["last_loss", "previous_loss", "recorded", "history", "history_count", "mastered", "mastered_epochs",
+             "first_mastered"])
+        for column in state.columns { XCTAssertEqual(column.values.count, 3 * column.width, column.name) }
+        XCTAssertEqual(state.columns.first { $0.name == "history" }?.width, MasteryRule.defaults.historyLength)
+    }
+
+    func testPackedRoundTripIsExact() throws {
+        let state = midRun(ids: [40, 7, 13, 0, 22]).state()
+        XCTAssertTrue(state.mastered.contains(true), "the fixture should hold mastered instances")
+        XCTAssertEqual(try MasteryTracker.State(packed: state.packed(), rule: .defaults), state)
+        let empty = MasteryTracker.State(rule: .defaults, ids: [])
+        XCTAssertEqual(try MasteryTracker.State(packed: empty.packed(), rule: .defaults), empty)
+    }
+
+    func testPackedRejectsTruncatedAndTrailingBytes() {
+        let packed = midRun(ids: [1, 2]).state().packed()
+        XCTAssertThrowsError(try MasteryTracker.State(packed: Array(packed.dropLast()), rule: .defaults))
+        XCTAssertThrowsError(try MasteryTracker.State(packed: packed + [0], rule: .defaults))
+        XCTAssertThrowsError(try MasteryTracker.State(packed: [], rule: .defaults))
+    }
+
+    /// Gathered from several "ranks" in any order, ordered by id, then split again by id:
+    /// every instance keeps its exact row.
+    func testGatherOrderByIDAndSelectKeepRows() throws {
+        let a = midRun(ids: [5, 0, 3]), b = midRun(ids: [1, 4, 2])
+        let all = try MasteryTracker.State.concatenating([a.state(), b.state()], rule: .defaults)
+        let ordered = try all.orderedByID()
+        XCTAssertEqual(ordered.ids, [0, 1, 2, 3, 4, 5])
+        for tracker in [a, b] {
+            for (slot, id) in tracker.ids.enumerated() {
+                XCTAssertEqual(ordered.rows([Int(id)]), tracker.state(slots: [slot]), "id \(id)")
+            }
+        }
+        XCTAssertEqual(try ordered.selecting(ids: b.ids), b.state())
+        XCTAssertThrowsError(try ordered.selecting(ids: [6]))
+    }
+
+    func testOrderedByIDRefusesMissingOrDuplicatedInstances() throws {
+        let a = midRun(ids: [0, 2], epochs: 3)
+        XCTAssertThrowsError(try a.state().orderedByID()) { error in
+            XCTAssertTrue("\(error)".contains("missing or duplicated"), "\(error)")
+        }
+        // A duplicated id is refused when the ranks' states are put together.
+        XCTAssertThrowsError(
+            try MasteryTracker.State.concatenating([a.state(), a.state(slots: [0])], rule: .defaults).orderedByID())
+    }
+
+    /// What the instance listing reads: epochs mastered and the first epoch of mastery.
+    func testMasteryBookkeepingColumns() {
+        // id 0: constant loss (mastered after epoch 6 with the defaults); id 1: never mastered.
+        let tracker = MasteryTracker(rule: .defaults, ids: [0, 1])
+        for epoch in 1...9 {
+            tracker.record(loss: 0.5, slot: 0)
+            tracker.record(loss: epoch % 2 == 0 ? 1 : 0.25, slot: 1)
+            tracker.decide()
+        }
+        let state = tracker.state()
+        XCTAssertEqual(state.recorded, [9, 9])
+        XCTAssertEqual(state.firstMastered, [6, 0])
+        XCTAssertEqual(state.masteredEpochs, [4, 0])  // decided mastered after epochs 6, 7, 8 and 9
+        XCTAssertEqual(tracker.movingAverageSum(slot: 0), 0)
+        XCTAssertEqual(tracker.movingAverageSum(slot: 1)!, 1.5, accuracy: 1e-6)  // |d2| = 2 x 0.75 every epoch
+        XCTAssertNil(MasteryTracker(rule: .defaults, ids: [3]).movingAverageSum(slot: 0))
     }
 }

@@ -119,7 +119,7 @@ extension MasteryTracker {
     var flags: [Bool] { (0..<count).map { isMastered($0) } }
 
     /// Records `losses[i]` for `slots[i]` through the buffer API.
-    func record(losses: [Float], slots: [Int32]) {
+    func record(losses: [Float], slots: [Int]) {
         losses.withUnsafeBufferPointer { l in
             slots.withUnsafeBufferPointer { s in record(losses: l, slots: s) }
         }

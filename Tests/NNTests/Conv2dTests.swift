@@ -65,8 +65,8 @@ final class Conv2dTests: XCTestCase {
         XCTAssertEqual(conv.inputShape, [3, 32, 30])
         XCTAssertEqual(conv.outputShape, [16, 16, 15])
         XCTAssertEqual(conv.parameterSpecs, [
-            ParameterSpec(suffix: "weight", shape: [16, 3, 5, 5], fanIn: 75),
-            ParameterSpec(suffix: "bias", shape: [16], fanIn: 75),
+            ParameterSpec(suffix: "weight", shape: [16, 3, 5, 5], initialization: .uniformFanIn(75)),
+            ParameterSpec(suffix: "bias", shape: [16], initialization: .uniformFanIn(75)),
         ])
         XCTAssertEqual(conv.description, "Conv2d(3, 16, kernel_size=(5, 5), stride=(2, 2), padding=(2, 2))")
         XCTAssertEqual(try Conv2d(inputShape: [1, 28, 28], outChannels: 32, kernel: 3, padding: 1).outputShape, [32, 28, 28])
@@ -132,12 +132,14 @@ final class Conv2dTests: XCTestCase {
     ]
 
     /// Forward, dx, dW and db against the direct convolution on random data.
-    private func assertMatchesReference(_ configurations: [Configuration], file: StaticString = #filePath, line: UInt = #line) throws {
+    private func assertMatchesReference(
+        _ configurations: [Configuration], compute: Compute = .serial, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         for (number, c) in configurations.enumerated() {
             let conv = try makeConv((c.cin, c.cout, c.h, c.w, c.k, c.s, c.p))
             let reference = ReferenceConv(cin: c.cin, cout: c.cout, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p)
             XCTAssertEqual(conv.outputShape, [c.cout, reference.ho, reference.wo], file: file, line: line)
-            let harness = LayerHarness(conv, batch: c.batch, seed: UInt64(100 + number))
+            let harness = LayerHarness(conv, batch: c.batch, seed: UInt64(100 + number), compute: compute)
             let values = harness.parameters.snapshot()
             let weight = Array(values[0..<(values.count - c.cout)])
             let bias = Array(values[(values.count - c.cout)...])
@@ -147,7 +149,7 @@ final class Conv2dTests: XCTestCase {
             assertClose(harness.forward(training: true), expected, absolute: 1e-5, relative: 1e-5, "forward \(label)", file: file, line: line)
             assertClose(harness.forward(training: false), expected, absolute: 1e-5, relative: 1e-5, "inference \(label)", file: file, line: line)
 
-            harness.parameters.zeroGradients()
+            harness.zeroGradients()
             let dx = harness.backward()!
             let (rdx, rdw, rdb) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: c.batch)
             assertClose(dx, rdx.map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dx \(label)", file: file, line: line)
@@ -162,10 +164,7 @@ final class Conv2dTests: XCTestCase {
     /// The same with NN's own loops split over two threads (im2col rows, col2im channels,
     /// bias/transpose channels).
     func testMatchesReferenceConvolutionWithTwoThreads() throws {
-        let previous = Parallel.threads
-        defer { Parallel.threads = previous }
-        Parallel.threads = 2
-        try assertMatchesReference(configurations)
+        try assertMatchesReference(configurations, compute: Compute(threads: 2))
     }
 
     /// Each sample of a batch gives the same output as when run alone (the batched
@@ -178,7 +177,11 @@ final class Conv2dTests: XCTestCase {
         for n in 0..<3 {
             let single = Array(batched.input[(n * conv.inputSize)..<((n + 1) * conv.inputSize)])
             var out = [Float](repeating: .nan, count: per)
-            single.withUnsafeBufferPointer { conv.forward($0.baseAddress!, &out, batch: 1, training: true) }
+            single.withUnsafeBufferPointer { x in
+                batched.model.withContext(gradients: nil, training: true) {
+                    conv.forward(x.baseAddress!, &out, batch: 1, context: $0)
+                }
+            }
             assertClose(out, Array(y[(n * per)..<((n + 1) * per)]), absolute: 1e-6, relative: 1e-6, "sample \(n)")
         }
     }
@@ -219,7 +222,7 @@ final class Conv2dTests: XCTestCase {
             let weight = Array(values[0..<50]), bias = Array(values[50...])
             let expected = reference.forward(x: harness.input, weight: weight, bias: bias, batch: 2)
             assertClose(harness.forward(training: true), expected.map { Float($0) }, absolute: 1e-5, relative: 1e-5, "\(h)x\(w)")
-            harness.parameters.zeroGradients()
+            harness.zeroGradients()
             let dx = harness.backward()!
             let (rdx, rdw, rdb) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: 2)
             assertClose(dx, rdx.map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dx \(h)x\(w)")

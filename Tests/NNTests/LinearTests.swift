@@ -8,8 +8,8 @@ final class LinearTests: XCTestCase {
         XCTAssertEqual(layer.inputShape, [3])
         XCTAssertEqual(layer.outputShape, [2])
         XCTAssertEqual(layer.parameterSpecs, [
-            ParameterSpec(suffix: "weight", shape: [2, 3], fanIn: 3),
-            ParameterSpec(suffix: "bias", shape: [2], fanIn: 3),
+            ParameterSpec(suffix: "weight", shape: [2, 3], initialization: .uniformFanIn(3)),
+            ParameterSpec(suffix: "bias", shape: [2], initialization: .uniformFanIn(3)),
         ])
         XCTAssertEqual(layer.description, "Linear(in_features=3, out_features=2, bias=True)")
     }
@@ -34,7 +34,7 @@ final class LinearTests: XCTestCase {
         let layer = Linear(inFeatures: 3, outFeatures: 2)
         let harness = LayerHarness(layer, batch: 2, input: [1, 2, 3, -1, 0, 0.5])
         harness.parameters.load([1, 2, 3, -1, 0.5, 0, 0.25, -2])
-        harness.parameters.zeroGradients()
+        harness.zeroGradients()
         let dx = harness.backward(dy: [1, 2, -1, 0.5])!
         // dx[n] = dy[n] W: n0 = 1*[1,2,3] + 2*[-1,.5,0] = [-1, 3, 3]; n1 = -1*[1,2,3] + .5*[-1,.5,0] = [-1.5, -1.75, -3]
         XCTAssertEqual(dx, [-1, 3, 3, -1.5, -1.75, -3])
@@ -83,16 +83,18 @@ private final class ScaledGradientLinear: Layer {
     var inputShape: [Int] { inner.inputShape }
     var outputShape: [Int] { inner.outputShape }
     var parameterSpecs: [ParameterSpec] { inner.parameterSpecs }
-    func bind(_ views: [ParameterView]) { inner.bind(views) }
+    func bind(parameterOffset: Int, bufferOffset: Int) {
+        inner.bind(parameterOffset: parameterOffset, bufferOffset: bufferOffset)
+    }
     var description: String { "ScaledGradientLinear(\(factor))" }
-    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
-        inner.forward(x, y, batch: batch, training: training)
+    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
+        inner.forward(x, y, batch: batch, context: context)
     }
     func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dx: UnsafeMutablePointer<Float>?, batch: Int
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
         let scaled = (0..<(batch * outputSize)).map { dy[$0] * factor }
-        scaled.withUnsafeBufferPointer { inner.backward(x, y, $0.baseAddress!, dx, batch: batch) }
+        scaled.withUnsafeBufferPointer { inner.backward(x, y, $0.baseAddress!, dx, batch: batch, context: context) }
     }
 }

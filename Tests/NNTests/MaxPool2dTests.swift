@@ -100,14 +100,12 @@ final class MaxPool2dTests: XCTestCase {
 
     /// The parallel path (more than one thread) gives the same outputs and gradients.
     func testThreadsDoNotChangeResults() throws {
-        let previous = Parallel.threads
-        defer { Parallel.threads = previous }
         for (kernel, stride) in [(2, 2), (3, 2)] {
             var results: [[Float]] = []
             for threads in [1, 2] {
-                Parallel.threads = threads
                 let pool = try MaxPool2d(shape: [16, 6, 6], kernel: kernel, stride: stride)
-                let harness = LayerHarness(pool, batch: 5, input: distinctInput(5 * pool.inputSize, seed: 6))
+                let harness = LayerHarness(
+                    pool, batch: 5, input: distinctInput(5 * pool.inputSize, seed: 6), compute: Compute(threads: threads))
                 results.append(harness.forward(training: true) + harness.backward()!)
             }
             XCTAssertEqual(results[0], results[1], "kernel \(kernel) stride \(stride)")

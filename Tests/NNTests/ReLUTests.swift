@@ -49,13 +49,10 @@ final class ReLUTests: XCTestCase {
     /// Long buffers go through the blocked (and, with threads, parallel) path: same values
     /// as the scalar definition, including the tail.
     func testLongBuffersMatchScalarDefinition() {
-        let previous = Parallel.threads
-        defer { Parallel.threads = previous }
         for threads in [1, 2] {
-            Parallel.threads = threads
             let count = 4096 * 16 * 2 + 13
             let input = awayFromZero(count, seed: UInt64(threads))
-            let harness = LayerHarness(ReLU(shape: [count]), batch: 1, input: input)
+            let harness = LayerHarness(ReLU(shape: [count]), batch: 1, input: input, compute: Compute(threads: threads))
             XCTAssertEqual(harness.forward(training: true), input.map { $0 > 0 ? $0 : 0 }, "threads \(threads)")
             var generator = SeededGenerator(seed: 4)
             let dy = randomFloats(count, generator: &generator)

@@ -50,6 +50,18 @@ final class CLITests: XCTestCase {
         try assertFails(["train", "--limit", "0"], mentioning: ["--limit"])
     }
 
+    /// A negative number is read as the flag's value (not as another flag), and the error
+    /// says what was wrong with it rather than "Missing value".
+    func testNegativeNumbersAreValuesWithAClearError() throws {
+        try assertFails(["train", "--batch-size", "-3"], mentioning: ["--batch-size must be a positive integer, got -3"])
+        try assertFails(["train", "--ies-threshold", "-1"], mentioning: ["--ies-threshold must be", "got -1"])
+        try assertFails(["train", "--epochs", "-2"], mentioning: ["--epochs must be a positive integer, got -2"])
+        try assertFails(["train", "--rebalance-tolerance", "-0.5"], mentioning: ["--rebalance-tolerance must be >= 0"])
+        for arguments in [["train", "--batch-size", "-3"], ["train", "--ies-threshold", "-1"]] {
+            XCTAssertFalse(try Fixtures.runIES(arguments).stderr.contains("Missing value"), "\(arguments)")
+        }
+    }
+
     func testUnknownModelAndScheduleAreRejected() throws {
         try assertFails(["train", "--model", "resnet"], mentioning: ["--model", "resnet"])
         try assertFails(["train", "--lr-schedule", "exponential"], mentioning: ["--lr-schedule"])

@@ -11,9 +11,9 @@ final class CheckpointTests: RunDirectoryTestCase {
     /// `ies train` alone (ranks nil) or under mpirun; asserts success unless `expectFailure`.
     @discardableResult
     private func ies(
-        ranks: Int?, _ arguments: [String], expectFailure: Bool = false, environment: [String: String] = [:]
+        ranks: Int?, _ arguments: [String], expectFailure: Bool = false, binary: String = Fixtures.iesBinary
     ) throws -> Fixtures.ProcessResult {
-        let result = try ranks.map { try Fixtures.mpirunIES(ranks: $0, arguments, environment: environment) }
+        let result = try ranks.map { try Fixtures.mpirunIES(ranks: $0, arguments, binary: binary) }
             ?? Fixtures.runIES(arguments)
         XCTAssertFalse(result.timedOut, "timed out: \(arguments) \(result.stderr)")
         if expectFailure {
@@ -73,8 +73,9 @@ final class CheckpointTests: RunDirectoryTestCase {
         let straight = try runDirectory(), killed = try runDirectory()
         try ies(ranks: 2, ["train", "--run-dir", straight, "--epochs", "4"] + common)
         let crash = try ies(
-            ranks: 2, ["train", "--run-dir", killed, "--epochs", "4"] + common, expectFailure: true,
-            environment: ["IES_TEST_KILL_RANK": "1", "IES_TEST_KILL_AFTER_CHECKPOINT": "2"])
+            ranks: 2,
+            ["train", "--run-dir", killed, "--epochs", "4", "--kill-rank", "1", "--kill-after-checkpoint", "2"] + common,
+            expectFailure: true, binary: Fixtures.testbedBinary)
         XCTAssertLessThan(crash.seconds, 30, "mpirun took \(crash.seconds) s to end after a rank died")
         let names = CheckpointStore(runDirectory: killed).checkpointNames()
         XCTAssertEqual(names.first, "epoch-0002", "checkpoints after the kill: \(names)")

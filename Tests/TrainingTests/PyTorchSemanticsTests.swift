@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import NN
+import SafeTensors
 import Training
 import XCTest
 
@@ -23,13 +24,13 @@ final class PyTorchSemanticsTests: RunDirectoryTestCase {
             let summary = try trainer.run()
 
             // Inputs: 16 normalized test images; logits from the trained model.
-            let (file, model) = try ModelFile.read(path: summary.modelPath, maxBatch: 16)
+            let (file, model) = try ModelFile.read(path: summary.modelPath, maxBatch: 16, compute: Compute(threads: 1))
             let count = 16, size = model.inputSize, classes = model.outputSize
             var labels = [Int32](repeating: 0, count: count)
-            let positions = (0..<Int32(count)).map { $0 }
-            positions.withUnsafeBufferPointer { chosen in
+            let slots = Array(0..<count)
+            slots.withUnsafeBufferPointer { chosen in
                 labels.withUnsafeMutableBufferPointer {
-                    file.normalization.fill(from: splits.test, indices: chosen, output: model.input, labels: $0.baseAddress!)
+                    file.normalization.fill(from: splits.test, slots: chosen, output: model.input, labels: $0.baseAddress!)
                 }
             }
             let inputs = Array(UnsafeBufferPointer(start: model.input, count: count * size))

@@ -62,10 +62,10 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
     private let common = ["--model", "mlp", "--limit", "3000", "--threads", "1", "--no-progress", "--seed", "4",
                           "--shard-by", "class", "--ies-threshold", "0.05"]
 
-    private func train(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws
+    private func train(ranks: Int, _ arguments: [String], binary: String = Fixtures.iesBinary) throws
         -> Fixtures.ProcessResult
     {
-        let result = try Fixtures.mpirunIES(ranks: ranks, ["train"] + arguments, environment: environment)
+        let result = try Fixtures.mpirunIES(ranks: ranks, ["train"] + arguments, binary: binary)
         XCTAssertFalse(result.timedOut, "timed out: \(arguments) \(result.stderr)")
         return result
     }
@@ -128,8 +128,8 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
     func testLostInstanceAbortsTheJob() throws {
         let run = try runDirectory()
         let result = try train(
-            ranks: 2, ["--run-dir", run, "--epochs", "3"] + common,
-            environment: ["IES_TEST_DROP_INSTANCE_RANK": "1", "IES_TEST_DROP_INSTANCE_EPOCH": "2"])
+            ranks: 2, ["--run-dir", run, "--epochs", "3", "--drop-instance-rank", "1", "--drop-instance-epoch", "2"] + common,
+            binary: Fixtures.testbedBinary)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("lost or duplicated"), result.stderr)
         let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")

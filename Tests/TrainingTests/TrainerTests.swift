@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import NN
+import SafeTensors
 import TestSupport
 import Training
 import XCTest
@@ -41,7 +42,7 @@ final class TrainerTests: XCTestCase {
         }
 
         // The saved model evaluates to exactly the last epoch's test accuracy.
-        let (file, model) = try ModelFile.read(path: summary.modelPath, maxBatch: 256)
+        let (file, model) = try ModelFile.read(path: summary.modelPath, maxBatch: 256, compute: Compute(threads: 1))
         XCTAssertEqual(file.preset, .cnn)
         XCTAssertEqual(file.normalization, trainer.normalization)
         let totals = Evaluator(model: model, normalization: file.normalization, batchSize: 256).evaluate(splits.test)
@@ -63,7 +64,7 @@ final class TrainerTests: XCTestCase {
             XCTAssertEqual(
                 try SafetensorsFile.read(path: summary.modelPath).tensors.map(\.name),
                 ["1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"])
-            digests.append(trainer.model.parameters.digest)
+            digests.append(trainer.model.digest)
             XCTAssertGreaterThan(bytes.count, 4 * trainer.model.parameters.count)
         }
         XCTAssertEqual(digests[0], digests[1], "same seed must give bit-identical parameters")
@@ -128,5 +129,34 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try config.validate())
         config.momentum = 0.9
         XCTAssertNoThrow(try config.validate())
+    }
+}
+
+/// metrics.jsonl across a resume: lines after the checkpoint are dropped, and the
+/// checkpoint's own copy of its epoch's record fills the gap if the line never made it.
+final class MetricsLogResumeTests: XCTestCase {
+    private func record(_ epoch: Int) -> EpochMetrics {
+        EpochMetrics(
+            epoch: epoch, lr: 0.1, trained: 10, probed: 0, mastered: 0, returned: 0, backpropSaved: 0, trainLoss: 1,
+            trainAccuracy: 0.5, testLoss: 1, testAccuracy: 0.5, seconds: 1, trainSeconds: 1, probeSeconds: 0,
+            samplesPerSecond: 10)
+    }
+
+    func testResumeKeepsEarlierLinesAndRestoresTheCheckpointsRecord() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/metrics.jsonl"
+        let log = try MetricsLog(path: path)
+        for epoch in 1...4 { try log.append(record(epoch)) }
+        // Resume after a checkpoint of epoch 2: epochs 3 and 4 are dropped.
+        _ = try MetricsLog(path: path, keepingEpochsThrough: 2, restoring: record(2))
+        XCTAssertEqual(try MetricsLog.read(EpochMetrics.self, path: path).map(\.epoch), [1, 2])
+        // The run stopped after checkpoint 3 but before its line: the checkpoint's record is added.
+        var third = record(3)
+        third.checkpointSeconds = 0.25
+        _ = try MetricsLog(path: path, keepingEpochsThrough: 3, restoring: third)
+        let lines = try MetricsLog.read(EpochMetrics.self, path: path)
+        XCTAssertEqual(lines.map(\.epoch), [1, 2, 3])
+        XCTAssertEqual(lines.last, third)
     }
 }

@@ -30,15 +30,20 @@ enum Fixtures {
     }
 
     /// The `ies` executable built beside the test bundle.
-    static var iesBinary: String {
+    static var iesBinary: String { product("ies") }
+
+    /// The test-only `ies-testbed` (training with injected faults) built beside the test bundle.
+    static var testbedBinary: String { product("ies-testbed") }
+
+    private static func product(_ name: String) -> String {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         // On Linux the test runner is `<products>/iesPackageTests.xctest`; on macOS a bundle inside it.
         for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("ies").path
+            let candidate = directory.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory.deleteLastPathComponent()
         }
-        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ies").path
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path
     }
 
     struct ProcessResult {
@@ -60,9 +65,11 @@ enum Fixtures {
         return try run(binary, arguments, timeout: timeout)
     }
 
-    /// `mpirun -np ranks ies arguments...` (as root too, oversubscribed, one thread per rank).
+    /// `mpirun -np ranks ies arguments...` (as root too, oversubscribed, one thread per rank);
+    /// `binary` replaces `ies` (the fault tests run `testbedBinary`).
     static func mpirunIES(
-        ranks: Int, _ arguments: [String], timeout: Double = 180, environment: [String: String] = [:]
+        ranks: Int, _ arguments: [String], timeout: Double = 180, environment: [String: String] = [:],
+        binary: String = Fixtures.iesBinary
     ) throws -> ProcessResult {
         guard let mpirun = which("mpirun") else {
             if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("mpirun is not installed") }
@@ -73,7 +80,7 @@ enum Fixtures {
         return try run(
             mpirun,
             ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks)] + exports
-                + [iesBinary] + arguments, timeout: timeout, environment: environment)
+                + [binary] + arguments, timeout: timeout, environment: environment)
     }
 
     static func which(_ name: String) -> String? {

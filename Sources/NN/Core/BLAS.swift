@@ -1,16 +1,8 @@
 import CBLAS
 
-/// The OpenBLAS calls NN uses, with the thread count set explicitly.
-///
-/// Ranks that share a node must not oversubscribe its cores, so nothing here
-/// relies on OpenBLAS's own default (all cores).
+/// The OpenBLAS calls NN uses. Thread counts are set by `Compute`, never left to
+/// OpenBLAS's own default (all cores), so ranks sharing a node do not oversubscribe it.
 public enum BLAS {
-    /// Sets the number of OpenBLAS threads for this process (at least 1).
-    public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
-        Parallel.threads = max(1, count)
-    }
-
     /// The number of OpenBLAS threads in effect.
     public static var threads: Int { Int(openblas_get_num_threads()) }
 

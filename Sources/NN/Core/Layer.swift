@@ -1,54 +1,93 @@
-/// One learnable tensor a layer asks for: its PyTorch suffix ("weight", "bias"),
-/// its shape in PyTorch's layout, and the fan-in used by PyTorch's default init.
+/// One learnable tensor a layer asks for: its PyTorch suffix ("weight", "bias"), its
+/// shape in PyTorch's layout, and how PyTorch initializes it.
 public struct ParameterSpec: Sendable, Equatable {
     public let suffix: String
     public let shape: [Int]
-    public let fanIn: Int
+    public let initialization: Initialization
     public var count: Int { shape.reduce(1, *) }
 
-    public init(suffix: String, shape: [Int], fanIn: Int) {
+    public init(suffix: String, shape: [Int], initialization: Initialization) {
         self.suffix = suffix
         self.shape = shape
-        self.fanIn = fanIn
+        self.initialization = initialization
     }
 }
 
-/// A view of one parameter tensor and its gradient inside the model's flat buffers.
-public struct ParameterView {
-    public let value: UnsafeMutablePointer<Float>
-    public let gradient: UnsafeMutablePointer<Float>
-    public let count: Int
+/// PyTorch's default initializations.
+public enum Initialization: Sendable, Equatable {
+    /// U(-1/sqrt(fanIn), 1/sqrt(fanIn)): Linear and Conv2d weights and biases
+    /// (kaiming_uniform with a = sqrt(5) gives bound sqrt(6 / ((1 + 5) fanIn)) = 1/sqrt(fanIn)).
+    case uniformFanIn(Int)
+    /// Every element set to the value (BatchNorm: weight 1, bias 0, running_var 1).
+    case constant(Float)
+}
+
+/// The model's flat storage as one layer call sees it. Layers keep only offsets into
+/// these buffers (given once by `bind`), so no layer holds a pointer that could outlive
+/// the model; the model hands the base addresses over for the duration of each call.
+public struct LayerContext {
+    /// All parameter values of the model (a layer reads its own at its offsets).
+    public let parameters: UnsafePointer<Float>
+    /// Where `backward` accumulates parameter gradients (same layout as `parameters`);
+    /// nil in forward-only passes.
+    public let gradients: UnsafeMutablePointer<Float>?
+    /// Non-learnable buffers (BatchNorm running statistics).
+    public let buffers: UnsafeMutablePointer<Float>
+    /// Training mode (batch statistics, saved state for backward) or evaluation mode.
+    public let training: Bool
+    /// Threads for the kernels.
+    public let compute: Compute
+
+    public init(
+        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?, buffers: UnsafeMutablePointer<Float>,
+        training: Bool, compute: Compute
+    ) {
+        self.parameters = parameters
+        self.gradients = gradients
+        self.buffers = buffers
+        self.training = training
+        self.compute = compute
+    }
 }
 
 /// A layer: a forward/backward pair over a batch of samples of fixed per-sample shape.
 ///
-/// Buffers are raw, batch-major and sized by the caller (`batch * shape product`),
-/// so the training loop allocates nothing per step. `backward` accumulates
-/// parameter gradients with `+=` and writes the input gradient only when `dx`
-/// is non-nil (the first layer of a model needs none).
+/// Buffers are raw, batch-major and sized by the caller (`batch * shape product`), so
+/// the training loop allocates nothing per step. `backward` accumulates parameter
+/// gradients with `+=` into `context.gradients` and writes the input gradient only when
+/// `dx` is non-nil (the first layer of a model needs none). Composite layers (`Sequential`)
+/// list their sub-layers in `children`; the model names every tensor from that tree.
 public protocol Layer: AnyObject, CustomStringConvertible {
     /// Per-sample input shape (C, H, W) or (features).
     var inputShape: [Int] { get }
     /// Per-sample output shape.
     var outputShape: [Int] { get }
-    /// The parameters this layer owns, in PyTorch order; empty for none.
+    /// Sub-layers in PyTorch registration order, with their attribute names; a nil name
+    /// puts the child's tensors directly under this layer's prefix.
+    var children: [(name: String?, layer: Layer)] { get }
+    /// This layer's own parameters (not its children's), in PyTorch order; empty for none.
     var parameterSpecs: [ParameterSpec] { get }
-    /// Gives the layer its views into the model's flat buffers, one per spec.
-    func bind(_ views: [ParameterView])
-    /// Sizes the workspaces for batches of up to `maxBatch` samples.
+    /// This layer's own non-learnable buffers, in PyTorch order.
+    var bufferSpecs: [ParameterSpec] { get }
+    /// The offsets of this layer's first parameter and first buffer in the model's flat
+    /// stores; its tensors follow each other in spec order.
+    func bind(parameterOffset: Int, bufferOffset: Int)
+    /// Sizes the workspaces for batches of up to `maxBatch` samples (children included).
     func reserve(maxBatch: Int)
     /// y = f(x) for `batch` samples.
-    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, training: Bool)
+    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext)
     /// Given dL/dy, accumulates dL/dparameters and writes dL/dx when `dx` is non-nil.
-    /// Must follow a `forward(training: true)` on the same `x`.
+    /// Must follow a `forward` in training mode on the same `x`.
     func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dx: UnsafeMutablePointer<Float>?, batch: Int)
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext)
 }
 
 extension Layer {
+    public var children: [(name: String?, layer: Layer)] { [] }
     public var parameterSpecs: [ParameterSpec] { [] }
-    public func bind(_ views: [ParameterView]) {}
+    public var bufferSpecs: [ParameterSpec] { [] }
+    public func bind(parameterOffset: Int, bufferOffset: Int) {}
     public func reserve(maxBatch: Int) {}
     public var inputSize: Int { inputShape.reduce(1, *) }
     public var outputSize: Int { outputShape.reduce(1, *) }

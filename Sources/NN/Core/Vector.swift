@@ -14,8 +14,10 @@ public enum Vector {
     }
 
     /// y[i] = max(x[i], 0)
-    public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.chunks(count / 16, minimumPerChunk: 4096) { range in
+    public static func relu(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, compute: Compute
+    ) {
+        compute.chunks(count / 16, minimumPerChunk: 4096) { range in
             let zero = SIMD16<Float>(repeating: 0)
             for block in range {
                 let v = load(x + block * 16)
@@ -28,9 +30,10 @@ public enum Vector {
 
     /// dx[i] = y[i] > 0 ? dy[i] : 0
     public static func reluBackward(
-        _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int
+        _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int,
+        compute: Compute
     ) {
-        Parallel.chunks(count / 16, minimumPerChunk: 4096) { range in
+        compute.chunks(count / 16, minimumPerChunk: 4096) { range in
             let zero = SIMD16<Float>(repeating: 0)
             for block in range {
                 let mask = load(y + block * 16) .> zero

@@ -1,4 +1,4 @@
-/// 2-D convolution, PyTorch `nn.Conv2d(in, out, kernel, stride, padding)`, via im2col + sgemm.
+/// 2-D convolution, PyTorch `nn.Conv2d(in, out, kernel, stride, padding, bias)`, via im2col + sgemm.
 ///
 /// Shapes: x [B, Cin, H, W], weight [Cout, Cin, kh, kw], bias [Cout], y [B, Cout, Ho, Wo]
 /// with Ho = (H + 2 pad - kh) / stride + 1. The whole batch is lowered into one
@@ -11,19 +11,23 @@ public final class Conv2d: Layer {
     public let height: Int, width: Int
     public let kernel: Int, stride: Int, padding: Int
     public let outHeight: Int, outWidth: Int
-    private var weight: ParameterView!
-    private var bias: ParameterView!
+    public let hasBias: Bool
+    /// Offset of the weight in the model's parameters; the bias (if any) follows it.
+    private var weightOffset = 0
     /// [K, maxBatch P]: im2col of the last forward; reused for dcol in backward.
     private var columns: UnsafeMutablePointer<Float>?
     /// [Cout, maxBatch P]: GEMM output in forward, dy transposed in backward.
     private var product: UnsafeMutablePointer<Float>?
     private var capacity = 0
 
-    public init(inputShape shape: [Int], outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) throws {
+    public init(
+        inputShape shape: [Int], outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true
+    ) throws {
         guard shape.count == 3 else { throw ShapeError("Conv2d expects (C, H, W) input, got \(shape)") }
         inChannels = shape[0]; height = shape[1]; width = shape[2]
         self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding
+        hasBias = bias
         guard kernel > 0, stride > 0, padding >= 0, outChannels > 0,
               height + 2 * padding >= kernel, width + 2 * padding >= kernel
         else {
@@ -42,15 +46,16 @@ public final class Conv2d: Layer {
     private var patchSize: Int { inChannels * kernel * kernel }
     private var positions: Int { outHeight * outWidth }
     public var parameterSpecs: [ParameterSpec] {
-        [ParameterSpec(suffix: "weight", shape: [outChannels, inChannels, kernel, kernel], fanIn: patchSize),
-         ParameterSpec(suffix: "bias", shape: [outChannels], fanIn: patchSize)]
+        let weight = ParameterSpec(
+            suffix: "weight", shape: [outChannels, inChannels, kernel, kernel], initialization: .uniformFanIn(patchSize))
+        guard hasBias else { return [weight] }
+        return [weight, ParameterSpec(suffix: "bias", shape: [outChannels], initialization: .uniformFanIn(patchSize))]
     }
-    public func bind(_ views: [ParameterView]) {
-        weight = views[0]
-        bias = views[1]
-    }
+    public func bind(parameterOffset: Int, bufferOffset: Int) { weightOffset = parameterOffset }
+    private var biasOffset: Int { weightOffset + outChannels * patchSize }
     public var description: String {
-        "Conv2d(\(inChannels), \(outChannels), kernel_size=(\(kernel), \(kernel)), stride=(\(stride), \(stride)), padding=(\(padding), \(padding)))"
+        "Conv2d(\(inChannels), \(outChannels), kernel_size=(\(kernel), \(kernel)), stride=(\(stride), \(stride)), "
+            + "padding=(\(padding), \(padding))\(hasBias ? "" : ", bias=False"))"
     }
 
     public func reserve(maxBatch: Int) {
@@ -62,20 +67,20 @@ public final class Conv2d: Layer {
         capacity = maxBatch
     }
 
-    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         precondition(batch <= capacity, "Conv2d: reserve(maxBatch:) first")
         guard let columns, let product else { return }
         let P = positions, BP = batch * positions
-        im2col(x, batch: batch, into: columns)
+        im2col(x, batch: batch, into: columns, compute: context.compute)
         BLAS.sgemm(
             transA: false, transB: false, m: outChannels, n: BP, k: patchSize,
-            a: weight.value, lda: patchSize, b: columns, ldb: BP, beta: 0, c: product, ldc: BP)
-        let b = bias.value
+            a: context.parameters + weightOffset, lda: patchSize, b: columns, ldb: BP, beta: 0, c: product, ldc: BP)
+        let b: UnsafePointer<Float>? = hasBias ? context.parameters + biasOffset : nil
         let channels = outChannels
-        Parallel.chunks(channels, minimumPerChunk: 4) { range in
+        context.compute.chunks(channels, minimumPerChunk: 4) { range in
             for co in range {
                 for n in 0..<batch {
-                    Vector.addScalar(product + co * BP + n * P, b[co], y + (n * channels + co) * P, count: P)
+                    Vector.addScalar(product + co * BP + n * P, b?[co] ?? 0, y + (n * channels + co) * P, count: P)
                 }
             }
         }
@@ -83,32 +88,32 @@ public final class Conv2d: Layer {
 
     public func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dx: UnsafeMutablePointer<Float>?, batch: Int
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
-        guard let columns, let product else { return }
+        guard let columns, let product, let gradients = context.gradients else { return }
         let P = positions, BP = batch * positions
-        let db = bias.gradient
+        let db: UnsafeMutablePointer<Float>? = hasBias ? gradients + biasOffset : nil
         // dyT[co, n P + p] = dy[n, co, p]; db accumulates on the way.
         let channels = outChannels
-        Parallel.chunks(channels, minimumPerChunk: 4) { range in
+        context.compute.chunks(channels, minimumPerChunk: 4) { range in
             for co in range {
                 var sum: Float = 0
                 for n in 0..<batch {
                     sum += Vector.copySum(dy + (n * channels + co) * P, product + co * BP + n * P, count: P)
                 }
-                db[co] += sum
+                db?[co] += sum
             }
         }
         // dW[Cout, K] += dyT[Cout, BP] col[K, BP]^T
         BLAS.sgemm(
             transA: false, transB: true, m: outChannels, n: patchSize, k: BP,
-            a: product, lda: BP, b: columns, ldb: BP, beta: 1, c: weight.gradient, ldc: patchSize)
+            a: product, lda: BP, b: columns, ldb: BP, beta: 1, c: gradients + weightOffset, ldc: patchSize)
         guard let dx else { return }
         // dcol[K, BP] = W[Cout, K]^T dyT[Cout, BP], written over col (no longer needed).
         BLAS.sgemm(
             transA: true, transB: false, m: patchSize, n: BP, k: outChannels,
-            a: weight.value, lda: patchSize, b: product, ldb: BP, beta: 0, c: columns, ldc: BP)
-        col2im(columns, batch: batch, into: dx)
+            a: context.parameters + weightOffset, lda: patchSize, b: product, ldb: BP, beta: 0, c: columns, ldc: BP)
+        col2im(columns, batch: batch, into: dx, compute: context.compute)
     }
 
     /// The output columns ow in [lo, hi) whose input column ow*stride - pad + j lies inside [0, width).
@@ -123,11 +128,11 @@ public final class Conv2d: Layer {
     }
 
     /// col[(ci kh + i) kw + j, n P + oh Wo + ow] = x[n, ci, oh s - pad + i, ow s - pad + j], zero outside.
-    private func im2col(_ x: UnsafePointer<Float>, batch: Int, into col: UnsafeMutablePointer<Float>) {
+    private func im2col(_ x: UnsafePointer<Float>, batch: Int, into col: UnsafeMutablePointer<Float>, compute: Compute) {
         let P = positions, BP = batch * positions
         let (k, s, pad) = (kernel, stride, padding)
         let (cin, h, w, oH, oW) = (inChannels, height, width, outHeight, outWidth)
-        Parallel.chunks(patchSize) { rows in
+        compute.chunks(patchSize) { rows in
             for r in rows {
                 let ci = r / (k * k), i = (r / k) % k, j = r % k
                 let (ohLo, ohHi) = validRange(offset: i, outSize: oH, inSize: h)
@@ -157,12 +162,12 @@ public final class Conv2d: Layer {
     }
 
     /// The adjoint of im2col: dx = 0, then dx[n, ci, ih, iw] += dcol[row, column] over all taps.
-    private func col2im(_ col: UnsafePointer<Float>, batch: Int, into dx: UnsafeMutablePointer<Float>) {
+    private func col2im(_ col: UnsafePointer<Float>, batch: Int, into dx: UnsafeMutablePointer<Float>, compute: Compute) {
         let P = positions, BP = batch * positions
         let (k, s, pad) = (kernel, stride, padding)
         let (cin, h, w, oW) = (inChannels, height, width, outWidth)
         // Each input channel's planes are written by one chunk only.
-        Parallel.chunks(cin) { channels in
+        compute.chunks(cin) { channels in
             for ci in channels {
                 for n in 0..<batch { (dx + (n * cin + ci) * h * w).update(repeating: 0, count: h * w) }
                 for i in 0..<k {

@@ -5,13 +5,13 @@ public final class Flatten: Layer {
     public var outputShape: [Int] { [inputSize] }
     public var description: String { "Flatten(start_dim=1, end_dim=-1)" }
 
-    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         y.update(from: x, count: batch * inputSize)
     }
 
     public func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dx: UnsafeMutablePointer<Float>?, batch: Int
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
         dx?.update(from: dy, count: batch * inputSize)
     }

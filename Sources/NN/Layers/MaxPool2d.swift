@@ -37,12 +37,12 @@ public final class MaxPool2d: Layer {
         capacity = needed
     }
 
-    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         precondition(batch * outputSize <= capacity, "MaxPool2d: reserve(maxBatch:) first")
         guard let argmax else { return }
         let planeIn = height * width, planeOut = outHeight * outWidth
         let (k, s, w, oW) = (kernel, stride, width, outWidth)
-        Parallel.chunks(batch * channels, minimumPerChunk: 32) { planes in
+        context.compute.chunks(batch * channels, minimumPerChunk: 32) { planes in
             for plane in planes {
                 let src = x + plane * planeIn
                 let dst = y + plane * planeOut
@@ -82,11 +82,11 @@ public final class MaxPool2d: Layer {
 
     public func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dx: UnsafeMutablePointer<Float>?, batch: Int
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
         guard let dx, let argmax else { return }
         let planeIn = height * width, planeOut = outHeight * outWidth
-        Parallel.chunks(batch * channels, minimumPerChunk: 32) { planes in
+        context.compute.chunks(batch * channels, minimumPerChunk: 32) { planes in
             for plane in planes {
                 let grad = dx + plane * planeIn
                 grad.update(repeating: 0, count: planeIn)

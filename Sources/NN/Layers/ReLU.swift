@@ -5,15 +5,15 @@ public final class ReLU: Layer {
     public var outputShape: [Int] { inputShape }
     public var description: String { "ReLU()" }
 
-    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, training: Bool) {
-        Vector.relu(x, y, count: batch * inputSize)
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
+        Vector.relu(x, y, count: batch * inputSize, compute: context.compute)
     }
 
     public func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dx: UnsafeMutablePointer<Float>?, batch: Int
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
         guard let dx else { return }
-        Vector.reluBackward(y, dy, dx, count: batch * inputSize)
+        Vector.reluBackward(y, dy, dx, count: batch * inputSize, compute: context.compute)
     }
 }

@@ -7,8 +7,12 @@ public enum ModelPreset: String, CaseIterable, Sendable, Codable {
     case mlp
     case cnn
 
-    /// Builds the layers for inputs of shape (channels, height, width) and `classes` outputs.
-    public func layers(channels: Int, height: Int, width: Int, classes: Int) throws -> [Layer] {
+    /// The layer tree for inputs of shape (channels, height, width) and `classes` outputs.
+    public func network(channels: Int, height: Int, width: Int, classes: Int) throws -> Layer {
+        try Sequential(layers(channels: channels, height: height, width: width, classes: classes))
+    }
+
+    private func layers(channels: Int, height: Int, width: Int, classes: Int) throws -> [Layer] {
         let input = [channels, height, width]
         switch self {
         case .mlp:
@@ -37,12 +41,12 @@ public enum ModelPreset: String, CaseIterable, Sendable, Codable {
 
     /// The model with parameters initialized as PyTorch's defaults from `seed`.
     public func build(
-        channels: Int, height: Int, width: Int, classes: Int, maxBatch: Int, seed: UInt64
-    ) throws -> Sequential {
-        let model = try Sequential(
-            layers(channels: channels, height: height, width: width, classes: classes), maxBatch: maxBatch)
-        var generator = SeededGenerator(seed: seed, streams: 0x1A17)
-        model.parameters.initializeLikePyTorch(generator: &generator)
+        channels: Int, height: Int, width: Int, classes: Int, maxBatch: Int, seed: UInt64, compute: Compute
+    ) throws -> Model {
+        let model = try Model(
+            network(channels: channels, height: height, width: width, classes: classes), maxBatch: maxBatch,
+            compute: compute)
+        model.initialize(seed: seed)
         return model
     }
 }

@@ -1,96 +1,95 @@
-/// A stack of layers with PyTorch `nn.Sequential` naming ("0.weight", "3.bias", ...),
-/// its flat parameter store, and activation/gradient workspaces sized once.
+/// A chain of layers, PyTorch `nn.Sequential`: each layer's output is the next one's
+/// input. Children are named "0", "1", ... as in PyTorch, or given explicit attribute
+/// names (a nil name puts a child's tensors under the chain's own prefix).
 ///
-/// Usage: write a batch into `input`, call `forward`, read `output`; for training,
-/// write dL/doutput into `outputGradient` and call `backward`, which accumulates
-/// into `parameters.gradients`.
-public final class Sequential: CustomStringConvertible {
-    public let layers: [Layer]
-    public let parameters: ParameterStore
-    public private(set) var maxBatch = 0
-    /// activations[0] is the input; activations[i + 1] the output of layer i.
+/// The chain owns the activations between its layers (sized by `reserve`) and two
+/// gradient buffers that alternate during backward.
+public final class Sequential: Layer {
+    public let children: [(name: String?, layer: Layer)]
+    public var layers: [Layer] { children.map(\.layer) }
+    /// activations[i] is the output of layer i, for i < count - 1 (the last writes into y).
     private var activations: [UnsafeMutablePointer<Float>] = []
     private var gradientA: UnsafeMutablePointer<Float>?
     private var gradientB: UnsafeMutablePointer<Float>?
+    private var capacity = 0
 
-    public init(_ layers: [Layer], maxBatch: Int) throws {
-        precondition(!layers.isEmpty)
-        for (i, pair) in zip(layers, layers.dropFirst()).enumerated() where pair.0.outputShape != pair.1.inputShape {
-            throw ShapeError("layer \(i) outputs \(pair.0.outputShape) but layer \(i + 1) expects \(pair.1.inputShape)")
+    /// PyTorch `nn.Sequential(*layers)`: children named by their index.
+    public convenience init(_ layers: [Layer]) throws {
+        try self.init(named: layers.enumerated().map { (String($0.offset), $0.element) })
+    }
+
+    /// A chain whose children have the given attribute names.
+    public init(named children: [(String?, Layer)]) throws {
+        guard !children.isEmpty else { throw ShapeError("Sequential needs at least one layer") }
+        for (i, pair) in zip(children, children.dropFirst()).enumerated()
+        where pair.0.1.outputShape != pair.1.1.inputShape {
+            throw ShapeError(
+                "layer \(pair.0.0 ?? String(i)) outputs \(pair.0.1.outputShape) but layer \(pair.1.0 ?? String(i + 1)) "
+                    + "expects \(pair.1.1.inputShape)")
         }
-        self.layers = layers
-        var specs: [(name: String, spec: ParameterSpec)] = []
-        for (index, layer) in layers.enumerated() {
-            for spec in layer.parameterSpecs { specs.append(("\(index).\(spec.suffix)", spec)) }
-        }
-        parameters = ParameterStore(entries: specs)
-        var offset = 0
-        for layer in layers {
-            let views = layer.parameterSpecs.map { spec -> ParameterView in
-                defer { offset += spec.count }
-                return ParameterView(
-                    value: parameters.values + offset, gradient: parameters.gradients + offset, count: spec.count)
-            }
-            layer.bind(views)
-        }
-        reserve(maxBatch: maxBatch)
+        self.children = children.map { (name: $0.0, layer: $0.1) }
     }
 
     deinit { release() }
 
     private func release() {
         activations.forEach { $0.deallocate() }
+        activations = []
         gradientA?.deallocate()
         gradientB?.deallocate()
     }
 
-    public var inputShape: [Int] { layers[0].inputShape }
-    public var outputShape: [Int] { layers[layers.count - 1].outputShape }
-    public var inputSize: Int { layers[0].inputSize }
-    public var outputSize: Int { layers[layers.count - 1].outputSize }
+    public var inputShape: [Int] { children[0].layer.inputShape }
+    public var outputShape: [Int] { children[children.count - 1].layer.outputShape }
 
-    /// Sizes every workspace for batches of up to `maxBatch` (grows only).
-    public func reserve(maxBatch newMax: Int) {
-        guard newMax > maxBatch else { return }
+    public func reserve(maxBatch: Int) {
+        for child in children { child.layer.reserve(maxBatch: maxBatch) }
+        guard maxBatch > capacity else { return }
         release()
-        maxBatch = newMax
-        var largest = inputSize
-        activations = [.allocate(capacity: newMax * inputSize)]
-        for layer in layers {
-            activations.append(.allocate(capacity: newMax * layer.outputSize))
-            largest = max(largest, layer.outputSize)
-            layer.reserve(maxBatch: newMax)
-        }
-        gradientA = .allocate(capacity: newMax * largest)
-        gradientB = .allocate(capacity: newMax * largest)
-    }
-
-    /// Where the caller writes a batch of inputs [B, inputShape].
-    public var input: UnsafeMutablePointer<Float> { activations[0] }
-    /// The last forward's outputs [B, outputShape].
-    public var output: UnsafePointer<Float> { UnsafePointer(activations[layers.count]) }
-    /// Where the caller writes dL/doutput before `backward`.
-    public var outputGradient: UnsafeMutablePointer<Float> { gradientA! }
-
-    public func forward(batch: Int, training: Bool) {
-        precondition(batch <= maxBatch, "batch \(batch) exceeds reserved \(maxBatch)")
-        for (i, layer) in layers.enumerated() {
-            layer.forward(activations[i], activations[i + 1], batch: batch, training: training)
+        capacity = maxBatch
+        let inner = children.dropLast().map { $0.layer.outputSize }
+        activations = inner.map { .allocate(capacity: maxBatch * $0) }
+        let largest = inner.max() ?? 0
+        if largest > 0 {
+            gradientA = .allocate(capacity: maxBatch * largest)
+            gradientB = .allocate(capacity: maxBatch * largest)
         }
     }
 
-    /// Backpropagates `outputGradient` through all layers (no input gradient for layer 0).
-    public func backward(batch: Int) {
-        var dy = gradientA!, dx = gradientB!
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
-            layers[i].backward(activations[i], activations[i + 1], dy, i == 0 ? nil : dx, batch: batch)
-            swap(&dy, &dx)
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
+        precondition(batch <= capacity, "Sequential: batch \(batch) exceeds the reserved \(capacity)")
+        let last = children.count - 1
+        for (i, child) in children.enumerated() {
+            child.layer.forward(
+                i == 0 ? x : UnsafePointer(activations[i - 1]), i == last ? y : activations[i], batch: batch,
+                context: context)
+        }
+    }
+
+    public func backward(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+        _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
+    ) {
+        let last = children.count - 1
+        var gradient = dy
+        var spare = gradientA, other = gradientB
+        for i in stride(from: last, through: 0, by: -1) {
+            let input = i == 0 ? x : UnsafePointer(activations[i - 1])
+            let output = i == last ? y : UnsafePointer(activations[i])
+            let inputGradient = i == 0 ? dx : spare
+            children[i].layer.backward(input, output, gradient, inputGradient, batch: batch, context: context)
+            if let inputGradient { gradient = UnsafePointer(inputGradient) }
+            swap(&spare, &other)
         }
     }
 
     public var description: String {
         var lines = ["Sequential("]
-        for (i, layer) in layers.enumerated() { lines.append("  (\(i)): \(layer)") }
+        for (i, child) in children.enumerated() {
+            let text = "\(child.layer)".split(separator: "\n", omittingEmptySubsequences: false)
+                .joined(separator: "\n  ")
+            lines.append("  (\(child.name ?? String(i))): \(text)")
+        }
         lines.append(")")
         return lines.joined(separator: "\n")
     }

@@ -5,57 +5,57 @@
 ///   d = g + weightDecay * p              (decay added to the gradient, before momentum)
 ///   buf = d on the first step, else momentum * buf + d
 ///   p = p - lr * buf
-public final class SGD {
-    public var momentum: Float
-    public var weightDecay: Float
-    /// Momentum buffers, one float per parameter (checkpointed).
-    public let velocity: UnsafeMutablePointer<Float>
-    public let count: Int
-    /// False until the first step, when PyTorch initializes the buffer with d.
-    public var hasVelocity = false
+public final class SGD: Optimizer {
+    public let momentum: Float
+    public let weightDecay: Float
+    public let parameterCount: Int
+    /// Momentum buffers, one float per parameter.
+    private var velocity: [Float]
+    /// Steps taken; PyTorch initializes the buffer with d on the first.
+    private var steps = 0
 
     public init(parameterCount: Int, momentum: Float, weightDecay: Float) {
         self.momentum = momentum
         self.weightDecay = weightDecay
-        count = parameterCount
-        velocity = .allocate(capacity: max(1, parameterCount))
-        velocity.initialize(repeating: 0, count: max(1, parameterCount))
+        self.parameterCount = parameterCount
+        velocity = [Float](repeating: 0, count: parameterCount)
     }
-    deinit { velocity.deallocate() }
 
-    /// One update of `parameters` with `gradients * gradientScale` at learning rate `lr`.
     public func step(
-        parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
-        gradientScale: Float, lr: Float
+        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
+        learningRate lr: Float
     ) {
-        let wd = weightDecay, m = momentum, v = velocity
+        precondition(parameters.count == parameterCount && gradients.count >= parameterCount)
+        let wd = weightDecay, m = momentum, scale = gradientScale
+        guard let p = parameters.baseAddress, let g = gradients.baseAddress else { return }
+        defer { steps += 1 }
         if momentum == 0 {
-            for i in 0..<count { p[i] -= lr * (g[i] * gradientScale + wd * p[i]) }
+            for i in 0..<parameterCount { p[i] -= lr * (g[i] * scale + wd * p[i]) }
             return
         }
-        if hasVelocity {
-            for i in 0..<count {
-                let d = g[i] * gradientScale + wd * p[i]
-                v[i] = m * v[i] + d
-                p[i] -= lr * v[i]
+        let first = steps == 0
+        velocity.withUnsafeMutableBufferPointer { buffer in
+            let v = buffer.baseAddress!
+            if first {
+                for i in 0..<parameterCount {
+                    let d = g[i] * scale + wd * p[i]
+                    v[i] = d
+                    p[i] -= lr * d
+                }
+            } else {
+                for i in 0..<parameterCount {
+                    let d = g[i] * scale + wd * p[i]
+                    v[i] = m * v[i] + d
+                    p[i] -= lr * v[i]
+                }
             }
-        } else {
-            for i in 0..<count {
-                let d = g[i] * gradientScale + wd * p[i]
-                v[i] = d
-                p[i] -= lr * d
-            }
-            hasVelocity = true
         }
     }
 
-    /// The momentum buffers as an array (checkpoints).
-    public var velocitySnapshot: [Float] { Array(UnsafeBufferPointer(start: velocity, count: count)) }
+    public var state: OptimizerState { OptimizerState(arrays: ["momentum_buffer": velocity], steps: steps) }
 
-    /// Restores the momentum buffers (checkpoints).
-    public func loadVelocity(_ values: [Float], initialized: Bool) {
-        precondition(values.count == count)
-        values.withUnsafeBufferPointer { velocity.update(from: $0.baseAddress!, count: count) }
-        hasVelocity = initialized
+    public func restore(_ state: OptimizerState) throws {
+        velocity = try state.array("momentum_buffer", count: parameterCount)
+        steps = state.steps
     }
 }

@@ -2,15 +2,14 @@ import ArgumentParser
 import Distributed
 import Foundation
 
-/// `ies mpi-selftest`: runs every `Communicator` operation with rank-dependent
+/// `ies-testbed mpi-selftest`: runs every `Communicator` operation with rank-dependent
 /// data and checks each result against its closed form. Prints
 /// `mpi-selftest ok rank R of S local L/LS` per rank on success; otherwise the
 /// mismatches go to stderr and every rank exits with status 1.
 struct MPISelfTest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mpi-selftest",
-        abstract: "Check the MPI layer: run under mpirun (any -np), or alone as a one-rank singleton.",
-        shouldDisplay: false)
+        abstract: "Check the MPI layer: run under mpirun (any -np), or alone as a one-rank singleton.")
 
     @Flag(help: "Ranks sleep rank*0.2 s before the collectives, to show that they still complete.")
     var hangCheck = false
@@ -51,7 +50,7 @@ struct MPISelfTest: ParsableCommand {
             try suite.runAll()
             if errorCheck { try suite.runErrorChecks() }
             // Agree on the verdict, so that every rank ends the same way.
-            verdict = try comm.allreduceMax(suite.failures.isEmpty ? 0 : 1)
+            verdict = try comm.allreduced(suite.failures.isEmpty ? 0 : 1, .max)
         } catch {
             SelfTestSuite.printError("mpi-selftest rank \(comm.rank): unexpected error: \(error)")
             comm.abort(code: 1)
@@ -158,54 +157,54 @@ private final class SelfTestSuite {
             (0..<comm.localSize).contains(comm.localRank) && comm.localSize <= s,
             "local rank \(comm.localRank) of \(comm.localSize) with world size \(s)")
         expect(!comm.processorName.isEmpty, "empty processor name")
-        expect(try comm.allreduceSum(1) == s, "sum of 1 over ranks")
-        let ranks = try comm.allgather(Int64(r))
+        expect(try comm.allreduced(1, .sum) == s, "sum of 1 over ranks")
+        let ranks = try comm.allgathered(Int64(r))
         expectEqual(ranks, (0..<s).map { Int64($0) }, "allgather(rank)")
         // Exactly one local rank 0 per node; nodes partition the world.
-        let nodeLeaders = try comm.allreduceSum(comm.localRank == 0 ? 1 : 0)
-        let localSizeSum = try comm.allreduceSum(comm.localRank == 0 ? comm.localSize : 0)
+        let nodeLeaders = try comm.allreduced(comm.localRank == 0 ? 1 : 0, .sum)
+        let localSizeSum = try comm.allreduced(comm.localRank == 0 ? comm.localSize : 0, .sum)
         expect(nodeLeaders >= 1 && localSizeSum == s, "nodes: \(nodeLeaders) leaders, local sizes sum to \(localSizeSum)")
     }
 
     func checkAllreduce() throws {
         let n = length
-        expect(try comm.allreduceSum(r + 1) == s * (s + 1) / 2, "allreduceSum(rank+1)")
-        expect(try comm.allreduceMax(r + 1) == s, "allreduceMax(rank+1)")
-        expect(try comm.allreduceMax(-r) == 0, "allreduceMax(-rank)")
+        expect(try comm.allreduced(r + 1, .sum) == s * (s + 1) / 2, "allreduceSum(rank+1)")
+        expect(try comm.allreduced(r + 1, .max) == s, "allreduceMax(rank+1)")
+        expect(try comm.allreduced(-r, .max) == 0, "allreduceMax(-rank)")
 
         // Float: rank r contributes r*i; exact while i*triangle < 2^24.
         var f = (0..<n).map { Float(r * $0) }
-        try f.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
+        try f.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
         expectEqual(f, (0..<n).map { Float($0 * triangle) }, "allreduceSum(Float r*i)")
 
         var d = (0..<n).map { Double(r * $0) + 0.5 }
-        try d.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
+        try d.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
         expectEqual(d, (0..<n).map { Double($0 * triangle) + 0.5 * Double(s) }, "allreduceSum(Double r*i+0.5)")
 
         var l = (0..<n).map { Int64(r) * Int64($0) * 1_000_003 + Int64(r) }
-        try l.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
+        try l.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
         expectEqual(
             l, (0..<n).map { Int64($0) * 1_000_003 * Int64(triangle) + Int64(triangle) },
             "allreduceSum(Int64 r*i*1000003+r)")
 
         // (r+i) mod S takes every residue once over the ranks.
         var m = (0..<n).map { Int64((r + $0) % s) * 3 - 5 }
-        try m.withUnsafeMutableBufferPointer { try comm.allreduceMax($0) }
+        try m.withUnsafeMutableBufferPointer { try comm.allreduce($0, .max) }
         expectEqual(m, [Int64](repeating: Int64(s - 1) * 3 - 5, count: n), "allreduceMax(Int64 3((r+i)%S)-5)")
 
         var dm = (0..<n).map { -Double($0) * Double(r + 1) }
-        try dm.withUnsafeMutableBufferPointer { try comm.allreduceMax($0) }
+        try dm.withUnsafeMutableBufferPointer { try comm.allreduce($0, .max) }
         expectEqual(dm, (0..<n).map { -Double($0) }, "allreduceMax(Double -i(r+1))")
 
         func word(_ rank: Int, _ i: Int) -> UInt64 {
             (UInt64(rank + 1) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(i) << UInt64(rank % 48))
         }
         var x = (0..<n).map { word(r, $0) }
-        try x.withUnsafeMutableBufferPointer { try comm.allreduceBitwiseXor($0) }
+        try x.withUnsafeMutableBufferPointer { try comm.allreduce($0, .bitwiseXor) }
         expectEqual(x, (0..<n).map { i in (0..<s).reduce(UInt64(0)) { $0 ^ word($1, i) } }, "allreduceBitwiseXor")
 
         var empty: [Float] = []
-        try empty.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
+        try empty.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
         expect(empty.isEmpty, "allreduceSum of an empty buffer")
     }
 
@@ -250,7 +249,7 @@ private final class SelfTestSuite {
         }
         func floats(_ rank: Int) -> [Float] { (0..<(rank * 3 + 1)).map { Float(rank) - Float($0) } }
 
-        let gathered = try comm.gatherv(ints(r), root: 0)
+        let gathered = try comm.gathered(ints(r), root: 0)
         if r == 0 {
             expectEqual(gathered ?? [], (0..<s).map(ints), "gatherv(Int32 r*3+1 elements) at root 0")
         } else {
@@ -258,20 +257,20 @@ private final class SelfTestSuite {
         }
 
         let root = s - 1
-        let gd = try comm.gatherv(doubles(r), root: root)
+        let gd = try comm.gathered(doubles(r), root: root)
         if r == root {
             expectEqual(gd ?? [], (0..<s).map(doubles), "gatherv(Double r elements) at root \(root)")
         } else {
             expect(gd == nil, "gatherv returned data on non-root rank")
         }
 
-        let all = try comm.allgatherv(floats(r))
+        let all = try comm.allgathered(floats(r))
         expectEqual(all, (0..<s).map(floats), "allgatherv(Float r*3+1 elements)")
 
-        let rec = try comm.allgatherv(records(r))
+        let rec = try comm.allgathered(records(r))
         expectEqual(rec, (0..<s).map(records), "allgatherv(24-byte records, some empty)")
 
-        let big = try comm.allgatherv([Double](repeating: Double(r), count: length))
+        let big = try comm.allgathered([Double](repeating: Double(r), count: length))
         expectEqual(big.map(\.count), [Int](repeating: length, count: s), "allgatherv(\(length) Doubles) lengths")
         expect(
             big.enumerated().allSatisfy { rank, values in values.allSatisfy { $0 == Double(rank) } },
@@ -281,7 +280,7 @@ private final class SelfTestSuite {
             let sign: Int64 = rank % 2 == 0 ? 1 : -1
             return Int64(rank * rank + 7) * sign
         }
-        let squares = try comm.allgather(signedSquare(r))
+        let squares = try comm.allgathered(signedSquare(r))
         expectEqual(squares, (0..<s).map(signedSquare), "allgather(±(r²+7))")
     }
 
@@ -360,14 +359,14 @@ private final class SelfTestSuite {
             var x = [Float](repeating: 0, count: 4)
             try x.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: s) }
         }
-        expectThrow("MPI_Gatherv", "MPI_ERR_ROOT") { _ = try comm.gatherv([1, 2, 3] as [Int32], root: -1) }
+        expectThrow("MPI_Gatherv", "MPI_ERR_ROOT") { _ = try comm.gathered([1, 2, 3] as [Int32], root: -1) }
         expectThrow("MPI_Send", "MPI_ERR_RANK") { try comm.send([1.0] as [Double], to: s, tag: 0) }
         expectThrow("MPI_Send", "MPI_ERR_TAG") { try comm.send([1.0] as [Double], to: next, tag: 40_000) }
         expectThrow("MPI_Allreduce", "MPI_ERR_COUNT") {
             // Never dereferenced: the count is refused first.
             var one: Float = 0
             try withUnsafeMutablePointer(to: &one) {
-                try comm.allreduceSum(UnsafeMutableBufferPointer(start: $0, count: Int(Int32.max) + 1))
+                try comm.allreduce(UnsafeMutableBufferPointer(start: $0, count: Int(Int32.max) + 1), .sum)
             }
         }
         // Reported by MPI itself: a 10-element message into a 4-element buffer.
@@ -382,7 +381,7 @@ private final class SelfTestSuite {
 
         // The communicator still works after all that.
         try comm.barrier()
-        expect(try comm.allreduceSum(r) == triangle, "allreduceSum after errors")
+        expect(try comm.allreduced(r, .sum) == triangle, "allreduceSum after errors")
         try comm.send([Int32(r)], to: next, tag: 13)
         expectEqual(try comm.receive(Int32.self, from: previous, tag: 13), [Int32(previous)], "send/receive after errors")
     }

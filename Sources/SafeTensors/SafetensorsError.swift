@@ -1,12 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Errors thrown while decoding, reading or writing a safetensors file.
+/// Errors thrown while decoding a safetensors file or encoding one with invalid names
+/// (reading and writing files throw `FileError`).
 ///
 /// Every case carries the path of the file (or `"<memory>"` for in-memory
 /// decoding) and its `description` is a single line naming the path and what
@@ -42,8 +35,6 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case duplicateName(path: String, name: String)
     /// A tensor uses the reserved name `__metadata__`.
     case reservedName(path: String, name: String)
-    /// A POSIX call (`open`, `read`, `write`, `fsync`, `close`, ...) failed with `errno`.
-    case io(path: String, operation: String, errno: Int32)
 
     /// A one-line message naming the file and what was expected.
     public var description: String {
@@ -82,8 +73,6 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
             return "\(path): duplicate tensor name \(Self.quote(name))"
         case let .reservedName(path, name):
             return "\(path): \(Self.quote(name)) is reserved and cannot be used as a tensor name"
-        case let .io(path, operation, code):
-            return "\(path): \(operation) failed: \(Self.errnoText(code)) (errno \(code))"
         }
     }
 
@@ -92,10 +81,5 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
         var out: [UInt8] = []
         SafetensorsJSONWriter.appendString(s, to: &out)
         return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func errnoText(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "unknown error" }
-        return String(cString: text)
     }
 }

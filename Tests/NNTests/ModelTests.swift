@@ -3,14 +3,27 @@ import NN
 import TestSupport
 import XCTest
 
-final class SequentialTests: XCTestCase {
-    private func names(_ model: Sequential) -> [String] { model.parameters.entries.map(\.name) }
-    private func shape(_ model: Sequential, _ name: String) -> [Int]? { model.parameters.entry(named: name)?.shape }
+final class ModelTests: XCTestCase {
+    private func names(_ model: Model) -> [String] { model.parameters.entries.map(\.name) }
+    private func shape(_ model: Model, _ name: String) -> [Int]? { model.parameters.entry(named: name)?.shape }
+    private func build(
+        _ preset: ModelPreset, channels: Int = 1, height: Int, width: Int, classes: Int, maxBatch: Int, seed: UInt64
+    ) throws -> Model {
+        try preset.build(
+            channels: channels, height: height, width: width, classes: classes, maxBatch: maxBatch, seed: seed,
+            compute: .serial)
+    }
+    private func fanIns(_ model: Model) -> [Int] {
+        model.parameters.entries.map {
+            guard case .uniformFanIn(let fanIn) = $0.initialization else { return 0 }
+            return fanIn
+        }
+    }
 
     // MARK: - Presets: PyTorch naming, shapes and sizes
 
     func testCNNNamesShapesAndCount() throws {
-        let model = try ModelPreset.cnn.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0)
+        let model = try build(.cnn, channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0)
         XCTAssertEqual(names(model), ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias"])
         XCTAssertEqual(shape(model, "0.weight"), [32, 1, 3, 3])
         XCTAssertEqual(shape(model, "0.bias"), [32])
@@ -23,12 +36,13 @@ final class SequentialTests: XCTestCase {
         XCTAssertEqual(model.parameters.count, 421_642)
         XCTAssertEqual(model.inputShape, [1, 28, 28])
         XCTAssertEqual(model.outputShape, [10])
-        XCTAssertEqual(model.layers.count, 10)
-        XCTAssertEqual(model.parameters.entries.map(\.fanIn), [9, 9, 288, 288, 3136, 3136, 128, 128])
+        XCTAssertEqual(model.leaves.count, 10)
+        XCTAssertEqual(fanIns(model), [9, 9, 288, 288, 3136, 3136, 128, 128])
+        XCTAssertTrue(model.buffers.entries.isEmpty)
     }
 
     func testMLPNamesShapesAndCount() throws {
-        let model = try ModelPreset.mlp.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0)
+        let model = try build(.mlp, channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0)
         XCTAssertEqual(names(model), ["1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"])
         XCTAssertEqual(shape(model, "1.weight"), [256, 784])
         XCTAssertEqual(shape(model, "1.bias"), [256])
@@ -41,16 +55,16 @@ final class SequentialTests: XCTestCase {
 
     /// CIFAR-shaped input: the CNN's flatten size follows the image (64 * 8 * 8).
     func testCNNAdaptsToThreeChannelImages() throws {
-        let model = try ModelPreset.cnn.build(channels: 3, height: 32, width: 32, classes: 10, maxBatch: 1, seed: 0)
+        let model = try build(.cnn, channels: 3, height: 32, width: 32, classes: 10, maxBatch: 1, seed: 0)
         XCTAssertEqual(shape(model, "0.weight"), [32, 3, 3, 3])
         XCTAssertEqual(shape(model, "7.weight"), [128, 4096])
-        XCTAssertEqual(model.parameters.entry(named: "0.weight")?.fanIn, 27)
+        XCTAssertEqual(model.parameters.entry(named: "0.weight")?.initialization, .uniformFanIn(27))
     }
 
     /// Entries tile the flat buffer in order, with no gaps.
     func testEntriesAreContiguous() throws {
         for preset in ModelPreset.allCases {
-            let model = try preset.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 0)
+            let model = try build(preset, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 0)
             var offset = 0
             for entry in model.parameters.entries {
                 XCTAssertEqual(entry.offset, offset, "\(preset) \(entry.name)")
@@ -62,7 +76,7 @@ final class SequentialTests: XCTestCase {
     }
 
     func testDescriptionLikePyTorch() throws {
-        let model = try ModelPreset.mlp.build(channels: 1, height: 2, width: 2, classes: 3, maxBatch: 1, seed: 0)
+        let model = try build(.mlp, channels: 1, height: 2, width: 2, classes: 3, maxBatch: 1, seed: 0)
         XCTAssertEqual(model.description, """
             Sequential(
               (0): Flatten(start_dim=1, end_dim=-1)
@@ -76,19 +90,20 @@ final class SequentialTests: XCTestCase {
     }
 
     func testRejectsLayersWhoseShapesDoNotChain() throws {
-        XCTAssertThrowsError(try Sequential([Linear(inFeatures: 4, outFeatures: 3), Linear(inFeatures: 4, outFeatures: 2)], maxBatch: 1)) {
+        XCTAssertThrowsError(try Sequential([Linear(inFeatures: 4, outFeatures: 3), Linear(inFeatures: 4, outFeatures: 2)])) {
             XCTAssertEqual($0 as? ShapeError, ShapeError("layer 0 outputs [3] but layer 1 expects [4]"))
         }
-        XCTAssertThrowsError(try Sequential([Flatten(shape: [1, 2, 2]), Linear(inFeatures: 5, outFeatures: 2)], maxBatch: 1))
+        XCTAssertThrowsError(try Sequential([Flatten(shape: [1, 2, 2]), Linear(inFeatures: 5, outFeatures: 2)]))
+        XCTAssertThrowsError(try Sequential([]))
     }
 
     // MARK: - Binding and forward
 
     /// The layers see the store: values loaded into it drive the forward pass.
     func testLayersAreBoundToTheStore() throws {
-        let model = try Sequential([
+        let model = try Model(Sequential([
             Linear(inFeatures: 2, outFeatures: 2), ReLU(shape: [2]), Linear(inFeatures: 2, outFeatures: 1),
-        ], maxBatch: 2)
+        ]), maxBatch: 2, compute: .serial)
         XCTAssertEqual(names(model), ["0.weight", "0.bias", "2.weight", "2.bias"])
         model.parameters.load([1, 2, -1, 1, 0.5, 0, 2, -3, 1])
         model.input.update(from: [1, 1, 3, -4], count: 4)
@@ -96,12 +111,11 @@ final class SequentialTests: XCTestCase {
         // sample 0: h = relu([3.5, 0]) -> y = 2*3.5 - 3*0 + 1 = 8
         // sample 1: h = relu([3 - 8 + 0.5, -3 - 4]) = [0, 0] -> y = 1
         XCTAssertEqual(Array(UnsafeBufferPointer(start: model.output, count: 2)), [8, 1])
-        // Gradients land in the store's gradient buffer, at the entries' offsets.
-        model.parameters.zeroGradients()
+        // Gradients land in the caller's buffer, at the entries' offsets.
         model.forward(batch: 2, training: true)
         model.outputGradient.update(from: [1, 1], count: 2)
-        model.backward(batch: 2)
-        let g = Array(UnsafeBufferPointer(start: model.parameters.gradients, count: model.parameters.count))
+        var g = [Float](repeating: 0, count: model.parameters.count)
+        g.withUnsafeMutableBufferPointer { model.backward(batch: 2, into: $0) }
         // d2.weight = sum_n h_n = [3.5, 0]; d2.bias = 2; only unit 0 of sample 0 is active:
         // d0.weight row 0 = 2 * x_0 = [2, 2], d0.bias = [2, 0].
         XCTAssertEqual(g, [2, 2, 0, 0, 2, 0, 3.5, 0, 2])
@@ -109,16 +123,16 @@ final class SequentialTests: XCTestCase {
 
     /// Sequential.forward equals chaining the layers by hand.
     func testForwardEqualsChainedLayers() throws {
-        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 4)
+        let model = try build(.cnn, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 4)
         var generator = SeededGenerator(seed: 12)
         let input = randomFloats(2 * model.inputSize, generator: &generator)
         model.input.update(from: input, count: input.count)
         model.forward(batch: 2, training: true)
         let output = Array(UnsafeBufferPointer(start: model.output, count: 2 * model.outputSize))
         var x = input
-        for layer in model.layers {
+        for layer in model.leaves {
             var y = [Float](repeating: .nan, count: 2 * layer.outputSize)
-            layer.forward(x, &y, batch: 2, training: false)
+            model.withContext(gradients: nil, training: false) { layer.forward(x, &y, batch: 2, context: $0) }
             x = y
         }
         XCTAssertEqual(output, x)
@@ -126,7 +140,7 @@ final class SequentialTests: XCTestCase {
 
     /// Growing the workspaces keeps results per sample, and smaller batches still work.
     func testReserveGrowsAndBatchesAreIndependent() throws {
-        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 6)
+        let model = try build(.cnn, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 6)
         var generator = SeededGenerator(seed: 13)
         let input = randomFloats(3 * model.inputSize, generator: &generator)
         var single: [Float] = []
@@ -145,10 +159,10 @@ final class SequentialTests: XCTestCase {
         XCTAssertEqual(model.maxBatch, 3)
     }
 
-    // MARK: - End-to-end gradient checks through Sequential.backward
+    // MARK: - End-to-end gradient checks through Model.backward
 
     private func checkPreset(_ preset: ModelPreset, samples: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        let model = try preset.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 17)
+        let model = try build(preset, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 17)
         var generator = SeededGenerator(seed: 23)
         let input = randomFloats(2 * model.inputSize, -2, 2, generator: &generator)
         let comparisons = ModelGradientCheck.check(model, input: input, labels: [2, 0], samplesPerTensor: samples)
@@ -165,7 +179,7 @@ final class SequentialTests: XCTestCase {
 
     /// The end-to-end check is not vacuous: wrong gradients of the right size fail it.
     func testModelGradientCheckDetectsWrongGradients() throws {
-        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 17)
+        let model = try build(.cnn, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 17)
         var generator = SeededGenerator(seed: 23)
         let input = randomFloats(2 * model.inputSize, -2, 2, generator: &generator)
         let labels: [Int32] = [2, 0]
@@ -180,18 +194,20 @@ final class SequentialTests: XCTestCase {
                 ("zero", [Float](repeating: 0, count: right.count)),
             ]
             for (what, analytic) in wrong {
-                let comparison = GradientCheck.compare(
-                    name, analytic: analytic, variable: model.parameters.values + entry.offset, indices: indices,
-                    tolerance: ModelGradientCheck.tolerance, refinements: 2
-                ) { ModelGradientCheck.loss(model, input: input, labels: labels) }
+                let comparison = model.parameters.withUnsafeMutableBufferPointer { values in
+                    GradientCheck.compare(
+                        name, analytic: analytic, variable: values.baseAddress! + entry.offset, indices: indices,
+                        tolerance: ModelGradientCheck.tolerance, refinements: 2
+                    ) { ModelGradientCheck.loss(model, input: input, labels: labels) }
+                }
                 XCTAssertFalse(comparison.passed, "\(what) d\(name) went unnoticed: \(comparison)")
             }
         }
     }
 
-    /// Backward accumulates into the store; the layer-0 dx is never needed.
+    /// Backward accumulates into the caller's buffer; the layer-0 dx is never needed.
     func testBackwardAccumulatesAcrossCalls() throws {
-        let model = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 3)
+        let model = try build(.cnn, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 3)
         var generator = SeededGenerator(seed: 5)
         let input = randomFloats(2 * model.inputSize, generator: &generator)
         let once = ModelGradientCheck.analytic(model, input: input, labels: [0, 1])
@@ -205,8 +221,8 @@ final class SequentialTests: XCTestCase {
                 logits: model.output, labels: labels.baseAddress!, batch: 2, classes: 3, losses: &losses,
                 gradient: model.outputGradient)
         }
-        model.backward(batch: 2)
-        let twice = Array(UnsafeBufferPointer(start: model.parameters.gradients, count: model.parameters.count))
+        var twice = once
+        twice.withUnsafeMutableBufferPointer { model.backward(batch: 2, into: $0) }
         assertClose(twice, once.map { 2 * $0 }, absolute: 1e-7, relative: 1e-5)
     }
 
@@ -214,10 +230,10 @@ final class SequentialTests: XCTestCase {
 
     func testInitWithinFanInBoundsAndUniform() throws {
         for preset in ModelPreset.allCases {
-            let model = try preset.build(channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 42)
+            let model = try build(preset, channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 42)
             let values = model.parameters.snapshot()
-            for entry in model.parameters.entries {
-                let bound = Float(1 / Double(entry.fanIn).squareRoot())
+            for (entry, fanIn) in zip(model.parameters.entries, fanIns(model)) {
+                let bound = Float(1 / Double(fanIn).squareRoot())
                 let slice = values[entry.offset..<(entry.offset + entry.count)]
                 XCTAssertTrue(slice.allSatisfy { abs($0) <= bound }, "\(preset) \(entry.name) exceeds \(bound)")
                 XCTAssertGreaterThan(Set(slice).count, entry.count / 2, "\(preset) \(entry.name) values repeat")
@@ -235,12 +251,10 @@ final class SequentialTests: XCTestCase {
     }
 
     func testInitDeterministicPerSeed() throws {
-        let a = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 7)
-        let b = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 7)
-        let c = try ModelPreset.cnn.build(channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 8)
+        let a = try build(.cnn, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 7)
+        let b = try build(.cnn, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 7)
+        let c = try build(.cnn, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 8)
         XCTAssertEqual(a.parameters.snapshot(), b.parameters.snapshot())
-        XCTAssertEqual(a.parameters.digest, b.parameters.digest)
-        XCTAssertNotEqual(a.parameters.digest, c.parameters.digest)
         let differing = zip(a.parameters.snapshot(), c.parameters.snapshot()).filter { $0 != $1 }.count
         XCTAssertGreaterThan(differing, a.parameters.count * 9 / 10)
         // Not all equal within a tensor, and different tensors are not copies of each other.
@@ -248,34 +262,38 @@ final class SequentialTests: XCTestCase {
         XCTAssertNotEqual(Array(v[0..<9]), Array(v[9..<18]))
     }
 
-    // MARK: - ParameterStore
+    // MARK: - Tree naming
 
-    private func smallStore() -> ParameterStore {
-        ParameterStore(entries: [
-            (name: "0.weight", spec: ParameterSpec(suffix: "weight", shape: [2, 3], fanIn: 3)),
-            (name: "0.bias", spec: ParameterSpec(suffix: "bias", shape: [2], fanIn: 3)),
+    /// Names come from the tree as PyTorch builds them: attribute names joined by dots,
+    /// nn.Sequential indices, and unnamed children transparent.
+    func testNestedNamesFollowTheTree() throws {
+        let inner = try Sequential(named: [
+            ("fc", Linear(inFeatures: 3, outFeatures: 2)), (nil, ReLU(shape: [2])),
+            ("head", Sequential([Linear(inFeatures: 2, outFeatures: 2), ReLU(shape: [2]), Linear(inFeatures: 2, outFeatures: 1)])),
         ])
+        let root = try Sequential(named: [("stage", inner), (nil, Linear(inFeatures: 1, outFeatures: 1))])
+        let model = try Model(root, maxBatch: 1, compute: .serial)
+        XCTAssertEqual(
+            names(model),
+            ["stage.fc.weight", "stage.fc.bias", "stage.head.0.weight", "stage.head.0.bias", "stage.head.2.weight",
+             "stage.head.2.bias", "weight", "bias"])
+        XCTAssertEqual(model.leaves.count, 6)
     }
 
-    func testDigestChangesWithOneULP() {
-        let store = smallStore()
-        store.load([0.5, -1, 2, 3, 0, 1e-3, 7, -7])
-        let before = store.digest
-        XCTAssertEqual(store.digest, before, "digest must be a pure function of the values")
-        for index in 0..<store.count {
-            let saved = store.values[index]
-            store.values[index] = saved.nextUp
-            XCTAssertNotEqual(store.digest, before, "one ulp up at \(index)")
-            store.values[index] = saved.nextDown
-            XCTAssertNotEqual(store.digest, before, "one ulp down at \(index)")
-            store.values[index] = saved
+    func testClashingNamesAreRefused() {
+        let root = try? Sequential(named: [(nil, Linear(inFeatures: 1, outFeatures: 1)), (nil, Linear(inFeatures: 1, outFeatures: 1))])
+        XCTAssertThrowsError(try Model(root!, maxBatch: 1, compute: .serial)) {
+            XCTAssertEqual($0 as? ShapeError, ShapeError("two tensors are both named weight"))
         }
-        XCTAssertEqual(store.digest, before)
-        // Swapping two values also changes it (order matters), and so does -0 vs +0.
-        store.load([-1, 0.5, 2, 3, 0, 1e-3, 7, -7])
-        XCTAssertNotEqual(store.digest, before)
-        store.load([0.5, -1, 2, 3, -0.0, 1e-3, 7, -7])
-        XCTAssertNotEqual(store.digest, before)
+    }
+
+    // MARK: - TensorStore
+
+    private func smallStore() -> TensorStore {
+        TensorStore([
+            (name: "0.weight", spec: ParameterSpec(suffix: "weight", shape: [2, 3], initialization: .uniformFanIn(3))),
+            (name: "0.bias", spec: ParameterSpec(suffix: "bias", shape: [2], initialization: .constant(0.5))),
+        ])
     }
 
     func testAllFinite() {
@@ -284,10 +302,12 @@ final class SequentialTests: XCTestCase {
         XCTAssertTrue(store.allFinite)
         for bad in [Float.nan, .infinity, -.infinity, .signalingNaN] {
             for index in [0, 4, store.count - 1] {
-                let saved = store.values[index]
-                store.values[index] = bad
-                XCTAssertFalse(store.allFinite, "\(bad) at \(index)")
-                store.values[index] = saved
+                store.withUnsafeMutableBufferPointer { values in
+                    let saved = values[index]
+                    values[index] = bad
+                    XCTAssertFalse(store.allFinite, "\(bad) at \(index)")
+                    values[index] = saved
+                }
             }
         }
         XCTAssertTrue(store.allFinite)
@@ -295,27 +315,26 @@ final class SequentialTests: XCTestCase {
         XCTAssertTrue(store.allFinite)
     }
 
-    func testStoreLayoutSnapshotLoadAndZeroGradients() {
-        let store = ParameterStore(entries: [
-            (name: "a", spec: ParameterSpec(suffix: "weight", shape: [2, 3], fanIn: 3)),
-            (name: "b", spec: ParameterSpec(suffix: "bias", shape: [2], fanIn: 3)),
-        ], tailCount: 2)
+    func testStoreLayoutSnapshotAndLoad() {
+        let store = smallStore()
         XCTAssertEqual(store.count, 8)
-        XCTAssertEqual(store.tailCount, 2)
-        XCTAssertEqual(store.entry(named: "b")?.offset, 6)
+        XCTAssertEqual(store.entry(named: "0.bias")?.offset, 6)
         XCTAssertNil(store.entry(named: "c"))
-        let view = store.view(of: store.entry(named: "b")!)
-        XCTAssertEqual(view.count, 2)
-        XCTAssertEqual(view.value, store.values + 6)
-        XCTAssertEqual(view.gradient, store.gradients + 6)
         XCTAssertEqual(store.snapshot(), [Float](repeating: 0, count: 8))
         let values: [Float] = [1, 2, 3, 4, 5, 6, 7, 8]
         store.load(values)
         XCTAssertEqual(store.snapshot(), values)
-        XCTAssertEqual(view.value[1], 8)
-        store.gradients.update(repeating: 3, count: 10)
-        store.zeroGradients()
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: store.gradients, count: 10)), [Float](repeating: 0, count: 10),
-                       "zeroGradients must clear the tail too")
+        XCTAssertEqual(store.values(of: store.entry(named: "0.bias")!), [7, 8])
+        store.load([-1, -2], into: store.entry(named: "0.bias")!)
+        XCTAssertEqual(store.snapshot(), [1, 2, 3, 4, 5, 6, -1, -2])
+    }
+
+    func testInitializationKinds() {
+        let store = smallStore()
+        var generator = SeededGenerator(seed: 1)
+        store.initialize(generator: &generator)
+        let values = store.snapshot()
+        XCTAssertTrue(values[0..<6].allSatisfy { abs($0) <= 1 / Float(3).squareRoot() && $0 != 0 })
+        XCTAssertEqual(Array(values[6...]), [0.5, 0.5])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
-import NN
+import DurableIO
+import SafeTensors
 import XCTest
 
 /// Tests for the safetensors reader/writer in `Sources/NN/Safetensors`.
@@ -325,7 +326,6 @@ final class SafetensorsTests: XCTestCase {
             .headerLengthExceedsFile(path: "p", headerLength: 9, available: 2),
             .malformedEntry(path: "p", name: "evil\nname", field: "shape", problem: "is missing"),
             .unknownDType(path: "p", name: "w", dtype: "F16"),
-            .io(path: "p", operation: "open", errno: ENOENT),
         ]
         for error in errors {
             XCTAssertTrue(error.description.hasPrefix("p: "), error.description)
@@ -333,7 +333,7 @@ final class SafetensorsTests: XCTestCase {
         }
         XCTAssertTrue(SafetensorsError.unknownDType(path: "p", name: "w", dtype: "F16").description
             .contains("F32, F64, I32, I64, U8"))
-        XCTAssertTrue(SafetensorsError.io(path: "p", operation: "open", errno: ENOENT).description
+        XCTAssertTrue(FileError(path: "p", operation: "open", errno: ENOENT).description
             .contains("No such file"))
     }
 
@@ -355,14 +355,14 @@ final class SafetensorsTests: XCTestCase {
     func testReadAndWriteErrorsNameThePath() throws {
         let missing = tempDir.appendingPathComponent("missing.safetensors").path
         XCTAssertThrowsError(try SafetensorsFile.read(path: missing)) { error in
-            XCTAssertEqual(error as? SafetensorsError, .io(path: missing, operation: "open", errno: ENOENT))
+            XCTAssertEqual(error as? FileError, FileError(path: missing, operation: "open", errno: ENOENT))
         }
         XCTAssertThrowsError(try SafetensorsFile.read(path: tempDir.path)) { error in
-            XCTAssertEqual(error as? SafetensorsError, .io(path: tempDir.path, operation: "read", errno: EISDIR))
+            XCTAssertEqual(error as? FileError, FileError(path: tempDir.path, operation: "read", errno: EISDIR))
         }
         let noDir = tempDir.appendingPathComponent("no/such/dir.safetensors").path
         XCTAssertThrowsError(try sampleFile().write(path: noDir)) { error in
-            XCTAssertEqual(error as? SafetensorsError, .io(path: noDir, operation: "open", errno: ENOENT))
+            XCTAssertEqual(error as? FileError, FileError(path: noDir + ".tmp", operation: "open", errno: ENOENT))
         }
         let truncated = tempDir.appendingPathComponent("truncated.safetensors").path
         try Data(sampleFile().encoded().dropLast()).write(to: URL(fileURLWithPath: truncated))

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import DurableIO
 
 /// The contents of a safetensors file: tensors in data order plus string metadata.
 ///
@@ -266,87 +260,14 @@ public struct SafetensorsFile: Sendable, Equatable {
 
     /// Reads the whole file at `path` and decodes it (see `decode(_:path:)`).
     public static func read(path: String) throws -> SafetensorsFile {
-        try decode(SafetensorsPOSIX.readAll(path: path), path: path)
+        try decode(DurableFile.read(path), path: path)
     }
 
-    /// Writes `encoded()` to `path` directly (creating or truncating it), then fsyncs and closes the file.
-    ///
-    /// Atomicity (temp file + rename) is the caller's business. Throws
-    /// `SafetensorsError.io` naming the path and the failed call, or
-    /// `duplicateName` / `reservedName` for invalid tensor names.
+    /// Writes `encoded()` to `path` durably and atomically (`DurableFile.write`).
+    /// Throws `duplicateName` / `reservedName` for invalid tensor names (nothing is written)
+    /// or a `FileError` naming the path and the failed call.
     public func write(path: String) throws {
         try validateNames(path: path)
-        try SafetensorsPOSIX.writeAll(encoded(), path: path)
+        try DurableFile.write(encoded(), to: path)
     }
-}
-
-/// Thin POSIX file helpers with full error checking, for safetensors I/O.
-enum SafetensorsPOSIX {
-    /// Reads the complete contents of `path`.
-    static func readAll(path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SafetensorsError.io(path: path, operation: "open", errno: errno) }
-        var closed = false
-        defer { if !closed { _ = close(fd) } }
-
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SafetensorsError.io(path: path, operation: "fstat", errno: errno) }
-        var buffer = [UInt8](repeating: 0, count: max(Int(info.st_size), 0))
-        var filled = 0
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n: Int
-            if filled < buffer.count {
-                n = buffer.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress! + filled, $0.count - filled) }
-            } else {
-                // The file may have grown since fstat; keep reading until EOF.
-                n = chunk.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress!, $0.count) }
-                if n > 0 { buffer.append(contentsOf: chunk[0..<n]) }
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SafetensorsError.io(path: path, operation: "read", errno: errno)
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        if filled < buffer.count { buffer.removeSubrange(filled...) }
-        closed = true
-        guard close(fd) == 0 else { throw SafetensorsError.io(path: path, operation: "close", errno: errno) }
-        return buffer
-    }
-
-    /// Creates or truncates `path`, writes `bytes`, fsyncs and closes it.
-    static func writeAll(_ bytes: [UInt8], path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SafetensorsError.io(path: path, operation: "open", errno: errno) }
-        var closed = false
-        defer { if !closed { _ = close(fd) } }
-
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { posixWrite(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SafetensorsError.io(path: path, operation: "write", errno: errno)
-            }
-            if n == 0 { throw SafetensorsError.io(path: path, operation: "write", errno: EIO) }
-            written += n
-        }
-        guard fsync(fd) == 0 else { throw SafetensorsError.io(path: path, operation: "fsync", errno: errno) }
-        closed = true
-        guard close(fd) == 0 else { throw SafetensorsError.io(path: path, operation: "close", errno: errno) }
-    }
-}
-
-// `read`/`write` could be shadowed by members named `read`/`write` (e.g.
-// `SafetensorsFile.read(path:)`); these wrappers name the C functions unambiguously.
-@inline(__always)
-private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    read(fd, buffer, count)
-}
-
-@inline(__always)
-private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, buffer, count)
 }

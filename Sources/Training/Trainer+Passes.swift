@@ -1,0 +1,88 @@
+import Datasets
+import Distributed
+import NN
+
+/// Result of one training pass on this rank (totals are global, reduced through the step buffer).
+struct TrainPass {
+    var trained: Int
+    var totals: EvaluationTotals
+    var seconds: Double
+    var steps: Int
+    var allreduceSeconds: Double
+}
+
+extension Trainer {
+    /// One pass over the shuffled local unmastered instances; records each one's loss
+    /// (train mode, before its step's update) in the tracker.
+    func trainPass(epoch: Int, lr: Float, progress: ProgressLine) throws -> TrainPass {
+        let train = data.train
+        var order = tracker.slots(mastered: false)
+        var generator = SeededGenerator(seed: config.seed, streams: UInt64(epoch), UInt64(communicator.rank))
+        generator.shuffle(&order)
+        // Every rank must issue the same collectives, so all agree on the step count:
+        // S = ceil(unmastered over all ranks / B). Each rank spreads its own pool evenly
+        // over those S steps (step s takes slots [s n / S, (s + 1) n / S) of its n), so
+        // every step draws from every rank in proportion to what it still has to train:
+        // a rank with a smaller pool takes fewer per step instead of running dry early and
+        // leaving the last steps to the other ranks' data alone (with class sharding that
+        // would train whole stretches of steps on a few classes). A rank with nothing
+        // contributes zeros and count 0. Local batches never exceed B.
+        let local = order.count
+        let steps = (try communicator.allreduced(local, .sum) + config.batchSize - 1) / config.batchSize
+        let buffer = step.buffer
+        var pass = TrainPass(trained: 0, totals: EvaluationTotals(), seconds: 0, steps: steps, allreduceSeconds: 0)
+        let start = monotonicSeconds()
+        try order.withUnsafeBufferPointer { all in
+            for s in 0..<steps {
+                let batch = UnsafeBufferPointer(rebasing: all[(local * s / steps)..<(local * (s + 1) / steps)])
+                step.accumulate(train, slots: batch)
+                pass.trained += batch.count
+                step.losses.withUnsafeBufferPointer {
+                    self.tracker.record(losses: UnsafeBufferPointer(rebasing: $0[0..<batch.count]), slots: batch)
+                }
+                let reduceStart = monotonicSeconds()
+                try buffer.withAll { try communicator.allreduce($0, .sum) }
+                pass.allreduceSeconds += monotonicSeconds() - reduceStart
+                // The global loss sum is identical on every rank, so all of them stop together.
+                guard buffer.lossSum.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: s + 1) }
+                pass.totals.lossSum += Double(buffer.lossSum)
+                pass.totals.count += buffer.count
+                pass.totals.correct += buffer.correct
+                step.apply(learningRate: lr)
+                let now = monotonicSeconds()
+                progress.update(
+                    String(
+                        format: "epoch %d/%d %@ %d/%d  loss %.4f  %.0f samples/s", epoch + 1, config.epochs,
+                        ProgressLine.bar(Double(s + 1) / Double(max(1, steps))), s + 1, steps, pass.totals.meanLoss,
+                        Double(pass.totals.count) / max(now - start, 1e-9)),
+                    now: now)
+            }
+        }
+        progress.clear()
+        guard model.parameters.allFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: steps) }
+        pass.seconds = monotonicSeconds() - start
+        return pass
+    }
+
+    /// Forward-only (eval mode) pass over the local mastered instances, recording their losses.
+    func probePass() -> (probed: Int, seconds: Double) {
+        let start = monotonicSeconds()
+        let mastered = tracker.slots(mastered: true)
+        guard !mastered.isEmpty else { return (0, 0) }
+        _ = evaluator.evaluate(data.train, slots: mastered) { offset, losses in
+            mastered.withUnsafeBufferPointer {
+                self.tracker.record(
+                    losses: losses, slots: UnsafeBufferPointer(rebasing: $0[offset..<(offset + losses.count)]))
+            }
+        }
+        return (mastered.count, monotonicSeconds() - start)
+    }
+
+    /// Loss and accuracy over the whole test split: each rank evaluates its block, sums are reduced.
+    func evaluateTest() throws -> EvaluationTotals {
+        let local = evaluator.evaluate(data.test)
+        var sums = [local.lossSum, Double(local.correct), Double(local.count)]
+        try communicator.allreduce(&sums, .sum)
+        return EvaluationTotals(lossSum: sums[0], correct: Int(sums[1]), count: Int(sums[2]))
+    }
+}
