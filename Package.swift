@@ -68,7 +68,7 @@ let package = Package(
         /// Test-only executable run under mpirun by the tests: the MPI self-test and
         /// training with injected faults. Not a product; never part of `ies`.
         .executableTarget(
-            name: "ies-testbed", dependencies: ["Distributed", "Training", "Mastery", "Datasets", "NN", argumentParser],
+            name: "ies-testbed", dependencies: ["Distributed", "Training", "Mastery", "Datasets", "NN", "SafeTensors", argumentParser],
             path: "Tests/TestBed", swiftSettings: swiftSettings),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(

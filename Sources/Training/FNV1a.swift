@@ -30,6 +30,7 @@ extension Model {
         var hash = FNV1a()
         parameters.withUnsafeBufferPointer { hash.mix(floats: $0) }
         buffers.withUnsafeBufferPointer { hash.mix(floats: $0) }
+        if !batchCounterNames.isEmpty { hash.mix(UInt64(bitPattern: trainingSteps)) }
         return hash.value
     }
 }

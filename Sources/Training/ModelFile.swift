@@ -11,19 +11,25 @@ public struct ModelFile: Sendable {
     public static let formatTag = "ies-model/1"
 
     public var preset: ModelPreset
+    /// The ResNets' first-stage width, when one was chosen.
+    public var stageWidth: Int?
     public var channels: Int, height: Int, width: Int
     public var classes: Int
     public var normalization: Normalization
 
-    public init(preset: ModelPreset, channels: Int, height: Int, width: Int, classes: Int, normalization: Normalization) {
+    public init(
+        preset: ModelPreset, stageWidth: Int? = nil, channels: Int, height: Int, width: Int, classes: Int,
+        normalization: Normalization
+    ) {
         self.preset = preset
+        self.stageWidth = stageWidth
         self.channels = channels; self.height = height; self.width = width
         self.classes = classes
         self.normalization = normalization
     }
 
     var metadata: [String: String] {
-        [
+        var metadata = [
             "format": ModelFile.formatTag,
             "model": preset.rawValue,
             "input_shape": "\(channels),\(height),\(width)",
@@ -31,9 +37,12 @@ public struct ModelFile: Sendable {
             "normalization_mean": normalization.mean.map { String($0) }.joined(separator: ","),
             "normalization_std": normalization.std.map { String($0) }.joined(separator: ","),
         ]
+        if preset.takesWidth { metadata["width"] = String(stageWidth ?? ModelPreset.defaultWidth) }
+        return metadata
     }
 
-    /// The model's parameters, then its buffers, as safetensors tensors in store order.
+    /// The model's parameters, its buffers, then its `num_batches_tracked` counters (I64
+    /// scalars, as PyTorch stores them), as safetensors tensors.
     public static func tensors(of model: Model) -> [SafetensorsTensor] {
         [model.parameters, model.buffers].flatMap { store in
             store.withUnsafeBufferPointer { values in
@@ -43,7 +52,7 @@ public struct ModelFile: Sendable {
                         floats: UnsafeBufferPointer(rebasing: values[entry.offset..<(entry.offset + entry.count)]))
                 }
             }
-        }
+        } + model.batchCounterNames.map { SafetensorsTensor(name: $0, shape: [], int64s: [model.trainingSteps]) }
     }
 
     /// The bytes of the safetensors file for `model`.
@@ -72,10 +81,22 @@ public struct ModelFile: Sendable {
                 store.load(tensor.floats, into: entry)
             }
         }
+        var steps: Set<Int64> = []
+        for name in model.batchCounterNames {
+            guard let tensor = file[name], tensor.dtype == .i64, tensor.shape == [] else {
+                throw TrainingError.badModelFile(path: path, message: "missing I64 scalar \(name)")
+            }
+            steps.insert(tensor.int64s[0])
+        }
+        guard steps.count <= 1 else {
+            throw TrainingError.badModelFile(path: path, message: "num_batches_tracked differs between layers: \(steps.sorted())")
+        }
+        model.trainingSteps = steps.first ?? 0
     }
 
     /// Reads a model file written by `write`, rebuilding the model with its parameters.
-    public static func read(path: String, maxBatch: Int, compute: Compute) throws -> (ModelFile, Model) {
+    /// `maxBatch` nil: 256 for the mlp and cnn, 64 for the larger networks (bounded memory).
+    public static func read(path: String, maxBatch: Int? = nil, compute: Compute) throws -> (ModelFile, Model) {
         let file = try SafetensorsFile.read(path: path)
         func bad(_ message: String) -> TrainingError { .badModelFile(path: path, message: message) }
         let meta = file.metadata
@@ -83,7 +104,16 @@ public struct ModelFile: Sendable {
             throw bad("not an ies model file (metadata format is \(meta["format"] ?? "missing"), expected \(formatTag))")
         }
         guard let name = meta["model"], let preset = ModelPreset(rawValue: name) else {
-            throw bad("unknown model '\(meta["model"] ?? "")' in metadata, expected one of mlp, cnn")
+            throw bad(
+                "unknown model '\(meta["model"] ?? "")' in metadata, expected one of "
+                    + ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        var stageWidth: Int?
+        if preset.takesWidth {
+            guard let text = meta["width"], let value = Int(text), value > 0 else {
+                throw bad("metadata width missing or malformed for \(name)")
+            }
+            stageWidth = value
         }
         let shape = (meta["input_shape"] ?? "").split(separator: ",").compactMap { Int($0) }
         guard shape.count == 3, shape.allSatisfy({ $0 > 0 }), let classes = Int(meta["classes"] ?? ""), classes > 0
@@ -94,13 +124,13 @@ public struct ModelFile: Sendable {
             throw bad("metadata normalization must have \(shape[0]) channel values")
         }
         let description = ModelFile(
-            preset: preset, channels: shape[0], height: shape[1], width: shape[2], classes: classes,
-            normalization: Normalization(mean: mean, std: std))
+            preset: preset, stageWidth: stageWidth, channels: shape[0], height: shape[1], width: shape[2],
+            classes: classes, normalization: Normalization(mean: mean, std: std))
         let model = try preset.build(
-            channels: shape[0], height: shape[1], width: shape[2], classes: classes, maxBatch: maxBatch, seed: 0,
-            compute: compute)
+            channels: shape[0], height: shape[1], width: shape[2], classes: classes,
+            maxBatch: maxBatch ?? (preset.isImageNetwork ? 64 : 256), seed: 0, compute: compute, stageWidth: stageWidth)
         try load(file, into: model, path: path)
-        let expected = model.parameters.entries.count + model.buffers.entries.count
+        let expected = model.parameters.entries.count + model.buffers.entries.count + model.batchCounterNames.count
         if file.tensors.count != expected {
             throw bad("has \(file.tensors.count) tensors, the \(preset.rawValue) model has \(expected)")
         }

@@ -1,49 +1,58 @@
-/// The buffer one data-parallel step reduces: the model's gradients followed by a small
-/// tail [instance count, loss sum, correct], so that ONE allreduce per step combines
-/// everything the ranks need to agree on.
+/// The buffer one data-parallel step reduces: the model's gradients, its per-batch
+/// statistics (BatchNorm's shifted sums, folded into the running statistics afterwards),
+/// and a small tail [instance count, loss sum, correct], so that ONE allreduce per step
+/// combines everything the ranks need to agree on.
 ///
-/// Layout (floats): [0, parameterCount) gradients | count | loss sum | correct.
+/// Layout (floats): gradients (parameterCount) | statistics (statisticsCount) | count | loss sum | correct.
+/// The memory is allocated once and handed out as buffer views (a step uses several at once).
 public final class StepBuffer {
     public let parameterCount: Int
-    private var storage: [Float]
+    public let statisticsCount: Int
+    private let storage: UnsafeMutableBufferPointer<Float>
+    private var tail: Int { parameterCount + statisticsCount }
 
     public static let tailCount = 3
 
-    public init(parameterCount: Int) {
+    public init(parameterCount: Int, statisticsCount: Int = 0) {
         self.parameterCount = parameterCount
-        storage = [Float](repeating: 0, count: parameterCount + Self.tailCount)
+        self.statisticsCount = statisticsCount
+        storage = .allocate(capacity: parameterCount + statisticsCount + Self.tailCount)
+        storage.initialize(repeating: 0)
     }
 
-    /// Zeroes gradients and tail.
-    public func zero() {
-        storage.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-    }
+    deinit { storage.deallocate() }
 
-    /// The gradient part, for `Model.backward(into:)`.
-    public func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try storage.withUnsafeMutableBufferPointer { try body(UnsafeMutableBufferPointer(rebasing: $0[0..<parameterCount])) }
-    }
+    /// Zeroes everything.
+    public func zero() { storage.update(repeating: 0) }
 
     /// The whole buffer, for the allreduce.
-    public func withAll<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try storage.withUnsafeMutableBufferPointer { try body($0) }
+    public var all: UnsafeMutableBufferPointer<Float> { storage }
+
+    /// The gradient part, for `Model.backward(into:)`.
+    public var gradients: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: storage[0..<parameterCount])
+    }
+
+    /// The statistics part, for the model's training forward and `Model.foldStatistics`.
+    public var statistics: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: storage[parameterCount..<tail])
     }
 
     /// Instances in the step (after a reduction: over all ranks).
     public var count: Int {
-        get { Int(storage[parameterCount]) }
-        set { storage[parameterCount] = Float(newValue) }
+        get { Int(storage[tail]) }
+        set { storage[tail] = Float(newValue) }
     }
 
     /// Sum of the instances' losses.
     public var lossSum: Float {
-        get { storage[parameterCount + 1] }
-        set { storage[parameterCount + 1] = newValue }
+        get { storage[tail + 1] }
+        set { storage[tail + 1] = newValue }
     }
 
     /// Correct predictions among them.
     public var correct: Int {
-        get { Int(storage[parameterCount + 2]) }
-        set { storage[parameterCount + 2] = Float(newValue) }
+        get { Int(storage[tail + 2]) }
+        set { storage[tail + 2] = Float(newValue) }
     }
 }

@@ -35,13 +35,13 @@ extension Trainer {
         try order.withUnsafeBufferPointer { all in
             for s in 0..<steps {
                 let batch = UnsafeBufferPointer(rebasing: all[(local * s / steps)..<(local * (s + 1) / steps)])
-                step.accumulate(train, slots: batch)
+                step.accumulate(train, slots: batch, epoch: epoch)
                 pass.trained += batch.count
                 step.losses.withUnsafeBufferPointer {
                     self.tracker.record(losses: UnsafeBufferPointer(rebasing: $0[0..<batch.count]), slots: batch)
                 }
                 let reduceStart = monotonicSeconds()
-                try buffer.withAll { try communicator.allreduce($0, .sum) }
+                try communicator.allreduce(buffer.all, .sum)
                 pass.allreduceSeconds += monotonicSeconds() - reduceStart
                 // The global loss sum is identical on every rank, so all of them stop together.
                 guard buffer.lossSum.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: s + 1) }

@@ -60,15 +60,31 @@ public final class Trainer {
             owners: try resume.flatMap { try Trainer.owners(from: $0, ranks: communicator.size) })
         let train = data.train
         let compute = Compute(threads: config.threads ?? Trainer.defaultThreads(localRanks: communicator.localSize))
-        model = try config.model.build(
-            channels: train.channels, height: train.height, width: train.width, classes: train.classCount,
-            maxBatch: max(config.batchSize, config.evaluationBatchSize), seed: config.seed, compute: compute)
+        do {
+            model = try config.model.build(
+                channels: train.channels, height: train.height, width: train.width, classes: train.classCount,
+                maxBatch: max(config.batchSize, config.effectiveEvaluationBatchSize), seed: config.seed,
+                compute: compute, stageWidth: config.width)
+        } catch let error as ShapeError {
+            throw ConfigurationError(field: .model, "does not fit the data: \(error)")
+        }
         try model.parameters.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         try model.buffers.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         optimizer = SGD(
             parameterCount: model.parameters.count, momentum: Float(config.momentum),
             weightDecay: Float(config.weightDecay))
-        step = TrainingStep(model: model, optimizer: optimizer, normalization: data.normalization)
+        step = TrainingStep(model: model, optimizer: optimizer, normalization: data.normalization, seed: config.seed)
+        if config.syncBatchNorm && communicator.size > 1 {
+            step.synchronize = { [communicator] sums in
+                do {
+                    try communicator.allreduce(sums, .sum)
+                } catch {
+                    // A failed collective leaves the ranks out of step: end the job, naming the rank.
+                    FileHandle.standardError.write(Data("Error (rank \(communicator.rank)): \(error)\n".utf8))
+                    communicator.abort(code: 1)
+                }
+            }
+        }
         if let resume {
             (tracker, resumeState) = try Trainer.restore(
                 resume, model: model, optimizer: optimizer, rule: config.mastery, localIDs: train.ids)
@@ -76,10 +92,11 @@ public final class Trainer {
             tracker = MasteryTracker(rule: config.mastery, ids: train.ids)
             resumeState = nil
         }
-        evaluator = Evaluator(model: model, normalization: data.normalization, batchSize: config.evaluationBatchSize)
+        evaluator = Evaluator(
+            model: model, normalization: data.normalization, batchSize: config.effectiveEvaluationBatchSize)
         modelFile = ModelFile(
-            preset: config.model, channels: train.channels, height: train.height, width: train.width,
-            classes: train.classCount, normalization: data.normalization)
+            preset: config.model, stageWidth: config.width, channels: train.channels, height: train.height,
+            width: train.width, classes: train.classCount, normalization: data.normalization)
     }
 
     /// The node's cores divided among the ranks on it, at least 1.

@@ -6,6 +6,10 @@ import NN
 public struct TrainingConfig: Sendable, Equatable, Codable {
     public var dataDirectory: String = "/usr/share/datasets/fashion-mnist"
     public var model: ModelPreset = .cnn
+    /// The ResNets' first-stage width (nil: the preset's default, 64).
+    public var width: Int? = nil
+    /// Normalize BatchNorm with the statistics of the global batch (all ranks) instead of each rank's own.
+    public var syncBatchNorm: Bool = false
     public var epochs: Int = 5
     /// Global batch size.
     public var batchSize: Int = 64
@@ -19,8 +23,12 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// OpenBLAS threads; nil = all cores of this process's share of the node.
     public var threads: Int? = nil
     public var runDirectory: String
-    /// Batch size used for evaluation and probes (forward only).
+    /// Batch size used for evaluation and probes (forward only) of the mlp and cnn; the
+    /// larger networks evaluate in training-size batches to bound their memory.
     public var evaluationBatchSize: Int = 256
+
+    /// The evaluation batch actually used.
+    public var effectiveEvaluationBatchSize: Int { model.isImageNetwork ? batchSize : evaluationBatchSize }
     /// Show a progress line within each epoch (only when stdout is a terminal).
     public var showProgress: Bool = true
     /// Instance-dependent early stopping; threshold 0 trains every instance every epoch.
@@ -37,7 +45,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var rebalanceTolerance: Double = 0.05
 
     enum CodingKeys: String, CodingKey {
-        case dataDirectory = "data", model, epochs, batchSize = "batch_size", learningRate = "lr", momentum
+        case dataDirectory = "data", model, width, syncBatchNorm = "sync_bn", epochs, batchSize = "batch_size"
+        case learningRate = "lr", momentum
         case weightDecay = "weight_decay", schedule = "lr_schedule", seed, limit, threads, runDirectory = "run_dir"
         case evaluationBatchSize = "evaluation_batch_size", showProgress = "progress", mastery = "ies"
         case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
@@ -49,7 +58,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// The settings by name, for errors that say which one is wrong (raw value: the key in
     /// checkpoints' meta.json; the command line maps each to its flag).
     public enum Field: String, Sendable, CaseIterable {
-        case data, model, epochs, batchSize = "batch_size", lr, momentum, weightDecay = "weight_decay"
+        case data, model, width, epochs, batchSize = "batch_size", lr, momentum, weightDecay = "weight_decay"
         case lrSchedule = "lr_schedule", seed, limit, threads, evaluationBatchSize = "evaluation_batch_size"
         case checkpointEvery = "checkpoint_every", keep, rebalanceTolerance = "rebalance_tolerance"
     }
@@ -67,6 +76,10 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
             throw fail(.weightDecay, "must be >= 0, got \(weightDecay)")
         }
         if let limit, limit <= 0 { throw fail(.limit, "must be a positive integer, got \(limit)") }
+        if let width {
+            guard model.takesWidth else { throw fail(.width, "applies to the resnets only, not \(model.rawValue)") }
+            guard width > 0 else { throw fail(.width, "must be a positive integer, got \(width)") }
+        }
         if let threads, threads <= 0 { throw fail(.threads, "must be a positive integer, got \(threads)") }
         guard evaluationBatchSize > 0 else {
             throw fail(.evaluationBatchSize, "must be a positive integer, got \(evaluationBatchSize)")

@@ -3,65 +3,80 @@ import NN
 
 /// One optimizer step on a batch of instances: normalize into the model input, forward
 /// (train mode), per-instance cross-entropy, backward of the summed loss into the step
-/// buffer, then the optimizer with the mean gradient.
+/// buffer; then, once the buffer is summed over ranks, fold the batch statistics into the
+/// model's buffers and update the parameters with the mean gradient.
 ///
-/// The step buffer's tail carries [count, loss sum, correct], so that a data-parallel
-/// step can combine everything with one allreduce between `accumulate` and `apply`.
+/// The step buffer carries gradients, statistics and [count, loss sum, correct], so that a
+/// data-parallel step combines everything with one allreduce between `accumulate` and `apply`.
 public final class TrainingStep {
     public let model: Model
     public let optimizer: Optimizer
     public let normalization: Normalization
     public let buffer: StepBuffer
+    /// The run's seed: with the epoch and the instance ids it fixes every random choice
+    /// made for an instance (Dropout masks).
+    public let seed: UInt64
+    /// Sums over all ranks for synchronized BatchNorm (nil: each rank normalizes with its batch).
+    public var synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)?
     /// Per-instance losses of the last `accumulate`, in batch order.
     public private(set) var losses: [Float]
     private var labels: [Int32]
+    private var ids: [Int32]
 
-    public init(model: Model, optimizer: Optimizer, normalization: Normalization) {
+    public init(model: Model, optimizer: Optimizer, normalization: Normalization, seed: UInt64 = 0) {
         self.model = model
         self.optimizer = optimizer
         self.normalization = normalization
-        buffer = StepBuffer(parameterCount: model.parameters.count)
+        self.seed = seed
+        buffer = StepBuffer(parameterCount: model.parameters.count, statisticsCount: model.statisticsCount)
         losses = Array(repeating: 0, count: model.maxBatch)
         labels = Array(repeating: 0, count: model.maxBatch)
+        ids = Array(repeating: 0, count: model.maxBatch)
     }
 
     /// Zeroes the step buffer, then adds the summed-loss gradients of the instances in
-    /// `slots` of `dataset` and writes [count, loss sum, correct] into the tail.
-    /// An empty batch leaves zeros.
-    public func accumulate(_ dataset: Dataset, slots: UnsafeBufferPointer<Int>) {
+    /// `slots` of `dataset` (in `epoch`) and writes the batch statistics and [count, loss
+    /// sum, correct]. An empty batch leaves zeros (and, with synchronized BatchNorm, still
+    /// joins the layers' reductions).
+    public func accumulate(_ dataset: Dataset, slots: UnsafeBufferPointer<Int>, epoch: Int = 0) {
         buffer.zero()
         let batch = slots.count
-        guard batch > 0 else { return }
+        guard batch > 0 || synchronize != nil else { return }
         precondition(batch <= model.maxBatch)
         labels.withUnsafeMutableBufferPointer {
             normalization.fill(from: dataset, slots: slots, output: model.input, labels: $0.baseAddress!)
         }
-        model.forward(batch: batch, training: true)
-        let correct = labels.withUnsafeBufferPointer { labelBuffer in
-            losses.withUnsafeMutableBufferPointer { lossBuffer in
-                SoftmaxCrossEntropy.forward(
-                    logits: model.output, labels: labelBuffer.baseAddress!, batch: batch,
-                    classes: model.outputSize, losses: lossBuffer.baseAddress!, gradient: model.outputGradient)
+        for i in 0..<batch { ids[i] = dataset.ids[slots[i]] }
+        ids.withUnsafeBufferPointer { ids in
+            let options = Model.TrainingOptions(
+                statistics: buffer.statistics, identity: BatchIdentity(seed: seed, epoch: epoch, ids: ids.baseAddress!),
+                synchronize: synchronize)
+            model.forward(batch: batch, training: true, options: options)
+            buffer.correct = labels.withUnsafeBufferPointer { labelBuffer in
+                losses.withUnsafeMutableBufferPointer { lossBuffer in
+                    SoftmaxCrossEntropy.forward(
+                        logits: model.output, labels: labelBuffer.baseAddress!, batch: batch,
+                        classes: model.outputSize, losses: lossBuffer.baseAddress!, gradient: model.outputGradient)
+                }
             }
+            model.backward(batch: batch, into: buffer.gradients, options: options)
         }
-        buffer.withGradients { model.backward(batch: batch, into: $0) }
         var lossSum: Float = 0
         for i in 0..<batch { lossSum += losses[i] }
         buffer.count = batch
         buffer.lossSum = lossSum
-        buffer.correct = correct
     }
 
-    /// Applies the optimizer with the mean gradient (sum / count); skipped when count is 0.
+    /// Applies the (reduced) step: folds the batch statistics into the model's buffers and
+    /// updates the parameters with the mean gradient (sum / count); nothing when count is 0.
     public func apply(learningRate: Float) {
         let count = buffer.count
         guard count > 0 else { return }
+        model.foldStatistics(UnsafeBufferPointer(buffer.statistics), instances: count)
         model.parameters.withUnsafeMutableBufferPointer { parameters in
-            buffer.withGradients { gradients in
-                optimizer.step(
-                    parameters: parameters, gradients: UnsafeBufferPointer(gradients), gradientScale: 1 / Float(count),
-                    learningRate: learningRate)
-            }
+            optimizer.step(
+                parameters: parameters, gradients: UnsafeBufferPointer(buffer.gradients), gradientScale: 1 / Float(count),
+                learningRate: learningRate)
         }
     }
 }

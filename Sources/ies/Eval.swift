@@ -23,8 +23,8 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let compute = Compute(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let batch = 256
-        let (file, model) = try ModelFile.read(path: modelFile, maxBatch: batch, compute: compute)
+        let (file, model) = try ModelFile.read(path: modelFile, compute: compute)
+        let batch = model.maxBatch
         let test = try DatasetLoader.load(directory: data).test
         guard test.channels == file.channels, test.height == file.height, test.width == file.width,
               test.classCount <= file.classes

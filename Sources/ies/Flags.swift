@@ -11,6 +11,7 @@ enum Flags {
         switch field {
         case .data: return "--data"
         case .model: return "--model"
+        case .width: return "--width"
         case .epochs: return "--epochs"
         case .batchSize: return "--batch-size"
         case .lr: return "--lr"

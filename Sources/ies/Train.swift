@@ -19,8 +19,14 @@ struct Train: ParsableCommand {
     @Option(help: "Dataset directory: IDX files (train-images-idx3-ubyte[.gz], ...) or CIFAR-10/100 binary. (default: /usr/share/datasets/fashion-mnist)")
     var data: String?
 
-    @Option(help: "Model preset: mlp or cnn. (default: cnn)")
+    @Option(help: "Model preset: mlp, cnn, resnet18, resnet34, resnet50 or vgg16. (default: cnn)")
     var model: ModelPreset?
+
+    @Option(parsing: .unconditional, help: "ResNets: channels of the first stage (the stages use W, 2W, 4W, 8W). (default: 64)")
+    var width: Int?
+
+    @Flag(help: "Under mpirun: BatchNorm normalizes with the statistics of the global batch (all ranks), like PyTorch's SyncBatchNorm, instead of each rank's own.")
+    var syncBn = false
 
     @Option(parsing: .unconditional, help: "Number of epochs in the whole run (a resumed run continues up to it). (default: 5)")
     var epochs: Int?
@@ -114,6 +120,8 @@ struct Train: ParsableCommand {
         }
         try set(\.dataDirectory, data, flag: "--data")
         try set(\.model, model, flag: "--model")
+        try set(\.width, width.map { Optional($0) }, flag: "--width")
+        try set(\.syncBatchNorm, syncBn ? true : nil, flag: "--sync-bn")
         try set(\.batchSize, batchSize, flag: "--batch-size")
         try set(\.learningRate, lr, flag: "--lr")
         try set(\.momentum, momentum, flag: "--momentum")

@@ -64,7 +64,9 @@ final class ModelTests: XCTestCase {
     /// Entries tile the flat buffer in order, with no gaps.
     func testEntriesAreContiguous() throws {
         for preset in ModelPreset.allCases {
-            let model = try build(preset, channels: 1, height: 8, width: 8, classes: 3, maxBatch: 1, seed: 0)
+            let model = try preset.build(
+                channels: 3, height: 32, width: 32, classes: 3, maxBatch: 1, seed: 0, compute: .serial,
+                stageWidth: preset.takesWidth ? 4 : nil)
             var offset = 0
             for entry in model.parameters.entries {
                 XCTAssertEqual(entry.offset, offset, "\(preset) \(entry.name)")
@@ -175,6 +177,56 @@ final class ModelTests: XCTestCase {
     }
 
     func testCNNGradientCheck() throws { try checkPreset(.cnn, samples: 40) }
+
+    /// A whole small ResNet-18 in training mode (BatchNorm with batch statistics). Deeper
+    /// stacks of BatchNorm (ResNet-50) make the Float32 loss too curved for finite
+    /// differences at any step; its blocks are checked one by one (PoolingDropoutResidualTests),
+    /// and `scripts/dev/check_gradients_against_torch.py` compares whole-model gradients with
+    /// PyTorch's autograd in double precision.
+    func testResNetGradientChecks() throws {
+        for preset in [ModelPreset.resnet18] {
+            // 16x16 inputs and batch 4: the last stage's BatchNorm still sees 16 values per channel
+            // (with 3 or 4 values batch statistics make the loss too curved for finite differences).
+            let model = try preset.build(
+                channels: 2, height: 16, width: 16, classes: 3, maxBatch: 4, seed: 11, compute: .serial, stageWidth: 2)
+            var generator = SeededGenerator(seed: 29)
+            let input = randomFloats(4 * model.inputSize, -2, 2, generator: &generator)
+            let comparisons = ModelGradientCheck.check(
+                model, input: input, labels: [2, 0, 1, 1], samplesPerTensor: 4,
+                tolerance: GradientTolerance(absolute: 4e-4, relative: 4e-2), refinements: 3, training: true)
+            XCTAssertEqual(comparisons.count, model.parameters.entries.count)
+            GradientCheck.assertPassed(comparisons, "\(preset)")
+        }
+    }
+
+    func testResNetAndVGGNamesFollowTheReference() throws {
+        let resnet = try build(.resnet18, channels: 3, height: 32, width: 32, classes: 10, maxBatch: 1, seed: 0)
+        let names = Set(names(resnet) + resnet.buffers.entries.map(\.name) + resnet.batchCounterNames)
+        for name in ["conv1.weight", "bn1.running_var", "layer1.0.conv1.weight", "layer1.1.bn2.num_batches_tracked",
+                     "layer2.0.shortcut.0.weight", "layer2.0.shortcut.1.running_mean", "layer4.1.conv2.weight",
+                     "linear.weight", "linear.bias"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
+        XCTAssertFalse(names.contains("layer1.0.shortcut.0.weight"), "stage 1 keeps the shape: identity shortcut")
+        XCTAssertEqual(resnet.parameters.count, 11_173_962)  // PyTorch's CIFAR ResNet-18, 10 classes
+        XCTAssertEqual(shape(resnet, "layer4.1.conv2.weight"), [512, 512, 3, 3])
+        let narrow = try ModelPreset.resnet18.build(
+            channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0, compute: .serial, stageWidth: 16)
+        XCTAssertEqual(shape(narrow, "linear.weight"), [10, 128])
+        let r50 = try build(.resnet50, channels: 3, height: 32, width: 32, classes: 10, maxBatch: 1, seed: 0)
+        XCTAssertEqual(r50.parameters.count, 23_520_842)
+        XCTAssertEqual(shape(r50, "layer1.0.conv3.weight"), [256, 64, 1, 1])
+        let vgg = try build(.vgg16, channels: 3, height: 32, width: 32, classes: 10, maxBatch: 1, seed: 0)
+        XCTAssertEqual(shape(vgg, "features.0.0.weight"), [64, 3, 3, 3])
+        XCTAssertEqual(shape(vgg, "features.4.7.weight"), [512])  // stage 5, third BatchNorm
+        XCTAssertEqual(shape(vgg, "classifier.6.weight"), [10, 4096])
+        XCTAssertEqual(vgg.parameters.count, 33_646_666)
+        XCTAssertThrowsError(try build(.vgg16, channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0)) {
+            XCTAssertTrue("\($0)".contains("at least 32x32"), "\($0)")
+        }
+        XCTAssertThrowsError(try ModelPreset.cnn.build(
+            channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 0, compute: .serial, stageWidth: 8))
+    }
     func testMLPGradientCheck() throws { try checkPreset(.mlp, samples: 40) }
 
     /// The end-to-end check is not vacuous: wrong gradients of the right size fail it.
@@ -229,10 +281,18 @@ final class ModelTests: XCTestCase {
     // MARK: - PyTorch default init
 
     func testInitWithinFanInBoundsAndUniform() throws {
-        for preset in ModelPreset.allCases {
+        for preset in [ModelPreset.mlp, .cnn, .resnet18] {
             let model = try build(preset, channels: 1, height: 28, width: 28, classes: 10, maxBatch: 1, seed: 42)
+            // BatchNorm: weight 1, bias 0, running mean 0, running variance 1 (PyTorch's defaults).
+            for entry in model.parameters.entries + model.buffers.entries {
+                guard case .constant(let value) = entry.initialization else { continue }
+                let store = entry.name.hasSuffix("running_mean") || entry.name.hasSuffix("running_var")
+                    ? model.buffers : model.parameters
+                XCTAssertEqual(Set(store.values(of: entry)), [value], entry.name)
+                XCTAssertEqual(value, entry.name.hasSuffix("weight") || entry.name.hasSuffix("running_var") ? 1 : 0)
+            }
             let values = model.parameters.snapshot()
-            for (entry, fanIn) in zip(model.parameters.entries, fanIns(model)) {
+            for (entry, fanIn) in zip(model.parameters.entries, fanIns(model)) where fanIn > 0 {
                 let bound = Float(1 / Double(fanIn).squareRoot())
                 let slice = values[entry.offset..<(entry.offset + entry.count)]
                 XCTAssertTrue(slice.allSatisfy { abs($0) <= bound }, "\(preset) \(entry.name) exceeds \(bound)")
@@ -283,7 +343,7 @@ final class ModelTests: XCTestCase {
     func testClashingNamesAreRefused() {
         let root = try? Sequential(named: [(nil, Linear(inFeatures: 1, outFeatures: 1)), (nil, Linear(inFeatures: 1, outFeatures: 1))])
         XCTAssertThrowsError(try Model(root!, maxBatch: 1, compute: .serial)) {
-            XCTAssertEqual($0 as? ShapeError, ShapeError("two tensors are both named weight"))
+            XCTAssertTrue("\($0)".hasPrefix("two tensors are both named "), "\($0)")
         }
     }
 

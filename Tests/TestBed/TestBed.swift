@@ -6,6 +6,6 @@ import ArgumentParser
 struct TestBed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ies-testbed",
-        abstract: "Test harness: the MPI self-test, and training with injected faults.",
-        subcommands: [MPISelfTest.self, FaultyTrain.self])
+        abstract: "Test harness: the MPI self-test, training with injected faults, gradient dumps.",
+        subcommands: [MPISelfTest.self, FaultyTrain.self, DumpGradients.self])
 }

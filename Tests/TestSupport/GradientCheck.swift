@@ -255,9 +255,11 @@ public final class LayerHarness {
 
     /// Gradient checks of dL/dx (when `checkInput`) and of every parameter tensor.
     /// At most `parameterSamples` coordinates per tensor are checked (all when nil).
+    /// `refinements` > 0 retries a coordinate with smaller and one-sided steps (for layer
+    /// stacks with ReLU kinks, see `GradientCheck.compare`).
     public func checkGradients(
         step: Float = 1e-2, tolerance: GradientTolerance = .float32, checkInput: Bool = true,
-        parameterSamples: Int? = nil, inputSamples: Int? = nil
+        parameterSamples: Int? = nil, inputSamples: Int? = nil, refinements: Int = 0
     ) -> [GradientComparison] {
         zeroGradients()
         let dx = backward(inputGradient: checkInput)
@@ -272,7 +274,7 @@ public final class LayerHarness {
                 let variable = buffer.baseAddress!
                 return GradientCheck.compare(
                     "\(layer) dx", analytic: dx, variable: variable, indices: indices, step: step,
-                    tolerance: tolerance
+                    tolerance: tolerance, refinements: refinements
                 ) {
                     self.input = Array(UnsafeBufferPointer(start: variable, count: self.input.count))
                     return self.objective()
@@ -286,7 +288,7 @@ public final class LayerHarness {
                 GradientCheck.compare(
                     "\(layer) d\(entry.name)", analytic: Array(analytic[entry.offset..<(entry.offset + entry.count)]),
                     variable: values.baseAddress! + entry.offset, indices: indices, step: step, tolerance: tolerance,
-                    objective: objective)
+                    refinements: refinements, objective: objective)
             })
         }
         return comparisons

@@ -37,6 +37,14 @@ public struct LayerContext {
     public let training: Bool
     /// Threads for the kernels.
     public let compute: Compute
+    /// Where a training forward writes per-batch statistics (same layout as `buffers`),
+    /// which the model folds into its buffers after they were summed over ranks
+    /// (`Model.foldStatistics`); nil when not needed.
+    public var statistics: UnsafeMutablePointer<Float>? = nil
+    /// Who is in the batch, for layers whose randomness must follow the instance (Dropout).
+    public var identity: BatchIdentity? = nil
+    /// Sums a buffer over all ranks in place (synchronized BatchNorm); nil: this rank only.
+    public var synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)? = nil
 
     public init(
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?, buffers: UnsafeMutablePointer<Float>,
@@ -47,6 +55,21 @@ public struct LayerContext {
         self.buffers = buffers
         self.training = training
         self.compute = compute
+    }
+}
+
+/// The instances of a batch and the (seed, epoch) of the run, so that random choices
+/// made for an instance depend only on (seed, epoch, global id): not on its rank or slot.
+public struct BatchIdentity {
+    public let seed: UInt64
+    public let epoch: Int
+    /// Global id of each instance of the batch, in batch order.
+    public let ids: UnsafePointer<Int32>
+
+    public init(seed: UInt64, epoch: Int, ids: UnsafePointer<Int32>) {
+        self.seed = seed
+        self.epoch = epoch
+        self.ids = ids
     }
 }
 
@@ -74,6 +97,16 @@ public protocol Layer: AnyObject, CustomStringConvertible {
     func bind(parameterOffset: Int, bufferOffset: Int)
     /// Sizes the workspaces for batches of up to `maxBatch` samples (children included).
     func reserve(maxBatch: Int)
+    /// Folds per-batch `statistics` (summed over ranks, written by training forwards of
+    /// `instances` instances in all) into this layer's own buffers; both pointers are the
+    /// model's, the layer uses its own offsets.
+    func foldStatistics(_ statistics: UnsafePointer<Float>, into buffers: UnsafeMutablePointer<Float>, instances: Int)
+    /// True for layers with a PyTorch `num_batches_tracked` counter (BatchNorm): the model
+    /// keeps one count of training steps and writes it under each such layer's name.
+    var tracksBatches: Bool { get }
+    /// True when a training forward/backward talks to the other ranks (synchronized
+    /// BatchNorm), so that a rank with an empty batch must still take part.
+    var communicates: Bool { get }
     /// y = f(x) for `batch` samples.
     func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext)
     /// Given dL/dy, accumulates dL/dparameters and writes dL/dx when `dx` is non-nil.
@@ -89,6 +122,9 @@ extension Layer {
     public var bufferSpecs: [ParameterSpec] { [] }
     public func bind(parameterOffset: Int, bufferOffset: Int) {}
     public func reserve(maxBatch: Int) {}
+    public func foldStatistics(_ statistics: UnsafePointer<Float>, into buffers: UnsafeMutablePointer<Float>, instances: Int) {}
+    public var tracksBatches: Bool { false }
+    public var communicates: Bool { false }
     public var inputSize: Int { inputShape.reduce(1, *) }
     public var outputSize: Int { outputShape.reduce(1, *) }
 }

@@ -91,4 +91,108 @@ public enum Vector {
             i += 1
         }
     }
+
+    /// y[i] = x[i] * scale + shift
+    @inline(__always)
+    public static func affine(
+        _ x: UnsafePointer<Float>, _ scale: Float, _ shift: Float, _ y: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        let sv = SIMD16<Float>(repeating: scale), bv = SIMD16<Float>(repeating: shift)
+        var i = 0
+        while i + 16 <= count {
+            store(load(x + i) * sv + bv, y + i)
+            i += 16
+        }
+        while i < count {
+            y[i] = x[i] * scale + shift
+            i += 1
+        }
+    }
+
+    /// (Σ (x[i] - shift), Σ (x[i] - shift)²)
+    @inline(__always)
+    public static func shiftedSums(_ x: UnsafePointer<Float>, shift: Float, count: Int) -> (Float, Float) {
+        let r = SIMD16<Float>(repeating: shift)
+        var s1 = SIMD16<Float>(repeating: 0), s2 = SIMD16<Float>(repeating: 0)
+        var i = 0
+        while i + 16 <= count {
+            let d = load(x + i) - r
+            s1 += d
+            s2 += d * d
+            i += 16
+        }
+        var a = s1.sum(), b = s2.sum()
+        while i < count {
+            let d = x[i] - shift
+            a += d
+            b += d * d
+            i += 1
+        }
+        return (a, b)
+    }
+
+    /// (Σ dy[i], Σ dy[i] · x̂[i]) with x̂[i] = (x[i] - mean) · inverseStd.
+    @inline(__always)
+    public static func normalizedDotSums(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Float, inverseStd: Float, count: Int
+    ) -> (Float, Float) {
+        let m = SIMD16<Float>(repeating: mean), k = SIMD16<Float>(repeating: inverseStd)
+        var s1 = SIMD16<Float>(repeating: 0), s2 = SIMD16<Float>(repeating: 0)
+        var i = 0
+        while i + 16 <= count {
+            let g = load(dy + i)
+            s1 += g
+            s2 += g * ((load(x + i) - m) * k)
+            i += 16
+        }
+        var a = s1.sum(), b = s2.sum()
+        while i < count {
+            a += dy[i]
+            b += dy[i] * ((x[i] - mean) * inverseStd)
+            i += 1
+        }
+        return (a, b)
+    }
+
+    /// dx[i] = scale · (dy[i] - meanDy - x̂[i] · meanDyXhat), x̂[i] = (x[i] - mean) · inverseStd
+    /// (the BatchNorm input gradient, scale = weight · inverseStd).
+    @inline(__always)
+    public static func batchNormInputGradient(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, mean: Float,
+        inverseStd: Float, scale: Float, meanDy: Float, meanDyXhat: Float, count: Int
+    ) {
+        let m = SIMD16<Float>(repeating: mean), k = SIMD16<Float>(repeating: inverseStd)
+        let sv = SIMD16<Float>(repeating: scale), md = SIMD16<Float>(repeating: meanDy)
+        let mx = SIMD16<Float>(repeating: meanDyXhat)
+        var i = 0
+        while i + 16 <= count {
+            let xhat = (load(x + i) - m) * k
+            store(sv * (load(dy + i) - md - xhat * mx), dx + i)
+            i += 16
+        }
+        while i < count {
+            let xhat = (x[i] - mean) * inverseStd
+            dx[i] = scale * (dy[i] - meanDy - xhat * meanDyXhat)
+            i += 1
+        }
+    }
+
+    /// y[i] = max(a[i] + b[i], 0) (a residual sum through ReLU).
+    @inline(__always)
+    public static func addRelu(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        let zero = SIMD16<Float>(repeating: 0)
+        var i = 0
+        while i + 16 <= count {
+            let v = load(a + i) + load(b + i)
+            store(v.replacing(with: zero, where: v .< zero), y + i)
+            i += 16
+        }
+        while i < count {
+            let v = a[i] + b[i]
+            y[i] = v < 0 ? 0 : v
+            i += 1
+        }
+    }
 }

@@ -17,6 +17,11 @@ public final class Model: CustomStringConvertible {
     public let root: Layer
     public let parameters: TensorStore
     public let buffers: TensorStore
+    /// Names of PyTorch's `num_batches_tracked` counters (one per BatchNorm layer).
+    public let batchCounterNames: [String]
+    /// Training steps whose statistics were folded into the buffers: the value of every
+    /// `num_batches_tracked` (all BatchNorm layers see every training batch).
+    public var trainingSteps: Int64 = 0
     /// Threads for the kernels.
     public var compute: Compute
     public private(set) var maxBatch = 0
@@ -33,8 +38,10 @@ public final class Model: CustomStringConvertible {
         var bufferSpecs: [(name: String, spec: ParameterSpec)] = []
         var offsets: [(layer: Layer, parameter: Int, buffer: Int)] = []
         var parameterOffset = 0, bufferOffset = 0
+        var counters: [String] = []
         for (prefix, layer) in Model.walk(root) {
             offsets.append((layer, parameterOffset, bufferOffset))
+            if layer.tracksBatches { counters.append(prefix + "num_batches_tracked") }
             for spec in layer.parameterSpecs {
                 parameterSpecs.append((prefix + spec.suffix, spec))
                 parameterOffset += spec.count
@@ -44,12 +51,13 @@ public final class Model: CustomStringConvertible {
                 bufferOffset += spec.count
             }
         }
-        let names = parameterSpecs.map(\.name) + bufferSpecs.map(\.name)
+        let names = parameterSpecs.map(\.name) + bufferSpecs.map(\.name) + counters
         if let clash = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 }) {
             throw ShapeError("two tensors are both named \(clash.key)")
         }
         parameters = TensorStore(parameterSpecs)
         buffers = TensorStore(bufferSpecs)
+        batchCounterNames = counters
         for (layer, parameter, buffer) in offsets { layer.bind(parameterOffset: parameter, bufferOffset: buffer) }
         reserve(maxBatch: maxBatch)
     }
@@ -83,6 +91,22 @@ public final class Model: CustomStringConvertible {
         var generator = SeededGenerator(seed: seed, streams: 0x1A17)
         parameters.initialize(generator: &generator)
         buffers.initialize(generator: &generator)
+        trainingSteps = 0
+    }
+
+    /// Floats a training forward may write as per-batch statistics (the layout of `buffers`).
+    public var statisticsCount: Int { buffers.count }
+
+    /// Folds per-batch statistics, summed over ranks, of a training step of `instances`
+    /// instances in all into the buffers (BatchNorm running statistics), and counts the step.
+    public func foldStatistics(_ statistics: UnsafeBufferPointer<Float>, instances: Int) {
+        precondition(statistics.count == statisticsCount)
+        guard instances > 0 else { return }
+        trainingSteps += 1
+        guard statisticsCount > 0, let base = statistics.baseAddress else { return }
+        for (_, layer) in Model.walk(root) where !layer.bufferSpecs.isEmpty {
+            layer.foldStatistics(base, into: buffers.base, instances: instances)
+        }
     }
 
     public var inputShape: [Int] { root.inputShape }
@@ -108,19 +132,44 @@ public final class Model: CustomStringConvertible {
     /// Where the caller writes dL/doutput before `backward`.
     public var outputGradient: UnsafeMutablePointer<Float> { outputGradientBuffer! }
 
+    /// How a training pass is run beyond the batch itself.
+    public struct TrainingOptions {
+        /// Where per-batch statistics go (`statisticsCount` floats), for `foldStatistics`.
+        public var statistics: UnsafeMutableBufferPointer<Float>?
+        /// The batch's instances (Dropout masks follow them).
+        public var identity: BatchIdentity?
+        /// Sums over all ranks, for synchronized BatchNorm; nil: each rank normalizes with its own batch.
+        public var synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)?
+
+        public init(
+            statistics: UnsafeMutableBufferPointer<Float>? = nil, identity: BatchIdentity? = nil,
+            synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)? = nil
+        ) {
+            self.statistics = statistics
+            self.identity = identity
+            self.synchronize = synchronize
+        }
+    }
+
     /// Runs the layers on `input` for `batch` samples; training mode keeps what backward needs.
-    public func forward(batch: Int, training: Bool) {
+    /// With synchronized BatchNorm a rank whose batch is empty still calls this (batch 0), so
+    /// that it takes part in every reduction.
+    public func forward(batch: Int, training: Bool, options: TrainingOptions = TrainingOptions()) {
         precondition(batch <= maxBatch, "batch \(batch) exceeds the reserved \(maxBatch)")
-        withContext(gradients: nil, training: training) {
+        precondition(options.statistics.map { $0.count == statisticsCount } ?? true)
+        withContext(gradients: nil, training: training, options: options) {
             root.forward(UnsafePointer(input), outputBuffer!, batch: batch, context: $0)
         }
     }
 
     /// Backpropagates `outputGradient` through all layers, accumulating (+=) the parameter
-    /// gradients into `gradients` (`parameters.count` floats). Follows a training forward.
-    public func backward(batch: Int, into gradients: UnsafeMutableBufferPointer<Float>) {
+    /// gradients into `gradients` (`parameters.count` floats). Follows a training forward
+    /// with the same `options`.
+    public func backward(
+        batch: Int, into gradients: UnsafeMutableBufferPointer<Float>, options: TrainingOptions = TrainingOptions()
+    ) {
         precondition(gradients.count == parameters.count, "gradients hold \(gradients.count) floats, not \(parameters.count)")
-        withContext(gradients: gradients, training: true) {
+        withContext(gradients: gradients, training: true, options: options) {
             root.backward(UnsafePointer(input), output, UnsafePointer(outputGradient), nil, batch: batch, context: $0)
         }
     }
@@ -128,13 +177,17 @@ public final class Model: CustomStringConvertible {
     /// Runs `body` with the context the model's layers see (for calling a layer directly:
     /// tests, per-layer benchmarks). `gradients` must hold `parameters.count` floats.
     public func withContext<R>(
-        gradients: UnsafeMutableBufferPointer<Float>?, training: Bool, _ body: (LayerContext) throws -> R
+        gradients: UnsafeMutableBufferPointer<Float>?, training: Bool, options: TrainingOptions = TrainingOptions(),
+        _ body: (LayerContext) throws -> R
     ) rethrows -> R {
         precondition(gradients.map { $0.count == parameters.count } ?? true)
-        return try body(
-            LayerContext(
-                parameters: UnsafePointer(parameters.base), gradients: gradients?.baseAddress, buffers: buffers.base,
-                training: training, compute: compute))
+        var context = LayerContext(
+            parameters: UnsafePointer(parameters.base), gradients: gradients?.baseAddress, buffers: buffers.base,
+            training: training, compute: compute)
+        context.statistics = options.statistics?.baseAddress
+        context.identity = options.identity
+        context.synchronize = options.synchronize
+        return try body(context)
     }
 
     public var description: String { "\(root)" }

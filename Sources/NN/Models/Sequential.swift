@@ -59,7 +59,7 @@ public final class Sequential: Layer {
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         precondition(batch <= capacity, "Sequential: batch \(batch) exceeds the reserved \(capacity)")
         let last = children.count - 1
-        for (i, child) in children.enumerated() {
+        for (i, child) in children.enumerated() where Sequential.runs(child.layer, batch: batch) {
             child.layer.forward(
                 i == 0 ? x : UnsafePointer(activations[i - 1]), i == last ? y : activations[i], batch: batch,
                 context: context)
@@ -73,7 +73,7 @@ public final class Sequential: Layer {
         let last = children.count - 1
         var gradient = dy
         var spare = gradientA, other = gradientB
-        for i in stride(from: last, through: 0, by: -1) {
+        for i in stride(from: last, through: 0, by: -1) where Sequential.runs(children[i].layer, batch: batch) {
             let input = i == 0 ? x : UnsafePointer(activations[i - 1])
             let output = i == last ? y : UnsafePointer(activations[i])
             let inputGradient = i == 0 ? dx : spare
@@ -81,6 +81,12 @@ public final class Sequential: Layer {
             if let inputGradient { gradient = UnsafePointer(inputGradient) }
             swap(&spare, &other)
         }
+    }
+
+    /// An empty batch (batch 0) only visits layers that talk to other ranks, and the
+    /// composites holding them, in the usual order, so that every rank joins every reduction.
+    static func runs(_ layer: Layer, batch: Int) -> Bool {
+        batch > 0 || layer.communicates || !layer.children.isEmpty
     }
 
     public var description: String {
