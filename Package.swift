@@ -82,6 +82,9 @@ let package = Package(
             name: "TrainingTests",
             dependencies: ["Training", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport"],
             exclude: ["pytorch_semantics_check.py"]),
+        // Multi-host runs on network namespaces (scripts/cluster-sim): spawns cluster-sim and
+        // the built `ies`, links no library. Needs root; skips where namespaces are unavailable.
+        .testTarget(name: "ClusterTests"),
     ],
     swiftLanguageModes: [.v5]
 )
