@@ -100,16 +100,23 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
     /// `slots` of `dataset` into `output` (slots.count * sampleSize floats, sample-major CHW)
     /// and their labels into `labels`.
     ///
+    /// With an `augmentation` (and its key), each sample is that instance's augmented view
+    /// instead (`Augmentation.view`, keyed by its global id `dataset.ids[slot]`), taken from
+    /// the raw bytes before normalization: pixels from outside the image are raw 0, written
+    /// as (0 - mean[c]) / std[c]. `nil` and `.none` write the samples unchanged.
+    ///
     /// Does not allocate, since it runs once per mini-batch in the training loop.
     public func fill(
         from dataset: Dataset, slots: UnsafeBufferPointer<Int>,
-        output: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
+        output: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>,
+        augmentation: (Augmentation, AugmentationKey)? = nil
     ) {
         let channels = dataset.channels
         precondition(channels == mean.count, "Normalization.fill: dataset has \(channels) channels, normalization \(mean.count)")
         let plane = dataset.height * dataset.width
         let size = dataset.sampleSize
         let count = dataset.count
+        let plan = augmentation.flatMap { $0.0 == .none ? nil : $0 }
         dataset.images.withUnsafeBufferPointer { pixelBuffer in
             dataset.labels.withUnsafeBufferPointer { labelBuffer in
                 table.withUnsafeBufferPointer { tableBuffer in
@@ -118,6 +125,14 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
                     for (k, i) in slots.enumerated() {
                         precondition(i >= 0 && i < count, "Normalization.fill: slot \(i) outside 0..<\(count)")
                         labels[k] = labelBuffer[i]
+                        if case let (kind, key)? = plan {
+                            let view = kind.view(id: dataset.ids[i], key: key)
+                            Normalization.writeView(
+                                view, of: pixels + i * size, into: out, channels: channels,
+                                height: dataset.height, width: dataset.width, lut: lut)
+                            out += size
+                            continue
+                        }
                         var source = pixels + i * size
                         for c in 0..<channels {
                             let channelTable = lut + c * 256
@@ -126,6 +141,49 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
                             source += plane
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Writes one instance's normalized view: for output pixel (c, y, x), with
+    /// x' = flip ? W - 1 - x : x, the source pixel is (c, y + dy - padding, x' + dx - padding),
+    /// looked up in channel c's table, and table[0] (the normalized zero) where that lies
+    /// outside the H x W image. Rows are written as a border fill, one run through the
+    /// table, and a border fill, so the inner loops have no per-pixel branches.
+    private static func writeView(
+        _ view: (dy: Int, dx: Int, flip: Bool), of source: UnsafePointer<UInt8>, into output: UnsafeMutablePointer<Float>,
+        channels: Int, height: Int, width: Int, lut: UnsafePointer<Float>
+    ) {
+        let pad = Augmentation.padding
+        // Rows y whose source row y + dy - pad is inside: top..<bottom.
+        let top = min(max(pad - view.dy, 0), height)
+        let bottom = max(top, min(height + pad - view.dy, height))
+        // Columns x' (before the flip) whose source column x' + shift is inside: lo..<hi.
+        let shift = view.dx - pad
+        let lo = min(max(-shift, 0), width)
+        let hi = max(lo, min(width - shift, width))
+        var out = output
+        for c in 0..<channels {
+            let channelTable = lut + c * 256
+            let zero = channelTable[0]
+            let plane = source + c * height * width
+            for y in 0..<height {
+                defer { out += width }
+                guard y >= top && y < bottom else {
+                    out.update(repeating: zero, count: width)
+                    continue
+                }
+                let row = plane + (y + view.dy - pad) * width
+                if view.flip {
+                    // out[x] = cropped[W - 1 - x]: inside for x in W - hi ..< W - lo.
+                    out.update(repeating: zero, count: width - hi)
+                    for x in (width - hi)..<(width - lo) { out[x] = channelTable[Int(row[width - 1 - x + shift])] }
+                    (out + width - lo).update(repeating: zero, count: lo)
+                } else {
+                    out.update(repeating: zero, count: lo)
+                    for x in lo..<hi { out[x] = channelTable[Int(row[x + shift])] }
+                    (out + hi).update(repeating: zero, count: width - hi)
                 }
             }
         }

@@ -45,6 +45,53 @@ final class LRScheduleTests: XCTestCase {
         assertRates(rates(.cosine(minimum: 0.01), base: 0.1, epochs: 4, at: [0, 2, 4]), [0.1, 0.055, 0.01])
     }
 
+    private func warmedRates(
+        _ schedule: LRSchedule, base: Double = 1, epochs: Int, warmup: Int, at points: [Int]
+    ) -> [Double] {
+        points.map { schedule.learningRate(base: base, epoch: $0, epochs: epochs, warmup: warmup) }
+    }
+
+    /// Warm-up 2 of 6 epochs at base 0.4: 0.4 * 1/2, 0.4 * 2/2, then the schedule over 4 epochs.
+    func testWarmUpThenConstantAndStep() throws {
+        assertRates(warmedRates(.constant, base: 0.4, epochs: 6, warmup: 2, at: [0, 1, 2, 5]), [0.2, 0.4, 0.4, 0.4])
+        // step:1:0.5 after the warm-up: epochs 2, 3, 4 are schedule epochs 0, 1, 2 -> 0.4, 0.2, 0.1.
+        assertRates(warmedRates(try LRSchedule(parsing: "step:1:0.5"), base: 0.4, epochs: 6, warmup: 2, at: [0, 1, 2, 3, 4]),
+                    [0.2, 0.4, 0.4, 0.2, 0.1])
+    }
+
+    /// Warm-up 4 of 8 at base 1: 0.25, 0.5, 0.75, 1; then cosine over T_max 4:
+    /// 1, (1 + cos(pi/4))/2 = 0.853553, 0.5, 0.146447.
+    func testWarmUpThenCosine() {
+        assertRates(warmedRates(.cosine(minimum: 0), epochs: 8, warmup: 4, at: Array(0..<8)),
+                    [0.25, 0.5, 0.75, 1, 1, 0.8535533905932737, 0.5, 0.14644660940672624])
+    }
+
+    /// Warm-up 3 of 5 at base 0.3: 0.1, 0.2, 0.3; then LinearLR(1 -> 0, total_iters 2): factors 1, 0.5.
+    /// ExponentialLR(0.5) after a warm-up of 1: 0.3, then 0.3, 0.15.
+    func testWarmUpThenLinearAndExponential() {
+        assertRates(warmedRates(.linear(start: 1, end: 0), base: 0.3, epochs: 5, warmup: 3, at: [0, 1, 2, 3, 4]),
+                    [0.1, 0.2, 0.3, 0.3, 0.15])
+        assertRates(warmedRates(.exponential(gamma: 0.5), base: 0.3, epochs: 5, warmup: 1, at: [0, 1, 2]),
+                    [0.3, 0.3, 0.15])
+    }
+
+    /// Warm-up 0 is the schedule itself, exactly, for every kind of schedule.
+    func testNoWarmUpIsTheScheduleItself() {
+        let schedules: [LRSchedule] = [
+            .constant, .exponential(gamma: 0.96), .step(size: 3, gamma: 0.1), .linear(start: 1, end: 0.25),
+            .linear(start: 0.1, end: 1), .cosine(minimum: 0), .cosine(minimum: 1e-4),
+        ]
+        for schedule in schedules {
+            for epochs in [1, 7, 30] {
+                for epoch in 0...(epochs + 2) {
+                    XCTAssertEqual(
+                        schedule.learningRate(base: 0.37, epoch: epoch, epochs: epochs, warmup: 0),
+                        schedule.learningRate(base: 0.37, epoch: epoch, epochs: epochs), "\(schedule) epoch \(epoch)")
+                }
+            }
+        }
+    }
+
     func testParsingValidStrings() throws {
         XCTAssertEqual(try LRSchedule(parsing: "constant"), .constant)
         XCTAssertEqual(try LRSchedule(parsing: "exponential:0.96"), .exponential(gamma: 0.96))

@@ -9,6 +9,8 @@ import Foundation
 /// - `step:SIZE:GAMMA` (StepLR): lr * GAMMA^(epoch / SIZE)
 /// - `linear:START:END` (LinearLR with total_iters = epochs): lr * (START + (END - START) * epoch / epochs)
 /// - `cosine[:MIN_LR]` (CosineAnnealingLR with T_max = epochs): MIN + (lr - MIN)(1 + cos(pi epoch / epochs)) / 2
+///
+/// A linear warm-up (`learningRate(base:epoch:epochs:warmup:)`) precedes any of them.
 public enum LRSchedule: Equatable, Sendable, CustomStringConvertible {
     case constant
     case exponential(gamma: Double)
@@ -32,6 +34,18 @@ public enum LRSchedule: Equatable, Sendable, CustomStringConvertible {
             let t = Double(min(epoch, epochs)) / Double(max(1, epochs))
             return minimum + (base - minimum) * (1 + cos(Double.pi * t)) / 2
         }
+    }
+
+    /// The learning rate for 0-based `epoch` of `epochs` with a linear warm-up of `warmup`
+    /// epochs (the `--warmup-epochs` flag):
+    ///   epoch < warmup:  base * (epoch + 1) / warmup
+    ///   otherwise:       the schedule at epoch - warmup of a run of epochs - warmup epochs,
+    /// so the schedule starts at `base` when the warm-up ends. `warmup` 0 is exactly
+    /// `learningRate(base:epoch:epochs:)`.
+    public func learningRate(base: Double, epoch: Int, epochs: Int, warmup: Int) -> Double {
+        precondition(warmup >= 0, "LRSchedule: negative warm-up \(warmup)")
+        if epoch < warmup { return base * Double(epoch + 1) / Double(warmup) }
+        return learningRate(base: base, epoch: epoch - warmup, epochs: max(0, epochs - warmup))
     }
 
     public var description: String {
