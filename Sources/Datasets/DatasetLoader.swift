@@ -12,8 +12,9 @@ public enum DatasetLoader {
     ///
     /// - Parameter limit: must be non-negative when given; larger than the training split keeps all of it.
     /// - Throws: `DatasetError`.
-    public static func load(directory: String, limit: Int? = nil) throws -> DatasetSplits {
+    public static func load(directory: String, limit: Int? = nil, testLimit: Int? = nil) throws -> DatasetSplits {
         if let limit { precondition(limit >= 0, "DatasetLoader.load: negative limit \(limit)") }
+        if let testLimit { precondition(testLimit >= 0, "DatasetLoader.load: negative test limit \(testLimit)") }
         guard isDirectory(directory) else { throw DatasetError.missingDirectory(path: directory) }
 
         let splits: DatasetSplits
@@ -38,9 +39,11 @@ public enum DatasetLoader {
                     "train.bin", "cifar-100-binary/train.bin",
                 ])
         }
-        guard let limit else { return splits }
+        guard limit != nil || testLimit != nil else { return splits }
         return DatasetSplits(
-            train: splits.train.prefix(limit), test: splits.test, format: splits.format, directory: splits.directory)
+            train: limit.map { splits.train.prefix($0) } ?? splits.train,
+            test: testLimit.map { splits.test.prefix($0) } ?? splits.test, format: splits.format,
+            directory: splits.directory)
     }
 
     /// Accepted IDX file names, in order of preference.

@@ -32,10 +32,12 @@ public final class Evaluator {
         chosen = Array(repeating: 0, count: batchSize)
     }
 
-    /// Loss and accuracy over the instances in `slots` of `dataset`.
+    /// Loss and accuracy over the instances in `slots` of `dataset`, each seen through
+    /// `augmentation` when given (the probe sees the view training would have used).
     /// `perInstance`, when given, receives (offset in `slots`, losses of the batch) per batch.
     public func evaluate(
-        _ dataset: Dataset, slots: [Int], perInstance: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
+        _ dataset: Dataset, slots: [Int], augmentation: (Augmentation, AugmentationKey)? = nil,
+        perInstance: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil
     ) -> EvaluationTotals {
         var totals = EvaluationTotals()
         let classes = model.outputSize
@@ -47,7 +49,7 @@ public final class Evaluator {
                 labels.withUnsafeMutableBufferPointer { labelBuffer in
                     normalization.fill(
                         from: dataset, slots: UnsafeBufferPointer(rebasing: chosen[0..<batch]),
-                        output: model.input, labels: labelBuffer.baseAddress!)
+                        output: model.input, labels: labelBuffer.baseAddress!, augmentation: augmentation)
                 }
             }
             model.forward(batch: batch, training: false)

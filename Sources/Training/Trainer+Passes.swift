@@ -64,12 +64,14 @@ extension Trainer {
         return pass
     }
 
-    /// Forward-only (eval mode) pass over the local mastered instances, recording their losses.
-    func probePass() -> (probed: Int, seconds: Double) {
+    /// Forward-only (eval mode) pass over the local mastered instances, recording their
+    /// losses; each is seen as training would have seen it this epoch (same augmentation).
+    func probePass(epoch: Int) -> (probed: Int, seconds: Double) {
         let start = monotonicSeconds()
         let mastered = tracker.slots(mastered: true)
         guard !mastered.isEmpty else { return (0, 0) }
-        _ = evaluator.evaluate(data.train, slots: mastered) { offset, losses in
+        let view = (step.augmentation, AugmentationKey(seed: config.seed, epoch: epoch))
+        _ = evaluator.evaluate(data.train, slots: mastered, augmentation: view) { offset, losses in
             mastered.withUnsafeBufferPointer {
                 self.tracker.record(
                     losses: losses, slots: UnsafeBufferPointer(rebasing: $0[offset..<(offset + losses.count)]))

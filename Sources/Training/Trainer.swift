@@ -52,7 +52,8 @@ public final class Trainer {
         self.config = config
         self.communicator = communicator
         self.hooks = hooks
-        let splits = try splits ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit)
+        let splits = try splits
+            ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
         fingerprint = DatasetFingerprint(splits: splits)
         if let resume { try Trainer.checkCompatible(resume, with: config, fingerprint: fingerprint) }
         data = ShardedData(
@@ -70,10 +71,10 @@ public final class Trainer {
         }
         try model.parameters.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         try model.buffers.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
-        optimizer = SGD(
-            parameterCount: model.parameters.count, momentum: Float(config.momentum),
-            weightDecay: Float(config.weightDecay))
+        optimizer = config.optimizer.make(
+            parameterCount: model.parameters.count, momentum: config.momentum, weightDecay: config.weightDecay)
         step = TrainingStep(model: model, optimizer: optimizer, normalization: data.normalization, seed: config.seed)
+        step.augmentation = config.effectiveAugmentation
         if config.syncBatchNorm && communicator.size > 1 {
             step.synchronize = { [communicator] sums in
                 do {
@@ -139,9 +140,9 @@ public final class Trainer {
     /// every instance is owned once, checkpoint when due, report.
     func runEpoch(_ epoch: Int, progress: inout RunProgress, reporter: EpochReporter) throws -> EpochMetrics {
         let started = monotonicSeconds()
-        let lr = config.schedule.learningRate(base: config.learningRate, epoch: epoch, epochs: config.epochs)
+        let lr = config.learningRate(epoch: epoch)
         let pass = try trainPass(epoch: epoch, lr: Float(lr), progress: reporter.progressLine())
-        let probe = probePass()
+        let probe = probePass(epoch: epoch)
         let decision = tracker.decide()
         let evaluationStart = monotonicSeconds()
         let test = try evaluateTest()
@@ -212,7 +213,9 @@ public final class Trainer {
         reporter.say(
             "ies: \(config.model.rawValue), \(model.parameters.count) parameters, \(data.globalTrainCount) train / "
                 + "\(data.globalTestCount) test instances, batch \(config.batchSize), "
-                + "\(communicator.size) rank(s) x \(threads) thread(s), "
+                + "\(communicator.size) rank(s) x \(threads) thread(s), \(config.optimizer.rawValue), "
+                + (config.effectiveAugmentation == .none ? "" : "\(config.effectiveAugmentation.rawValue), ")
+                + (config.syncBatchNorm ? "sync-bn, " : "")
                 + (config.mastery.isEnabled ? "\(config.mastery)" : "IES off (threshold 0)")
                 + ", run directory \(config.runDirectory)")
         let cores = ProcessInfo.processInfo.activeProcessorCount

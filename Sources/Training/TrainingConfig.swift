@@ -14,18 +14,34 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// Global batch size.
     public var batchSize: Int = 64
     public var learningRate: Double = 0.1
+    public var optimizer: OptimizerChoice = .sgd
+    /// SGD momentum (ignored by Adam and AdamW).
     public var momentum: Double = 0.9
     public var weightDecay: Double = 5e-4
     public var schedule: LRSchedule = .exponential(gamma: 0.96)
+    /// Epochs of linear warm-up (lr · (e + 1) / N) before the schedule starts.
+    public var warmupEpochs: Int = 0
+    /// Training-time augmentation; nil: crop-and-flip for the ResNets and VGG, none for mlp and cnn.
+    public var augmentation: Augmentation? = nil
     public var seed: UInt64 = 0
     /// Keep only the first `limit` training instances.
     public var limit: Int? = nil
+    /// Evaluate on the first `testLimit` test instances only.
+    public var testLimit: Int? = nil
     /// OpenBLAS threads; nil = all cores of this process's share of the node.
     public var threads: Int? = nil
     public var runDirectory: String
     /// Batch size used for evaluation and probes (forward only) of the mlp and cnn; the
     /// larger networks evaluate in training-size batches to bound their memory.
     public var evaluationBatchSize: Int = 256
+
+    /// The augmentation actually used.
+    public var effectiveAugmentation: Augmentation { augmentation ?? (model.isImageNetwork ? .cropFlip : Augmentation.none) }
+
+    /// The learning rate of 0-based `epoch`: the warm-up, then the schedule.
+    public func learningRate(epoch: Int) -> Double {
+        schedule.learningRate(base: learningRate, epoch: epoch, epochs: epochs, warmup: warmupEpochs)
+    }
 
     /// The evaluation batch actually used.
     public var effectiveEvaluationBatchSize: Int { model.isImageNetwork ? batchSize : evaluationBatchSize }
@@ -46,8 +62,9 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case dataDirectory = "data", model, width, syncBatchNorm = "sync_bn", epochs, batchSize = "batch_size"
-        case learningRate = "lr", momentum
-        case weightDecay = "weight_decay", schedule = "lr_schedule", seed, limit, threads, runDirectory = "run_dir"
+        case learningRate = "lr", optimizer, momentum, warmupEpochs = "warmup_epochs", augmentation = "augment"
+        case weightDecay = "weight_decay", schedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads
+        case runDirectory = "run_dir"
         case evaluationBatchSize = "evaluation_batch_size", showProgress = "progress", mastery = "ies"
         case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
         case rebalance, rebalanceTolerance = "rebalance_tolerance"
@@ -59,7 +76,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// checkpoints' meta.json; the command line maps each to its flag).
     public enum Field: String, Sendable, CaseIterable {
         case data, model, width, epochs, batchSize = "batch_size", lr, momentum, weightDecay = "weight_decay"
-        case lrSchedule = "lr_schedule", seed, limit, threads, evaluationBatchSize = "evaluation_batch_size"
+        case warmupEpochs = "warmup_epochs"
+        case lrSchedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads, evaluationBatchSize = "evaluation_batch_size"
         case checkpointEvery = "checkpoint_every", keep, rebalanceTolerance = "rebalance_tolerance"
     }
 
@@ -76,6 +94,10 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
             throw fail(.weightDecay, "must be >= 0, got \(weightDecay)")
         }
         if let limit, limit <= 0 { throw fail(.limit, "must be a positive integer, got \(limit)") }
+        if let testLimit, testLimit <= 0 { throw fail(.testLimit, "must be a positive integer, got \(testLimit)") }
+        guard warmupEpochs >= 0, warmupEpochs < epochs else {
+            throw fail(.warmupEpochs, "must be in 0..<epochs (\(epochs)), got \(warmupEpochs)")
+        }
         if let width {
             guard model.takesWidth else { throw fail(.width, "applies to the resnets only, not \(model.rawValue)") }
             guard width > 0 else { throw fail(.width, "must be a positive integer, got \(width)") }

@@ -16,6 +16,8 @@ public final class TrainingStep {
     /// The run's seed: with the epoch and the instance ids it fixes every random choice
     /// made for an instance (Dropout masks).
     public let seed: UInt64
+    /// How each instance's view is drawn (a function of seed, epoch and its global id).
+    public var augmentation: Augmentation = .none
     /// Sums over all ranks for synchronized BatchNorm (nil: each rank normalizes with its batch).
     public var synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)?
     /// Per-instance losses of the last `accumulate`, in batch order.
@@ -44,7 +46,9 @@ public final class TrainingStep {
         guard batch > 0 || synchronize != nil else { return }
         precondition(batch <= model.maxBatch)
         labels.withUnsafeMutableBufferPointer {
-            normalization.fill(from: dataset, slots: slots, output: model.input, labels: $0.baseAddress!)
+            normalization.fill(
+                from: dataset, slots: slots, output: model.input, labels: $0.baseAddress!,
+                augmentation: (augmentation, AugmentationKey(seed: seed, epoch: epoch)))
         }
         for i in 0..<batch { ids[i] = dataset.ids[slots[i]] }
         ids.withUnsafeBufferPointer { ids in

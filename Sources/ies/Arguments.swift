@@ -1,9 +1,12 @@
 import ArgumentParser
 import Datasets
 import NN
+import Training
 
 extension ModelPreset: ExpressibleByArgument {}
 extension ShardStrategy: ExpressibleByArgument {}
+extension OptimizerChoice: ExpressibleByArgument {}
+extension Augmentation: ExpressibleByArgument {}
 
 /// `on` / `off` values of switches such as `--rebalance`.
 enum OnOff: String, ExpressibleByArgument, CaseIterable {

@@ -37,20 +37,32 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Base learning rate. (default: 0.1)")
     var lr: Double?
 
-    @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1). (default: 0.9)")
+    @Option(help: "Optimizer: sgd, adam or adamw (PyTorch semantics; Adam's betas 0.9/0.999, eps 1e-8). (default: sgd)")
+    var optimizer: OptimizerChoice?
+
+    @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1); Adam and AdamW ignore it. (default: 0.9)")
     var momentum: Double?
 
-    @Option(parsing: .unconditional, help: "Weight decay (L2, added to the gradient as in PyTorch). (default: 5e-4)")
+    @Option(parsing: .unconditional, help: "Weight decay: added to the gradient for sgd and adam (L2), decoupled for adamw, as in PyTorch. (default: 5e-4)")
     var weightDecay: Double?
 
     @Option(help: "Per-epoch schedule: constant, exponential:GAMMA, step:SIZE:GAMMA, linear:START:END, cosine[:MIN_LR]. (default: exponential:0.96)")
     var lrSchedule: String?
+
+    @Option(parsing: .unconditional, help: "Epochs of linear learning-rate warm-up (lr x (e + 1) / N) before the schedule starts. (default: 0)")
+    var warmupEpochs: Int?
+
+    @Option(help: "Training-time augmentation: none, or crop-flip (random 4-pixel-padded crop and horizontal flip, a function of seed, epoch and instance). (default: crop-flip for resnets and vgg16, none for mlp and cnn)")
+    var augment: Augmentation?
 
     @Option(parsing: .unconditional, help: "Random seed (initialization and shuffling). (default: 0)")
     var seed: UInt64?
 
     @Option(parsing: .unconditional, help: "Use only the first N training instances.")
     var limit: Int?
+
+    @Option(parsing: .unconditional, help: "Evaluate on the first N test instances only (quick experiments).")
+    var testLimit: Int?
 
     @Option(parsing: .unconditional, help: "OpenBLAS threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
@@ -124,11 +136,15 @@ struct Train: ParsableCommand {
         try set(\.syncBatchNorm, syncBn ? true : nil, flag: "--sync-bn")
         try set(\.batchSize, batchSize, flag: "--batch-size")
         try set(\.learningRate, lr, flag: "--lr")
+        try set(\.optimizer, optimizer, flag: "--optimizer")
         try set(\.momentum, momentum, flag: "--momentum")
+        try set(\.warmupEpochs, warmupEpochs, flag: "--warmup-epochs")
+        try set(\.augmentation, augment.map { Optional($0) }, flag: "--augment")
         try set(\.weightDecay, weightDecay, flag: "--weight-decay")
         try set(\.schedule, try lrSchedule.map { try LRSchedule(parsing: $0) }, flag: "--lr-schedule")
         try set(\.seed, seed, flag: "--seed")
         try set(\.limit, limit.map { Optional($0) }, flag: "--limit")
+        try set(\.testLimit, testLimit.map { Optional($0) }, flag: "--test-limit")
         try set(\.sharding, shardBy, flag: "--shard-by")
         if iesThreshold != nil || iesWindow != nil || iesK != nil {
             let rule = try MasteryRule(

@@ -16,14 +16,19 @@ enum Cluster {
 
     /// The `ies` executable built beside the test runner (`<products>/iesPackageTests.xctest`),
     /// else the release build in the package.
-    static var iesBinary: String {
+    static var iesBinary: String { product("ies") }
+
+    /// The test-only `ies-testbed` (the MPI self-test), found the same way.
+    static var testbedBinary: String { product("ies-testbed") }
+
+    private static func product(_ name: String) -> String {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("ies").path
+            let candidate = directory.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             directory.deleteLastPathComponent()
         }
-        return packageRoot + "/.build/release/ies"
+        return packageRoot + "/.build/release/" + name
     }
 
     /// Skips (or, under CI, fails) when the prerequisites of a multi-process run are missing.

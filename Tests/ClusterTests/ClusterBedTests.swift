@@ -30,7 +30,7 @@ final class ClusterBedTests: ClusterTestCase {
 
         // Every Communicator operation, checked against its closed form; MPI sees two nodes
         // of two ranks each (MPI_Comm_split_type by node).
-        let selftest = try bed.mpirun(["-np", "4", Cluster.iesBinary, "mpi-selftest"], timeout: 60)
+        let selftest = try bed.mpirun(["-np", "4", Cluster.testbedBinary, "mpi-selftest"], timeout: 60)
         XCTAssertTrue(selftest.succeeded, selftest.output)
         for rank in 0..<4 {
             XCTAssertTrue(
