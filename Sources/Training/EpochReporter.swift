@@ -6,6 +6,8 @@ import Foundation
 final class EpochReporter {
     private let log: MetricsLog?
     private let epochs: Int
+    /// Durations of the epochs run so far in this process, for the time estimate.
+    private var epochSeconds: [Double] = []
     private let showProgress: Bool
     /// Receives each human-readable line.
     var sink: (String) -> Void
@@ -47,7 +49,12 @@ final class EpochReporter {
     func epochEnded(_ metrics: EpochMetrics) throws {
         guard let log else { return }
         try log.append(metrics)
-        sink(Self.epochLine(metrics, epochs: epochs))
+        epochSeconds.append(metrics.seconds)
+        var line = Self.epochLine(metrics, epochs: epochs)
+        if let left = estimatedSeconds(remaining: epochs - metrics.epoch, recentEpochSeconds: epochSeconds) {
+            line += "  ETA \(formatDuration(left))"
+        }
+        sink(line)
     }
 
     func finished(_ summary: TrainingSummary) {

@@ -39,6 +39,24 @@ public final class ProgressLine {
     }
 }
 
+/// A duration for people: "42s", "3m 05s", "2h 07m" (rounded to what those show).
+public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let total = Int(seconds.rounded())
+    if total < 60 { return "\(total)s" }
+    if total < 3600 { return String(format: "%dm %02ds", total / 60, total % 60) }
+    let minutes = Int((seconds / 60).rounded())
+    return String(format: "%dh %02dm", minutes / 60, minutes % 60)
+}
+
+/// Time left for `remaining` epochs, from the last few epochs' durations (which already
+/// reflect the backpropagation IES saves, since mastered instances are only probed).
+public func estimatedSeconds(remaining: Int, recentEpochSeconds: [Double]) -> Double? {
+    let recent = recentEpochSeconds.suffix(3)
+    guard remaining > 0, !recent.isEmpty else { return nil }
+    return recent.reduce(0, +) / Double(recent.count) * Double(remaining)
+}
+
 /// Seconds on a monotonic clock.
 public func monotonicSeconds() -> Double {
     var ts = timespec()

@@ -11,6 +11,12 @@ struct Inspect: ParsableCommand {
     var path: String
 
     func run() throws {
+        let metricsPath = (path as NSString).appendingPathComponent("metrics.jsonl")
+        if FileManager.default.fileExists(atPath: metricsPath),
+           CheckpointStore(runDirectory: path).checkpointNames().isEmpty
+        {
+            return try describeFromMetrics(metricsPath)
+        }
         let (checkpoint, warnings) = try CheckpointStore.resolve(path)
         for warning in warnings { print("warning: \(warning)") }
         let meta = checkpoint.meta
@@ -36,5 +42,25 @@ struct Inspect: ParsableCommand {
         for (name, sum) in meta.files.sorted(by: { $0.key < $1.key }) {
             print("checksum     \(name) sha256 \(sum): ok")
         }
+    }
+
+    /// A run without a checkpoint yet (early in its first epoch, or --checkpoint-every 0):
+    /// what its metrics say.
+    private func describeFromMetrics(_ metricsPath: String) throws {
+        let epochs = try MetricsLog.read(EpochMetrics.self, path: metricsPath)
+        print("run          \(path) (no checkpoint yet: the summary comes from metrics.jsonl)")
+        guard let last = epochs.last else {
+            print("progress     no epoch finished yet")
+            return
+        }
+        let best = epochs.max { $0.testAccuracy < $1.testAccuracy }!
+        print("epochs       \(last.epoch) finished, \(String(format: "%.1f", epochs.map(\.seconds).reduce(0, +))) s")
+        print("world size   \(last.worldSize)")
+        print(String(
+            format: "accuracy     last %.2f%%, best %.2f%% (epoch %d); test loss %.4f",
+            last.testAccuracy * 100, best.testAccuracy * 100, best.epoch, last.testLoss))
+        print(String(
+            format: "ies          %d mastered after epoch %d, backprop saved %.1f%% so far",
+            last.mastered, last.epoch, last.backpropSaved * 100))
     }
 }

@@ -11,9 +11,10 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model; write metrics.jsonl, checkpoints and model.safetensors into the run directory.",
         discussion: """
-            Run it alone or under mpirun (data-parallel, one rank per process). With --resume the run
-            continues from a checkpoint with the checkpoint's settings; only --epochs, --threads,
-            --run-dir, --checkpoint-every, --keep, --rebalance[-tolerance] and --no-progress may change.
+            Run it alone or under mpirun (data-parallel, one rank per process). \
+            With --resume the run continues from a checkpoint with the checkpoint's settings; \
+            only --epochs, --threads, --run-dir, --checkpoint-every, --keep, --rebalance, \
+            --rebalance-tolerance and --no-progress may change.
             """)
 
     @Option(help: "Dataset directory: IDX files (train-images-idx3-ubyte[.gz], ...) or CIFAR-10/100 binary. (default: /usr/share/datasets/fashion-mnist)")

@@ -1,4 +1,11 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Every line reaches a redirected stdout at once (Slurm and nohup logs, `tail -f`), not
+// when a block buffer fills or the run ends.
+setvbuf(stdout, nil, _IOLBF, 0)
 
 // `--resume` takes an optional PATH, which ArgumentParser options cannot express:
 // a bare `--resume` (last, or followed by another flag) gets an empty value, which
