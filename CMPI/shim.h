@@ -36,5 +36,6 @@ static inline int cmpi_undefined(void) { return MPI_UNDEFINED; }
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline MPI_Message cmpi_message_null(void) { return MPI_MESSAGE_NULL; }
+static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 
 #endif

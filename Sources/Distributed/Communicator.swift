@@ -48,6 +48,8 @@ public final class Communicator: @unchecked Sendable {
     private var finalized = false
     /// Singleton only: messages sent to self, FIFO per tag.
     private var mailbox: [Int: [[UInt8]]] = [:]
+    /// Deadlines on every wait, when enabled (`enableStallWatchdog`).
+    private var watchdog: StallWatchdog?
 
     nonisolated(unsafe) private static var shared: Communicator?
     private static let sharedLock = NSLock()
@@ -139,10 +141,11 @@ public final class Communicator: @unchecked Sendable {
         try locked(call) {
             let n = try mpiCount(buffer.count, call)
             guard let comm else { return }
-            try check(
-                MPI_Allreduce(
-                    cmpi_in_place(), UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n,
-                    T.reductionType.mpiDatatype, operation.mpiOp, comm), call)
+            let data = UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer
+            let (type, op) = (T.reductionType.mpiDatatype, operation.mpiOp)
+            try perform(
+                call, blocking: { MPI_Allreduce(cmpi_in_place(), data, n, type, op, comm) },
+                start: { MPI_Iallreduce(cmpi_in_place(), data, n, type, op, comm, $0) })
         }
     }
 
@@ -173,9 +176,10 @@ public final class Communicator: @unchecked Sendable {
             let bytes = buffer.count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
             let n = try mpiCount(bytes.overflow ? Int.max : bytes.partialValue, call, what: "size in bytes")
             guard let comm else { return }
-            try check(
-                MPI_Bcast(UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n, cmpi_byte(), Int32(root), comm),
-                call)
+            let data = UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer
+            try perform(
+                call, blocking: { MPI_Bcast(data, n, cmpi_byte(), Int32(root), comm) },
+                start: { MPI_Ibcast(data, n, cmpi_byte(), Int32(root), comm, $0) })
         }
     }
 
@@ -202,9 +206,13 @@ public final class Communicator: @unchecked Sendable {
             guard let comm else { return [value] }
             var mine = value
             var all = [Int64](repeating: 0, count: size)
-            try all.withUnsafeMutableBufferPointer { out in
-                try check(
-                    MPI_Allgather(&mine, 1, cmpi_int64(), out.baseAddress, 1, cmpi_int64(), comm), call)
+            try withUnsafeMutablePointer(to: &mine) { mine in
+                try all.withUnsafeMutableBufferPointer { out in
+                    let out = out.baseAddress
+                    try perform(
+                        call, blocking: { MPI_Allgather(mine, 1, cmpi_int64(), out, 1, cmpi_int64(), comm) },
+                        start: { MPI_Iallgather(mine, 1, cmpi_int64(), out, 1, cmpi_int64(), comm, $0) })
+                }
             }
             return all
         }
@@ -221,15 +229,20 @@ public final class Communicator: @unchecked Sendable {
             guard let comm else { return [local] }
             if rank != root {
                 try local.withUnsafeBytes { send in
-                    try check(
-                        MPI_Gatherv(
-                            send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), layout.counts[rank], cmpi_byte(),
-                            nil, nil, nil, cmpi_byte(), Int32(root), comm), call)
+                    let data = send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), count = layout.counts[rank]
+                    try perform(
+                        call,
+                        blocking: { MPI_Gatherv(data, count, cmpi_byte(), nil, nil, nil, cmpi_byte(), Int32(root), comm) },
+                        start: { MPI_Igatherv(data, count, cmpi_byte(), nil, nil, nil, cmpi_byte(), Int32(root), comm, $0) })
                 }
                 return nil
             }
-            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs in
-                MPI_Gatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), Int32(root), comm)
+            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs, request in
+                guard let request else {
+                    return MPI_Gatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), Int32(root), comm)
+                }
+                return MPI_Igatherv(
+                    send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), Int32(root), comm, request)
             }
             return split(flat, layout)
         }
@@ -241,8 +254,11 @@ public final class Communicator: @unchecked Sendable {
         return try locked(call) {
             let layout = try byteLayout(of: local, call: call)
             guard let comm else { return [local] }
-            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs in
-                MPI_Allgatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), comm)
+            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs, request in
+                guard let request else {
+                    return MPI_Allgatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), comm)
+                }
+                return MPI_Iallgatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), comm, request)
             }
             return split(flat, layout)
         }
@@ -280,27 +296,36 @@ public final class Communicator: @unchecked Sendable {
             totalElements: elements.reduce(0, +))
     }
 
-    /// Runs a v-gather into one contiguous `[T]` sized from `layout`.
+    /// Runs a v-gather into one contiguous `[T]` sized from `layout`; `gather` starts the
+    /// non-blocking variant when given a request, else runs the blocking one.
     private func receiveFlat<T: BitwiseCopyable>(
         _ local: [T], layout: ByteLayout, call: String,
-        _ gather: (UnsafeRawPointer, Int32, UnsafeMutableRawPointer, UnsafePointer<Int32>, UnsafePointer<Int32>) -> Int32
+        _ gather: (
+            UnsafeRawPointer, Int32, UnsafeMutableRawPointer, UnsafePointer<Int32>, UnsafePointer<Int32>,
+            UnsafeMutablePointer<MPI_Request?>?
+        ) -> Int32
     ) throws -> [T] {
-        var rc: Int32 = MPI_SUCCESS
+        var thrown: Error?
         let flat = [T](unsafeUninitializedCapacity: layout.totalElements) { out, initialized in
             local.withUnsafeBytes { send in
                 layout.counts.withUnsafeBufferPointer { counts in
                     layout.displacements.withUnsafeBufferPointer { displs in
-                        rc = gather(
-                            send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), layout.counts[rank],
-                            UnsafeMutableRawPointer(out.baseAddress) ?? Self.emptyBuffer,
-                            counts.baseAddress!, displs.baseAddress!)
+                        let data = send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), count = layout.counts[rank]
+                        let into = UnsafeMutableRawPointer(out.baseAddress) ?? Self.emptyBuffer
+                        do {
+                            try perform(
+                                call, blocking: { gather(data, count, into, counts.baseAddress!, displs.baseAddress!, nil) },
+                                start: { gather(data, count, into, counts.baseAddress!, displs.baseAddress!, $0) })
+                        } catch {
+                            thrown = error
+                        }
                     }
                 }
             }
             // Bitwise-copyable elements: nothing to clean up if the call failed.
-            initialized = rc == MPI_SUCCESS ? layout.totalElements : 0
+            initialized = thrown == nil ? layout.totalElements : 0
         }
-        try check(rc, call)
+        if let thrown { throw thrown }
         return flat
     }
 
@@ -332,10 +357,11 @@ public final class Communicator: @unchecked Sendable {
                 return
             }
             try values.withUnsafeBytes { raw in
-                try check(
-                    MPI_Send(
-                        raw.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), n, cmpi_byte(), Int32(destination),
-                        Int32(tag), comm), call)
+                let data = raw.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer)
+                try perform(
+                    call, peer: destination,
+                    blocking: { MPI_Send(data, n, cmpi_byte(), Int32(destination), Int32(tag), comm) },
+                    start: { MPI_Isend(data, n, cmpi_byte(), Int32(destination), Int32(tag), comm, $0) })
             }
         }
     }
@@ -363,7 +389,15 @@ public final class Communicator: @unchecked Sendable {
             }
             var message: MPI_Message? = cmpi_message_null()
             var status = MPI_Status()
-            try check(MPI_Mprobe(Int32(source), Int32(tag), comm, &message, &status), "MPI_Mprobe")
+            if let watchdog {
+                try watchdog.wait(call: "MPI_Improbe", peer: source) {
+                    var found: Int32 = 0
+                    try check(MPI_Improbe(Int32(source), Int32(tag), comm, &found, &message, &status), "MPI_Improbe")
+                    return found != 0
+                }
+            } else {
+                try check(MPI_Mprobe(Int32(source), Int32(tag), comm, &message, &status), "MPI_Mprobe")
+            }
             var bytes: Int32 = 0
             try check(MPI_Get_count(&status, cmpi_byte(), &bytes), "MPI_Get_count")
             guard bytes != cmpi_undefined(), bytes >= 0 else {
@@ -445,7 +479,7 @@ public final class Communicator: @unchecked Sendable {
         let call = "MPI_Barrier"
         try locked(call) {
             guard let comm else { return }
-            try check(MPI_Barrier(comm), call)
+            try perform(call, blocking: { MPI_Barrier(comm) }, start: { MPI_Ibarrier(comm, $0) })
         }
     }
 
@@ -471,6 +505,45 @@ public final class Communicator: @unchecked Sendable {
         finalized = true
         if comm != nil, Self.mpiActive {
             _ = MPI_Finalize()
+        }
+    }
+
+    // MARK: - Deadlines
+
+    /// Waits on every collective and point-to-point transfer with a deadline of `timeout`
+    /// seconds (see `StallWatchdog`): past it the job ends with status 76 and a message naming
+    /// the ranks and hosts that did not arrive. A collective: every rank calls it.
+    public func enableStallWatchdog(timeout: Double, grace: Double = 10) throws {
+        guard let comm, size > 1, timeout > 0 else { return }
+        let names = try allgathered(Array(processorName.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        watchdog = StallWatchdog(
+            timeout: timeout, grace: grace, rank: rank, size: size, hosts: names, comm: comm,
+            abort: { [self] code in abort(code: code) })
+    }
+
+    /// What the job is doing, named in a stall message ("epoch 3, training").
+    public var activity: String {
+        get { watchdog?.activity ?? "" }
+        set { watchdog?.activity = newValue }
+    }
+
+    /// The exit status of a job the stall watchdog ended.
+    public static let stallExitStatus = StallWatchdog.exitStatus
+
+    /// Runs one MPI operation to completion: the blocking call, or, with the watchdog on, the
+    /// non-blocking one (`start`) waited on with a deadline. `peer`: the rank a point-to-point
+    /// transfer depends on (collectives count as arrivals for the watchers instead).
+    private func perform(
+        _ call: String, peer: Int? = nil, blocking: () -> Int32, start: (UnsafeMutablePointer<MPI_Request?>) -> Int32
+    ) throws {
+        guard let watchdog else { return try check(blocking(), call) }
+        if peer == nil { watchdog.arrive() }
+        var request: MPI_Request? = cmpi_request_null()
+        try check(start(&request), call)
+        try watchdog.wait(call: call, peer: peer) {
+            var done: Int32 = 0
+            try check(MPI_Test(&request, &done, cmpi_status_ignore()), call)
+            return done != 0
         }
     }
 

@@ -6,9 +6,11 @@
 /// States are taken between epochs (after `decide()`).
 extension MasteryTracker {
     /// The tracker state of some instances, struct-of-arrays in slot order.
-    public struct State: Sendable, Equatable, Codable {
+    public struct State: Sendable, Equatable {
         public var rule: MasteryRule
         public var ids: [Int32]
+        /// This epoch's losses recorded so far; NaN where none yet (all NaN between epochs).
+        public var pending: [Float]
         public var lastLoss: [Float]
         public var previousLoss: [Float]
         /// Losses folded in so far (the epochs the instance has been through).
@@ -24,11 +26,20 @@ extension MasteryTracker {
 
         public var count: Int { ids.count }
 
+        /// Equal when every array is equal, the pending losses compared bit for bit (NaN marks "none yet").
+        public static func == (a: State, b: State) -> Bool {
+            a.rule == b.rule && a.ids == b.ids && a.pending.map(\.bitPattern) == b.pending.map(\.bitPattern)
+                && a.lastLoss == b.lastLoss && a.previousLoss == b.previousLoss && a.recorded == b.recorded
+                && a.history == b.history && a.historyCount == b.historyCount && a.mastered == b.mastered
+                && a.masteredEpochs == b.masteredEpochs && a.firstMastered == b.firstMastered
+        }
+
         /// Fresh histories for `ids`.
         public init(rule: MasteryRule, ids: [Int32]) {
             let n = ids.count
             self.rule = rule
             self.ids = ids
+            pending = Array(repeating: .nan, count: n)
             lastLoss = Array(repeating: 0, count: n)
             previousLoss = Array(repeating: 0, count: n)
             recorded = Array(repeating: 0, count: n)
@@ -119,6 +130,7 @@ extension MasteryTracker.State {
     /// Every per-instance array except the ids, in a fixed order: THE layout of a state.
     public var columns: [Column] {
         [
+            Column(name: "pending_loss", width: 1, values: .float32(pending)),
             Column(name: "last_loss", width: 1, values: .float32(lastLoss)),
             Column(name: "previous_loss", width: 1, values: .float32(previousLoss)),
             Column(name: "recorded", width: 1, values: .int32(recorded)),
@@ -151,6 +163,7 @@ extension MasteryTracker.State {
             guard case .uint8(let v) = try column(name) else { throw MasteryError.invalidState("\(name) is not U8") }
             return v
         }
+        pending = try floats("pending_loss")
         lastLoss = try floats("last_loss")
         previousLoss = try floats("previous_loss")
         recorded = try int32s("recorded")
@@ -300,9 +313,8 @@ extension MasteryTracker {
         replace(with: state().rows((0..<count).sorted { ids[$0] < ids[$1] }))
     }
 
-    /// Makes `state` the tracker's contents, with no loss recorded for this epoch.
+    /// Makes `state` the tracker's contents (its losses recorded this epoch included).
     private func replace(with state: State) {
         stored = state
-        pending = Array(repeating: .nan, count: state.count)
     }
 }

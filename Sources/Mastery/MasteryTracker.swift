@@ -13,10 +13,9 @@
 /// ```
 public final class MasteryTracker {
     public let rule: MasteryRule
-    /// Everything that persists between epochs (see `State`), in slot order.
+    /// Everything the tracker knows (see `State`), in slot order; `stored.pending` holds
+    /// this epoch's losses recorded so far (NaN until recorded).
     internal var stored: State
-    /// This epoch's loss per slot; NaN until recorded.
-    internal var pending: [Float]
 
     /// Global instance id of each slot.
     public var ids: [Int32] { stored.ids }
@@ -26,19 +25,18 @@ public final class MasteryTracker {
     public init(rule: MasteryRule, ids: [Int32]) {
         self.rule = rule
         stored = State(rule: rule, ids: ids)
-        pending = Array(repeating: .nan, count: ids.count)
     }
 
     /// Records this epoch's loss of the instance in `slot`.
     @inline(__always)
     public func record(loss: Float, slot: Int) {
-        pending[slot] = loss
+        stored.pending[slot] = loss
     }
 
     /// Records `losses[i]` for `slots[i]`.
     public func record(losses: UnsafeBufferPointer<Float>, slots: UnsafeBufferPointer<Int>) {
         precondition(losses.count == slots.count)
-        pending.withUnsafeMutableBufferPointer { p in
+        stored.pending.withUnsafeMutableBufferPointer { p in
             for i in 0..<slots.count { p[slots[i]] = losses[i] }
         }
     }
@@ -74,7 +72,7 @@ public final class MasteryTracker {
         stored = State(rule: rule, ids: [])
         defer { stored = s }
         let ids = s.ids
-        pending.withUnsafeMutableBufferPointer { pending in
+        s.pending.withUnsafeMutableBufferPointer { pending in
         s.lastLoss.withUnsafeMutableBufferPointer { last in
         s.previousLoss.withUnsafeMutableBufferPointer { previous in
         s.recorded.withUnsafeMutableBufferPointer { recorded in

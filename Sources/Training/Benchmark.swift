@@ -157,7 +157,7 @@ extension Benchmark {
         for run in 0..<repeats {
             let start = monotonicSeconds()
             try trainer.writeCheckpoint(
-                epoch: run + 1, progress: Trainer.RunProgress(), metrics: nil, masteredPerRank: [0])
+                epoch: run + 1, progress: Trainer.RunProgress(), metrics: nil)
             writes.append(monotonicSeconds() - start)
             let readStart = monotonicSeconds()
             let loaded = try LoadedCheckpoint(

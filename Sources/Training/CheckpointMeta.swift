@@ -24,11 +24,14 @@ public struct CheckpointMeta: Codable, Sendable, Equatable {
     /// The metrics record of the epoch it ends (restored into metrics.jsonl by a resume if
     /// the run stopped between the checkpoint and the record).
     public var metrics: EpochMetrics? = nil
+    /// Set for a mid-epoch checkpoint (a preemption): where the pass of epoch `epoch + 1` stopped.
+    public var partialPass: PartialPass? = nil
 
     enum CodingKeys: String, CodingKey {
         case format, epoch, worldSize = "world_size", config, dataset, files, mastered
         case masteredPerRank = "mastered_per_rank", trainedSoFar = "trained_so_far"
         case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", created, metrics
+        case partialPass = "partial_pass"
     }
 
     public func encoded() throws -> [UInt8] {

@@ -20,14 +20,33 @@ public struct CheckpointStore: Sendable {
 
     public init(checkpointsDirectory: String) { directory = checkpointsDirectory }
 
-    public static func name(epoch: Int) -> String { String(format: "epoch-%04d", epoch) }
+    /// `epoch-NNNN` for the end of epoch NNNN; `epoch-NNNN.step-SSSSSS` for a checkpoint
+    /// taken SSSSSS steps into the next epoch (a preemption).
+    public static func name(epoch: Int, step: Int = 0) -> String {
+        step == 0 ? String(format: "epoch-%04d", epoch) : String(format: "epoch-%04d.step-%06d", epoch, step)
+    }
 
-    /// Writes a checkpoint for `meta.epoch` with `files` (name, bytes); fills in the checksums.
-    /// Returns the checkpoint directory.
+    /// (epochs completed, steps into the next) of a checkpoint name, nil for anything else.
+    static func position(of name: String) -> (epoch: Int, step: Int)? {
+        guard name.hasPrefix("epoch-") else { return nil }
+        let parts = name.dropFirst(6).split(separator: ".", omittingEmptySubsequences: false)
+        guard let epoch = Int(parts[0]), epoch >= 0 else { return nil }
+        if parts.count == 1 { return (epoch, 0) }
+        guard parts.count == 2, parts[1].hasPrefix("step-"), let step = Int(parts[1].dropFirst(5)), step > 0 else {
+            return nil
+        }
+        return (epoch, step)
+    }
+
+    /// Writes the checkpoint `name` (default: the end of `meta.epoch`) with `files` (name,
+    /// bytes); fills in the checksums. Returns the checkpoint directory.
     @discardableResult
-    public func write(files: [(name: String, bytes: [UInt8])], meta: CheckpointMeta, keep: Int) throws -> String {
+    public func write(
+        name: String? = nil, files: [(name: String, bytes: [UInt8])], meta: CheckpointMeta, keep: Int
+    ) throws -> String {
         let manager = FileManager.default
-        let final = path(Self.name(epoch: meta.epoch))
+        let name = name ?? Self.name(epoch: meta.epoch)
+        let final = path(name)
         let temporary = final + ".tmp"
         do {
             try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -57,8 +76,8 @@ public struct CheckpointStore: Sendable {
         }
         try DurableFile.syncDirectory(directory)
         try? manager.removeItem(atPath: aside)
-        try DurableFile.write(Array((Self.name(epoch: meta.epoch) + "\n").utf8), to: path("latest"))
-        try prune(keep: keep, protecting: Self.name(epoch: meta.epoch))
+        try DurableFile.write(Array((name + "\n").utf8), to: path("latest"))
+        try prune(keep: keep, protecting: name)
         return final
     }
 
@@ -74,12 +93,12 @@ public struct CheckpointStore: Sendable {
         }
     }
 
-    /// Names of complete-looking checkpoint directories (`epoch-NNNN`), newest first.
+    /// Names of complete-looking checkpoint directories (`epoch-NNNN[.step-SSSSSS]`), newest first.
     public func checkpointNames() -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return entries.compactMap { entry -> (Int, String)? in
-            guard entry.hasPrefix("epoch-"), let epoch = Int(entry.dropFirst(6)), epoch >= 0 else { return nil }
-            return (epoch, entry)
+        return entries.compactMap { entry -> ((Int, Int), String)? in
+            guard let position = Self.position(of: entry) else { return nil }
+            return ((position.epoch, position.step), entry)
         }.sorted { $0.0 > $1.0 }.map(\.1)
     }
 

@@ -1,9 +1,10 @@
 /// The buffer one data-parallel step reduces: the model's gradients, its per-batch
 /// statistics (BatchNorm's shifted sums, folded into the running statistics afterwards),
-/// and a small tail [instance count, loss sum, correct], so that ONE allreduce per step
-/// combines everything the ranks need to agree on.
+/// and a small tail [instance count, loss sum, correct, stop requests], so that ONE
+/// allreduce per step combines everything the ranks need to agree on (including whether
+/// to stop for a preemption: a rank that got the signal sets its 1, every rank sees the sum).
 ///
-/// Layout (floats): gradients (parameterCount) | statistics (statisticsCount) | count | loss sum | correct.
+/// Layout (floats): gradients (parameterCount) | statistics (statisticsCount) | count | loss sum | correct | stop.
 /// The memory is allocated once and handed out as buffer views (a step uses several at once).
 public final class StepBuffer {
     public let parameterCount: Int
@@ -11,7 +12,7 @@ public final class StepBuffer {
     private let storage: UnsafeMutableBufferPointer<Float>
     private var tail: Int { parameterCount + statisticsCount }
 
-    public static let tailCount = 3
+    public static let tailCount = 4
 
     public init(parameterCount: Int, statisticsCount: Int = 0) {
         self.parameterCount = parameterCount
@@ -54,5 +55,11 @@ public final class StepBuffer {
     public var correct: Int {
         get { Int(storage[tail + 2]) }
         set { storage[tail + 2] = Float(newValue) }
+    }
+
+    /// Ranks asking to stop after this step (after the reduction: over all ranks).
+    public var stopRequests: Int {
+        get { Int(storage[tail + 3]) }
+        set { storage[tail + 3] = Float(newValue) }
     }
 }

@@ -21,16 +21,20 @@ enum TrainerTensors {
 
 /// Where a resumed run starts.
 struct ResumeState {
+    /// Epochs completed.
     var epoch: Int
     var progress: Trainer.RunProgress
     /// The checkpoint's copy of its epoch's metrics record.
     var lastMetrics: EpochMetrics?
+    /// The pass of epoch `epoch + 1` to continue, for a mid-epoch checkpoint.
+    var partialPass: PartialPass?
 }
 
 extension Trainer {
     /// Refuses a checkpoint made from other data or with settings that determine the result.
     static func checkCompatible(
-        _ checkpoint: LoadedCheckpoint, with config: TrainingConfig, fingerprint: DatasetFingerprint
+        _ checkpoint: LoadedCheckpoint, with config: TrainingConfig, fingerprint: DatasetFingerprint,
+        communicator: Communicator
     ) throws {
         let meta = checkpoint.meta, directory = checkpoint.directory
         guard meta.dataset == fingerprint else {
@@ -45,6 +49,13 @@ extension Trainer {
             throw TrainingError.incompatibleCheckpoint(
                 path: directory, "it tracked mastery with \(meta.config.mastery), not \(config.mastery)")
         }
+        if let partial = meta.partialPass, meta.worldSize != communicator.size {
+            throw TrainingError.incompatibleCheckpoint(
+                path: directory,
+                "it stopped in the middle of epoch \(meta.epoch + 1) (step \(partial.stepsDone) of \(partial.steps)) "
+                    + "on \(meta.worldSize) rank(s) and continues exactly only on \(meta.worldSize); use an end-of-epoch "
+                    + "checkpoint (epoch-\(String(format: "%04d", meta.epoch))) to change the number of ranks")
+        }
         guard meta.epoch < config.epochs else {
             throw TrainingError.incompatibleCheckpoint(
                 path: directory, "it is at epoch \(meta.epoch); a run of \(config.epochs) epochs leaves nothing to train")
@@ -54,14 +65,24 @@ extension Trainer {
     /// Rank 0 gathers every rank's tracker state (one packed message each), orders it by
     /// global id and writes `checkpoints/epoch-NNNN/`; every rank waits for it to be complete
     /// (a barrier), so that no rank runs ahead of a checkpoint.
-    func writeCheckpoint(epoch: Int, progress: RunProgress, metrics: EpochMetrics?, masteredPerRank: [Int]) throws {
+    ///
+    /// `epoch` is the number of epochs completed; `partial`, a pass of the next epoch
+    /// interrupted between steps (a mid-epoch checkpoint, resumable on the same number of
+    /// ranks). Returns the checkpoint directory (the same path on every rank).
+    @discardableResult
+    func writeCheckpoint(
+        epoch: Int, progress: RunProgress, metrics: EpochMetrics?, partial: PartialPass? = nil
+    ) throws -> String {
         let optimizerState = optimizer.state
         guard model.parameters.allFinite, model.buffers.allFinite,
               optimizerState.arrays.values.allSatisfy({ $0.allSatisfy(\.isFinite) })
         else { throw TrainingError.diverged(epoch: epoch, step: 0) }
+        let store = CheckpointStore(runDirectory: config.runDirectory)
+        let name = CheckpointStore.name(epoch: epoch, step: partial?.stepsDone ?? 0)
         let gathered = try communicator.gathered(tracker.state().packed(), root: 0)
         if let gathered {
             let states = try gathered.map { try MasteryTracker.State(packed: $0, rule: config.mastery) }
+            let masteredPerRank = states.map { $0.mastered.filter { $0 }.count }
             let n = data.globalTrainCount
             var owner = [Int32](repeating: -1, count: n)
             for (rank, state) in states.enumerated() {
@@ -88,13 +109,16 @@ extension Trainer {
                 epoch: epoch, worldSize: communicator.size, config: config, dataset: fingerprint,
                 mastered: masteredPerRank.reduce(0, +), masteredPerRank: masteredPerRank,
                 trainedSoFar: progress.trainedSoFar, bestTestAccuracy: progress.bestAccuracy,
-                bestEpoch: progress.bestEpoch, created: ISO8601DateFormatter().string(from: Date()), metrics: metrics)
-            try CheckpointStore(runDirectory: config.runDirectory).write(
+                bestEpoch: progress.bestEpoch, created: ISO8601DateFormatter().string(from: Date()), metrics: metrics,
+                partialPass: partial)
+            try store.write(
+                name: name,
                 files: [("model.safetensors", modelFile.encoded(model)), ("trainer.safetensors", trainerFile.encoded())],
                 meta: meta, keep: config.keepCheckpoints)
         }
         try communicator.barrier()
         hooks.afterCheckpoint(epoch, communicator.rank)
+        return store.path(name)
     }
 
     static func tensors(of state: OptimizerState) -> [SafetensorsTensor] {
@@ -177,7 +201,7 @@ extension Trainer {
                 epoch: Int(progress[0]),
                 progress: RunProgress(
                     trainedSoFar: Int(progress[1]), bestAccuracy: meta.bestTestAccuracy, bestEpoch: meta.bestEpoch),
-                lastMetrics: meta.metrics)
+                lastMetrics: meta.metrics, partialPass: meta.partialPass)
         )
     }
 }

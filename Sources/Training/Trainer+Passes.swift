@@ -9,12 +9,45 @@ struct TrainPass {
     var seconds: Double
     var steps: Int
     var allreduceSeconds: Double
+    /// Steps done; less than `steps` when the pass stopped early for a preemption.
+    var stepsDone = 0
+    /// A rank asked to stop (SIGTERM/SIGUSR1) during the pass; all ranks know it.
+    var stopRequested = false
+
+    var isComplete: Bool { stepsDone == steps }
+
+    /// Where the pass stands, for a mid-epoch checkpoint.
+    var partial: PartialPass {
+        PartialPass(
+            stepsDone: stepsDone, steps: steps, lossSum: totals.lossSum, count: totals.count, correct: totals.correct,
+            seconds: seconds, allreduceSeconds: allreduceSeconds)
+    }
+}
+
+/// A training pass interrupted between two steps: what a mid-epoch checkpoint records so
+/// that the pass continues at step `stepsDone` with the same totals.
+public struct PartialPass: Codable, Sendable, Equatable {
+    public var stepsDone: Int
+    public var steps: Int
+    /// Global loss sum, instance count and correct predictions of the steps done.
+    public var lossSum: Double
+    public var count: Int
+    public var correct: Int
+    /// Rank 0's time in the pass and in its allreduces so far.
+    public var seconds: Double
+    public var allreduceSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case stepsDone = "steps_done", steps, lossSum = "loss_sum", count, correct, seconds
+        case allreduceSeconds = "allreduce_seconds"
+    }
 }
 
 extension Trainer {
     /// One pass over the shuffled local unmastered instances; records each one's loss
-    /// (train mode, before its step's update) in the tracker.
-    func trainPass(epoch: Int, lr: Float, progress: ProgressLine) throws -> TrainPass {
+    /// (train mode, before its step's update) in the tracker. Continues `partial` when given
+    /// (a mid-epoch checkpoint); stops after the step in which any rank asked to stop.
+    func trainPass(epoch: Int, lr: Float, progress: ProgressLine, from partial: PartialPass? = nil) throws -> TrainPass {
         let train = data.train
         var order = tracker.slots(mastered: false)
         var generator = SeededGenerator(seed: config.seed, streams: UInt64(epoch), UInt64(communicator.rank))
@@ -31,11 +64,23 @@ extension Trainer {
         let steps = (try communicator.allreduced(local, .sum) + config.batchSize - 1) / config.batchSize
         let buffer = step.buffer
         var pass = TrainPass(trained: 0, totals: EvaluationTotals(), seconds: 0, steps: steps, allreduceSeconds: 0)
-        let start = monotonicSeconds()
+        if let partial {
+            guard partial.steps == steps, partial.stepsDone <= steps else {
+                throw TrainingError.conservation(
+                    "the checkpoint stopped at step \(partial.stepsDone) of \(partial.steps); this epoch has \(steps) steps")
+            }
+            pass.stepsDone = partial.stepsDone
+            pass.trained = local * partial.stepsDone / steps
+            pass.totals = EvaluationTotals(lossSum: partial.lossSum, correct: partial.correct, count: partial.count)
+            pass.allreduceSeconds = partial.allreduceSeconds
+        }
+        let start = monotonicSeconds() - (partial?.seconds ?? 0)
+        communicator.activity = "epoch \(epoch + 1), training"
         try order.withUnsafeBufferPointer { all in
-            for s in 0..<steps {
+            for s in pass.stepsDone..<steps {
                 let batch = UnsafeBufferPointer(rebasing: all[(local * s / steps)..<(local * (s + 1) / steps)])
                 step.accumulate(train, slots: batch, epoch: epoch)
+                buffer.stopRequests = StopRequest.shared.isRequested ? 1 : 0
                 pass.trained += batch.count
                 step.losses.withUnsafeBufferPointer {
                     self.tracker.record(losses: UnsafeBufferPointer(rebasing: $0[0..<batch.count]), slots: batch)
@@ -49,6 +94,11 @@ extension Trainer {
                 pass.totals.count += buffer.count
                 pass.totals.correct += buffer.correct
                 step.apply(learningRate: lr)
+                pass.stepsDone = s + 1
+                if buffer.stopRequests > 0 {
+                    pass.stopRequested = true
+                    break
+                }
                 let now = monotonicSeconds()
                 progress.update(
                     String(
@@ -61,7 +111,11 @@ extension Trainer {
             }
         }
         progress.clear()
-        guard model.parameters.allFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: steps) }
+        guard model.parameters.allFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: pass.stepsDone) }
+        if steps == 0 {
+            // No step carried the flag: agree on it with one small reduction.
+            pass.stopRequested = try communicator.allreduced(StopRequest.shared.isRequested ? 1 : 0, .sum) > 0
+        }
         pass.seconds = monotonicSeconds() - start
         return pass
     }

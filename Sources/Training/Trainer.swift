@@ -52,10 +52,13 @@ public final class Trainer {
         self.config = config
         self.communicator = communicator
         self.hooks = hooks
+        try communicator.enableStallWatchdog(timeout: config.stallTimeout)
         let splits = try splits
             ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
         fingerprint = DatasetFingerprint(splits: splits)
-        if let resume { try Trainer.checkCompatible(resume, with: config, fingerprint: fingerprint) }
+        if let resume {
+            try Trainer.checkCompatible(resume, with: config, fingerprint: fingerprint, communicator: communicator)
+        }
         data = ShardedData(
             splits: splits, rank: communicator.rank, ranks: communicator.size, strategy: config.sharding,
             owners: try resume.flatMap { try Trainer.owners(from: $0, ranks: communicator.size) })
@@ -122,8 +125,10 @@ public final class Trainer {
         let start = monotonicSeconds()
         var progress = resumeState?.progress ?? RunProgress()
         var history: [EpochMetrics] = []
+        var partial = resumeState?.partialPass
         for epoch in (resumeState?.epoch ?? 0)..<config.epochs {
-            history.append(try runEpoch(epoch, progress: &progress, reporter: reporter))
+            history.append(try runEpoch(epoch, progress: &progress, reporter: reporter, from: partial))
+            partial = nil
         }
         let modelPath = (config.runDirectory as NSString).appendingPathComponent("model.safetensors")
         if isRoot { try modelFile.write(model, to: modelPath) }
@@ -138,10 +143,22 @@ public final class Trainer {
     /// One epoch as DESIGN.md describes it: train the unmastered instances, probe the mastered
     /// ones, decide mastery, evaluate, gather every rank's statistics, rebalance, check that
     /// every instance is owned once, checkpoint when due, report.
-    func runEpoch(_ epoch: Int, progress: inout RunProgress, reporter: EpochReporter) throws -> EpochMetrics {
+    ///
+    /// When a rank asks to stop (a preemption signal), the ranks agree on it in the step's
+    /// allreduce: mid-pass they write a checkpoint that records the step and stop; at the
+    /// end of the pass they finish the epoch, write its checkpoint and stop.
+    func runEpoch(
+        _ epoch: Int, progress: inout RunProgress, reporter: EpochReporter, from partial: PartialPass? = nil
+    ) throws -> EpochMetrics {
         let started = monotonicSeconds()
         let lr = config.learningRate(epoch: epoch)
-        let pass = try trainPass(epoch: epoch, lr: Float(lr), progress: reporter.progressLine())
+        let pass = try trainPass(epoch: epoch, lr: Float(lr), progress: reporter.progressLine(), from: partial)
+        guard pass.isComplete else {
+            communicator.activity = "epoch \(epoch + 1), preemption checkpoint"
+            let directory = try writeCheckpoint(epoch: epoch, progress: progress, metrics: nil, partial: pass.partial)
+            throw TrainingError.preempted(epoch: epoch + 1, step: pass.stepsDone, steps: pass.steps, checkpoint: directory)
+        }
+        communicator.activity = "epoch \(epoch + 1), probing and evaluating"
         let probe = probePass(epoch: epoch)
         let decision = tracker.decide()
         let evaluationStart = monotonicSeconds()
@@ -180,13 +197,20 @@ public final class Trainer {
         if metrics.testAccuracy > progress.bestAccuracy { (progress.bestAccuracy, progress.bestEpoch) = (test.accuracy, epoch + 1) }
 
         let completed = epoch + 1
-        if completed == config.epochs || (config.checkpointEvery > 0 && completed % config.checkpointEvery == 0) {
+        var checkpoint: String?
+        if completed == config.epochs || pass.stopRequested
+            || (config.checkpointEvery > 0 && completed % config.checkpointEvery == 0)
+        {
+            communicator.activity = "epoch \(completed), checkpoint"
             let checkpointStart = monotonicSeconds()
-            try writeCheckpoint(epoch: completed, progress: progress, metrics: metrics, masteredPerRank: balance.masteredAfter)
+            checkpoint = try writeCheckpoint(epoch: completed, progress: progress, metrics: metrics)
             metrics.checkpointSeconds = monotonicSeconds() - checkpointStart
         }
         metrics.seconds = monotonicSeconds() - started
         try reporter.epochEnded(metrics)
+        if pass.stopRequested && completed < config.epochs {
+            throw TrainingError.preempted(epoch: completed, step: pass.steps, steps: pass.steps, checkpoint: checkpoint ?? "")
+        }
         return metrics
     }
 
@@ -208,7 +232,10 @@ public final class Trainer {
 
     /// The run's first lines: what is trained where, and a warning when ranks x threads exceed the cores.
     private func announce(_ reporter: EpochReporter) {
-        if let resumeState { reporter.say("resuming at epoch \(resumeState.epoch + 1) of \(config.epochs)") }
+        if let resumeState {
+            let step = resumeState.partialPass.map { ", step \($0.stepsDone + 1) of \($0.steps)" } ?? ""
+            reporter.say("resuming at epoch \(resumeState.epoch + 1) of \(config.epochs)\(step)")
+        }
         let threads = model.compute.threads
         reporter.say(
             "ies: \(config.model.rawValue), \(model.parameters.count) parameters, \(data.globalTrainCount) train / "

@@ -59,6 +59,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var rebalance: Bool = true
     /// Rebalance when max/mean of the per-rank counts exceeds 1 + this.
     public var rebalanceTolerance: Double = 0.05
+    /// End the job when a rank waits longer than this for the others (seconds; 0: wait forever).
+    public var stallTimeout: Double = 300
 
     enum CodingKeys: String, CodingKey {
         case dataDirectory = "data", model, width, syncBatchNorm = "sync_bn", epochs, batchSize = "batch_size"
@@ -67,7 +69,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         case runDirectory = "run_dir"
         case evaluationBatchSize = "evaluation_batch_size", showProgress = "progress", mastery = "ies"
         case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
-        case rebalance, rebalanceTolerance = "rebalance_tolerance"
+        case rebalance, rebalanceTolerance = "rebalance_tolerance", stallTimeout = "stall_timeout"
     }
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }
@@ -79,6 +81,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         case warmupEpochs = "warmup_epochs"
         case lrSchedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads, evaluationBatchSize = "evaluation_batch_size"
         case checkpointEvery = "checkpoint_every", keep, rebalanceTolerance = "rebalance_tolerance"
+        case stallTimeout = "stall_timeout"
     }
 
     /// Checks ranges; the error names the setting and what was expected.
@@ -110,6 +113,9 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
             throw fail(.checkpointEvery, "must be >= 0 epochs, got \(checkpointEvery)")
         }
         guard keepCheckpoints >= 1 else { throw fail(.keep, "must be at least 1, got \(keepCheckpoints)") }
+        guard stallTimeout >= 0, stallTimeout.isFinite else {
+            throw fail(.stallTimeout, "must be >= 0 seconds (0: no deadline), got \(stallTimeout)")
+        }
         guard rebalanceTolerance >= 0, rebalanceTolerance.isFinite else {
             throw fail(.rebalanceTolerance, "must be >= 0, got \(rebalanceTolerance)")
         }

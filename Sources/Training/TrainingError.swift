@@ -1,5 +1,9 @@
 /// Errors of a training run, each a one-line message a user can act on.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// The exit status of a run stopped by a preemption signal after writing its checkpoint
+    /// (EX_TEMPFAIL: try again, e.g. requeue with `--resume auto`).
+    public static let preemptedExitStatus: Int32 = 75
+
     case invalidConfiguration(String)
     case runDirectoryInUse(String)
     case io(path: String, message: String)
@@ -7,6 +11,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case badModelFile(path: String, message: String)
     case conservation(String)
     case incompatibleCheckpoint(path: String, String)
+    /// A preemption signal stopped the run after `step` of `steps` of `epoch` (1-based), with a
+    /// checkpoint to resume from.
+    case preempted(epoch: Int, step: Int, steps: Int, checkpoint: String)
 
     public var description: String {
         switch self {
@@ -20,6 +27,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "training diverged: loss or parameters became NaN/Inf at epoch \(epoch), step \(step); try a lower learning rate"
         case .badModelFile(let path, let message):
             return "\(path): \(message)"
+        case .preempted(let epoch, let step, let steps, let checkpoint):
+            return "stopped by a preemption signal after step \(step) of \(steps) of epoch \(epoch); checkpoint "
+                + "\(checkpoint) (resume with --resume)"
         case .incompatibleCheckpoint(let path, let message):
             return "cannot resume from \(path): \(message)"
         case .conservation(let message):

@@ -27,6 +27,7 @@ enum Flags {
         case .checkpointEvery: return "--checkpoint-every"
         case .keep: return "--keep"
         case .rebalanceTolerance: return "--rebalance-tolerance"
+        case .stallTimeout: return "--stall-timeout"
         }
     }
 

@@ -96,9 +96,12 @@ struct Train: ParsableCommand {
     var runDir: String?
 
     @Option(help: ArgumentHelp(
-        "Resume from the newest valid checkpoint of PATH (a run directory, its checkpoints/ directory, or one checkpoint); without PATH, of --run-dir.",
+        "Resume from the newest valid checkpoint of PATH (a run directory, its checkpoints/ directory, or one checkpoint); without PATH, of --run-dir. `--resume auto` resumes the run in --run-dir when it has a checkpoint and starts it otherwise (for requeued jobs).",
         valueName: "path"))
     var resume: String?
+
+    @Option(parsing: .unconditional, help: "Under mpirun: end the job when a rank has waited this many seconds for the others (a stopped process, a dead link), naming the ranks and hosts that did not arrive; 0 waits forever. (default: 300)")
+    var stallTimeout: Double?
 
     @Flag(help: "Do not draw the progress line within epochs.")
     var noProgress = false
@@ -106,6 +109,9 @@ struct Train: ParsableCommand {
     func validate() throws {
         if resume == Train.resumeFromRunDirectory && runDir == nil {
             throw ValidationError("--resume without a PATH resumes the run in --run-dir: give --run-dir (or --resume PATH)")
+        }
+        if resume == Train.resumeAutomatically && runDir == nil {
+            throw ValidationError("--resume auto continues or starts the run in --run-dir: give --run-dir")
         }
         guard resume == nil else { return }  // checked against the checkpoint in run()
         do {
@@ -117,6 +123,8 @@ struct Train: ParsableCommand {
 
     /// What `--resume` with no PATH becomes (see main.swift).
     static let resumeFromRunDirectory = ""
+    /// `--resume auto`: resume if the run directory has a checkpoint, else start.
+    static let resumeAutomatically = "auto"
 
     /// The run's configuration: the flags over the defaults, or, when resuming, over the
     /// checkpoint's configuration, where changing what determines the result is refused.
@@ -155,6 +163,7 @@ struct Train: ParsableCommand {
         }
         if let rebalance { config.rebalance = rebalance == .on }
         if let rebalanceTolerance { config.rebalanceTolerance = rebalanceTolerance }
+        if let stallTimeout { config.stallTimeout = stallTimeout }
         if let epochs { config.epochs = epochs }
         config.threads = threads
         if let runDir { config.runDirectory = runDir }
@@ -176,6 +185,10 @@ struct Train: ParsableCommand {
         do {
             var checkpoint: LoadedCheckpoint?
             var config: TrainingConfig
+            var resume = self.resume
+            if resume == Train.resumeAutomatically {
+                resume = try startOrContinue(rank: communicator.rank)
+            }
             if let resume {
                 let source = resume == Train.resumeFromRunDirectory ? runDir! : resume
                 let (found, warnings) = try CheckpointStore.resolve(source)
@@ -187,10 +200,21 @@ struct Train: ParsableCommand {
                 do { try config.validate() } catch { throw Flags.validationError(error) }
             } else {
                 config = try makeConfig(base: nil)
+                do { try config.validate() } catch { throw Flags.validationError(error) }
             }
+            StopRequest.shared.listen()
             let trainer = try Trainer(config: config, communicator: communicator, resume: checkpoint)
             _ = try trainer.run()
             communicator.finalize()
+        } catch let TrainingError.preempted(epoch, step, steps, checkpoint) {
+            // Every rank gets here together (they agreed on the stop in the step's allreduce).
+            if communicator.rank == 0 {
+                print(
+                    "stopped by a preemption signal after step \(step) of \(steps) of epoch \(epoch); checkpoint "
+                        + "\(checkpoint). Resume with: ies train --run-dir \(runDir ?? "RUN_DIR") --resume auto")
+            }
+            communicator.finalize()
+            throw ExitCode(TrainingError.preemptedExitStatus)
         } catch {
             // One rank failing alone would leave the others waiting in a collective: end the job.
             if communicator.size > 1 {
@@ -199,6 +223,21 @@ struct Train: ParsableCommand {
             }
             throw error
         }
+    }
+
+    /// `--resume auto`: the run directory's checkpoint when it has one (resume), else nil
+    /// (start); a metrics.jsonl left by a run that never checkpointed is kept aside (rank 0).
+    private func startOrContinue(rank: Int) throws -> String? {
+        let directory = runDir!
+        if !CheckpointStore(runDirectory: directory).checkpointNames().isEmpty { return directory }
+        let metrics = (directory as NSString).appendingPathComponent("metrics.jsonl")
+        if rank == 0 && FileManager.default.fileExists(atPath: metrics) {
+            let aside = metrics + ".previous"
+            try? FileManager.default.removeItem(atPath: aside)
+            try FileManager.default.moveItem(atPath: metrics, toPath: aside)
+            print("warning: \(directory) has no checkpoint; starting over (its metrics.jsonl is kept as metrics.jsonl.previous)")
+        }
+        return nil
     }
 
     /// RUN for RUN/checkpoints/epoch-NNNN, else the run directory recorded in the checkpoint.
