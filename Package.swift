@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Mastery", targets: ["Mastery"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Report", targets: ["Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -51,6 +52,9 @@ let package = Package(
         .target(
             name: "Training", dependencies: ["NN", "Datasets", "Mastery", "Distributed", "CCrypto"],
             swiftSettings: swiftSettings),
+        // Reads run directories (metrics.jsonl, meta.json) and writes HTML reports and
+        // TensorBoard event files; Foundation only, so the trainer can depend on it.
+        .target(name: "Report", swiftSettings: swiftSettings),
 
         // MARK: - Command line
 
