@@ -59,7 +59,7 @@ let package = Package(
         // MARK: - Command line
 
         .executableTarget(
-            name: "ies", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", argumentParser],
+            name: "ies", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "Report", argumentParser],
             swiftSettings: swiftSettings),
 
         // MARK: - Tests
