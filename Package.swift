@@ -76,6 +76,9 @@ let package = Package(
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "TestSupport"],
             exclude: ["pytorch_semantics_check.py"]),
+        .testTarget(
+            name: "ReportTests", dependencies: ["Report", "CZlib"],
+            exclude: ["read_events.py"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
