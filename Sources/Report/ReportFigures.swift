@@ -154,11 +154,13 @@ enum ReportFigures {
             }
             let maximum = shares ? 1 : max(values.flatMap { $0.compactMap { $0 } }.max() ?? 1, 1)
             let what = shares ? "Mastered share per class (%)" : "Mastered instances per class (counts: class sizes not recorded)"
-            let map = HeatMap(
+            var map = HeatMap(
                 id: "mastered-per-class-\(index + 1)", title: "\(what): \(run.label)", rowTitle: "class",
                 rowLabels: (0..<classes).map(String.init), columns: records.map { $0.epoch ?? 0 }, values: values,
                 maximum: maximum, isShare: shares, details: details)
-            return figure("\(what): \(run.label)", map.svg(), run: run.label)
+            // The page's full width, so that a cell per epoch stays wide enough for its number.
+            map.width = 1200
+            return figure("\(what): \(run.label)", map.svg(), run: run.label, wide: true)
         }
     }
 }

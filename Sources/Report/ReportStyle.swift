@@ -18,6 +18,7 @@ enum ReportStyle {
         code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
         .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px 28px; }
         figure { margin: 0; }
+        figure.wide { grid-column: 1 / -1; }
         figcaption { font-weight: 600; font-size: 15px; margin: 0 0 4px; }
         svg { display: block; width: 100%; height: auto; font-family: inherit; }
         .table-wrap { overflow-x: auto; }

@@ -68,7 +68,7 @@ public struct StackedBarChart: Sendable {
         // Label every k-th bar (k round: 1, 2, 5, 10, ...) so that labels stay about 40 px apart.
         let every = PlotFrame.roundStride(40 / band)
         var labelled = categories.indices.filter { every == 1 || categories[$0] % every == 0 }
-        if let first = labelled.first, first >= max(1, every / 2) { labelled.insert(0, at: 0) }
+        if let first = labelled.first, first >= every { labelled.insert(0, at: 0) }
         if labelled.isEmpty, !categories.isEmpty { labelled = [0] }
         svg += frame.xTicks(labelled.map { (center($0), String(categories[$0])) })
         var base = [Double](repeating: 0, count: categories.count)
