@@ -123,6 +123,21 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertEqual(page.summaryValue(run: "fast", field: "best-accuracy"), 0.82)
     }
 
+    /// Past 8 ranks one line per rank would be unreadable: the largest and smallest rank.
+    func testManyRanksShowTheLargestAndSmallestRank() throws {
+        let directory = try ReportTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let before = (0..<12).map { 100 + $0 * 10 }, after = [Int](repeating: 155, count: 12)
+        let line = "{\"epoch\":1,\"world_size\":12,\"unmastered_per_rank_before\":\(before),"
+            + "\"unmastered_per_rank_after\":\(after),\"instances_moved\":180}\n"
+        try line.write(toFile: directory + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        let page = try report([directory])
+        XCTAssertEqual(
+            page.series("unmastered-per-rank-1").map(\.label),
+            ["largest rank before", "smallest rank before", "largest rank after", "smallest rank after"])
+        XCTAssertTrue(page.plot("unmastered-per-rank-1")!.contains("epoch 1: 210</title>"))
+    }
+
     func testTheReportIsSelfContained() throws {
         let html = try report([ReportTestSupport.fixture("mlp-1rank"), ReportTestSupport.fixture("mlp-2ranks")]).html
         let withoutNamespace = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
