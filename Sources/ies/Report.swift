@@ -9,30 +9,27 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write an HTML report of one or more runs (the first is the baseline), or export them to TensorBoard.",
         discussion: """
-            Reads RUN_DIR/metrics.jsonl and, when present, the newest RUN_DIR/checkpoints/*/meta.json of each run.
-            The report is one HTML file with inline SVG charts and no external resources: summary table (with
-            speedup and accuracy difference against the first run when several are given), test accuracy and
-            loss, trained/mastered/returned instances, backprop saved, time per epoch, rebalancing between ranks,
-            mastered share per class, learning rate. A run still in progress is reported up to its last complete
-            epoch.
+            Reads RUN_DIR/metrics.jsonl and, when present, the newest RUN_DIR/checkpoints/*/meta.json of each \
+            run. The report is one HTML file with inline SVG charts and nothing loaded from elsewhere: a summary \
+            table (with speedup and accuracy difference against the first run when several are given), test \
+            accuracy and loss, trained/mastered/returned instances, backprop saved, time per epoch, rebalancing \
+            between ranks, mastered share per class and the learning rate. A run still in progress is reported up \
+            to its last complete epoch.
 
-            With --tensorboard DIR, each run's metrics become an event file in DIR/<run name> (earlier event files
-            there are replaced); view them with `tensorboard --logdir DIR`. The HTML report is then written only if
-            --output is also given.
+            With --tensorboard DIR, each run's metrics become an event file in DIR/<run name> (earlier event \
+            files there are replaced); view them with `tensorboard --logdir DIR`. The HTML report is then written \
+            only if --output is also given.
             """)
 
     @Argument(help: ArgumentHelp("Run directories written by `ies train`; the first is the baseline.", valueName: "run-dir"))
-    var runDirectories: [String] = []
+    var runDirectories: [String]
 
-    @Option(name: [.short, .long], help: "The HTML file to write. (default: report.html in the current directory)")
+    @Option(name: [.short, .long], help: ArgumentHelp(
+        "The HTML file to write. (default: report.html in the current directory)", valueName: "file"))
     var output: String?
 
     @Option(help: ArgumentHelp("Export each run's metrics to TensorBoard event files under DIR/<run name>.", valueName: "dir"))
     var tensorboard: String?
-
-    func validate() throws {
-        if runDirectories.isEmpty { throw ValidationError("give at least one run directory") }
-    }
 
     func run() throws {
         let report = try HTMLReport.load(directories: runDirectories)

@@ -50,6 +50,6 @@ final class ReportCommandTests: XCTestCase {
     func testNoRunDirectoryIsAUsageError() throws {
         let result = try ReportTestSupport.run(try ies(), ["report"], timeout: 60)
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.stderr.contains("run directory"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("<run-dir>"), result.stderr)
     }
 }
