@@ -20,7 +20,7 @@ final class BrowserRenderTests: XCTestCase {
         let page = directory + "/\(name).html", png = directory + "/\(name).png"
         try html.write(toFile: page, atomically: true, encoding: .utf8)
         var arguments = [
-            "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--force-device-scale-factor=1",
+            "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", "--no-first-run", "--force-device-scale-factor=1",
             "--user-data-dir=\(directory)/profile-\(name)", "--window-size=\(Self.width),\(Self.height)",
             "--screenshot=\(png)", URL(fileURLWithPath: page).absoluteString,
         ]
