@@ -29,8 +29,8 @@ struct SummaryTable {
             html += cell("batch", run.batchSize.map(String.init) ?? "—", numeric: true)
             html += iesCell(run.mastery)
             html += cell(
-                "epochs", String(run.epochsDone), sub: run.inProgress ? "of \(run.epochsConfigured!), in progress" : nil,
-                value: Double(run.epochsDone), numeric: true)
+                "epochs", run.inProgress ? "\(run.epochsDone) of \(run.epochsConfigured!)" : String(run.epochsDone),
+                sub: run.inProgress ? "in progress" : nil, value: Double(run.epochsDone), numeric: true)
             html += cell(
                 "best-accuracy", run.bestAccuracy.map { NumberText.percent($0) } ?? "—",
                 sub: run.bestEpoch.map { "epoch \($0)" }, value: run.bestAccuracy, numeric: true)

@@ -25,7 +25,7 @@ final class RunLoadingTests: XCTestCase {
             XCTAssertTrue(page.series(id).allSatisfy { $0.points == 5 }, "\(id): \(page.series(id))")
         }
         XCTAssertEqual(page.attribute("data-columns", ofPlot: "mastered-per-class-1"), "5")
-        XCTAssertEqual(page.summaryText(run: "mlp-2ranks", field: "epochs"), "5 of 8, in progress")
+        XCTAssertEqual(page.summaryText(run: "mlp-2ranks", field: "epochs"), "5 of 8 in progress")
         XCTAssertTrue(page.html.contains("the last line is incomplete"))
     }
 
