@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Mastery", targets: ["Mastery"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Report", targets: ["Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,11 +56,14 @@ let package = Package(
             name: "Training",
             dependencies: ["NN", "SafeTensors", "DurableIO", "Datasets", "Mastery", "Distributed", "CCrypto"],
             swiftSettings: swiftSettings),
+        // Reads run directories (metrics.jsonl, meta.json) and writes HTML reports and
+        // TensorBoard event files; Foundation only, so the trainer can depend on it.
+        .target(name: "Report", swiftSettings: swiftSettings),
 
         // MARK: - Command line
 
         .executableTarget(
-            name: "ies", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", argumentParser],
+            name: "ies", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "Report", argumentParser],
             swiftSettings: swiftSettings),
 
         // MARK: - Tests
@@ -85,6 +89,9 @@ let package = Package(
         // Multi-host runs on network namespaces (scripts/cluster-sim): spawns cluster-sim and
         // the built `ies`, links no library. Needs root; skips where namespaces are unavailable.
         .testTarget(name: "ClusterTests"),
+        .testTarget(
+            name: "ReportTests", dependencies: ["Report", "CZlib"],
+            exclude: ["read_events.py"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what `ies` needs on Debian/Ubuntu: OpenMPI, OpenBLAS, zlib, OpenSSL (SHA-256), pkg-config,
-# the Fashion-MNIST dataset, and the Python safetensors reader used by one test.
+# the Fashion-MNIST dataset, and for the tests: the Python safetensors reader, headless Chromium
+# (renders `ies report` pages) and the Python tensorboard package (reads the event files back).
 # Safe to run again; uses sudo when not root.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev libssl-dev pkg-config dataset-fashion-mnist)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev libssl-dev pkg-config dataset-fashion-mnist chromium iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,5 +23,11 @@ if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy" 2>/
     echo "installing: python safetensors, numpy (pip)"
     python3 -m pip install --quiet safetensors numpy 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages safetensors numpy
+fi
+if command -v python3 >/dev/null \
+    && ! python3 -c "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator" 2>/dev/null; then
+    echo "installing: python tensorboard (pip)"
+    python3 -m pip install --quiet tensorboard 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages tensorboard
 fi
 echo "dependencies ready"

@@ -5,6 +5,6 @@ struct IES: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ies",
         abstract: "Train neural networks with instance-dependent early stopping (IES, ICLR 2025).",
-        subcommands: [Train.self, Eval.self, Inspect.self, Bench.self],
+        subcommands: [Train.self, Eval.self, Inspect.self, ReportCommand.self, Bench.self],
         defaultSubcommand: nil)
 }
