@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
         .target(
             name: "Training",
-            dependencies: ["NN", "SafeTensors", "DurableIO", "Datasets", "Mastery", "Distributed", "CCrypto"],
+            dependencies: ["NN", "SafeTensors", "DurableIO", "Datasets", "Mastery", "Distributed", "Report", "CCrypto"],
             swiftSettings: swiftSettings),
         // Reads run directories (metrics.jsonl, meta.json) and writes HTML reports and
         // TensorBoard event files; Foundation only, so the trainer can depend on it.
@@ -63,7 +63,8 @@ let package = Package(
         // MARK: - Command line
 
         .executableTarget(
-            name: "ies", dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "Report", argumentParser],
+            name: "ies",
+            dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "Report", "DurableIO", argumentParser],
             swiftSettings: swiftSettings),
 
         // MARK: - Tests

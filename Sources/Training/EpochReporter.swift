@@ -1,10 +1,12 @@
 import Foundation
+import Report
 
 /// What a run shows and records, on rank 0: the header, a progress line within epochs,
 /// one terminal line and one `metrics.jsonl` record per epoch, and the summary. Other
 /// ranks get a reporter that does nothing.
 final class EpochReporter {
     private let log: MetricsLog?
+    private let tensorboard: TensorBoardWriter?
     private let epochs: Int
     /// Durations of the epochs run so far in this process, for the time estimate.
     private var epochSeconds: [Double] = []
@@ -15,14 +17,16 @@ final class EpochReporter {
     /// On rank 0 (`active`), opens `metrics.jsonl` in `directory` (creating the directory);
     /// a resumed run keeps the lines up to the epoch it resumes after.
     init(directory: String, active: Bool, resumedAfter epoch: Int?, lastRecord: EpochMetrics?, epochs: Int,
-         showProgress: Bool, sink: @escaping (String) -> Void) throws {
+         showProgress: Bool, tensorboard: String?, sink: @escaping (String) -> Void) throws {
         self.epochs = epochs
         self.showProgress = showProgress && active
         self.sink = sink
         guard active else {
             log = nil
+            self.tensorboard = nil
             return
         }
+        self.tensorboard = try tensorboard.map { try TensorBoardWriter(directory: $0) }
         let metricsPath = (directory as NSString).appendingPathComponent("metrics.jsonl")
         if epoch == nil && FileManager.default.fileExists(atPath: metricsPath) {
             throw TrainingError.runDirectoryInUse(directory)
@@ -49,6 +53,9 @@ final class EpochReporter {
     func epochEnded(_ metrics: EpochMetrics) throws {
         guard let log else { return }
         try log.append(metrics)
+        if let tensorboard {
+            try tensorboard.add(scalars: TensorBoardScalars.scalars(json: JSONEncoder().encode(metrics)), step: metrics.epoch)
+        }
         epochSeconds.append(metrics.seconds)
         var line = Self.epochLine(metrics, epochs: epochs)
         if let left = estimatedSeconds(remaining: epochs - metrics.epoch, recentEpochSeconds: epochSeconds) {

@@ -145,7 +145,7 @@ extension Trainer {
     /// world size is unchanged, else nil (a fresh plan re-shards by global id).
     static func owners(from checkpoint: LoadedCheckpoint, ranks: Int) throws -> [Int32]? {
         guard checkpoint.meta.worldSize == ranks else { return nil }
-        let owners = try checkpoint.tensor(TrainerTensors.owner, .i32, [checkpoint.meta.dataset.trainCount]).int32s
+        let owners = try ownerTable(of: checkpoint)
         guard owners.allSatisfy({ $0 >= 0 && Int($0) < ranks }) else {
             throw TrainingError.io(path: checkpoint.directory, message: "owner table does not match \(ranks) ranks")
         }
@@ -172,20 +172,9 @@ extension Trainer {
         }
 
         let n = checkpoint.meta.dataset.trainCount
-        let columns = try MasteryTracker.State(rule: rule, ids: []).columns.map { layout in
-            let name = TrainerTensors.trackerPrefix + layout.name
-            let shape = layout.width == 1 ? [n] : [n, layout.width]
-            let values: MasteryTracker.State.Column.Values
-            switch layout.values {
-            case .float32: values = .float32(try checkpoint.tensor(name, .f32, shape).floats)
-            case .int32: values = .int32(try checkpoint.tensor(name, .i32, shape).int32s)
-            case .uint8: values = .uint8(try checkpoint.tensor(name, .u8, shape).bytes)
-            }
-            return MasteryTracker.State.Column(name: layout.name, width: layout.width, values: values)
-        }
         let tracker: MasteryTracker
         do {
-            let global = try MasteryTracker.State(rule: rule, ids: (0..<Int32(n)).map { $0 }, columns: columns)
+            let global = try Trainer.trackerState(of: checkpoint, rule: rule)
             guard localIDs.allSatisfy({ $0 >= 0 && Int($0) < n }) else {
                 throw MasteryError.invalidState("instance ids outside the checkpoint's \(n) instances")
             }
@@ -203,6 +192,30 @@ extension Trainer {
                     trainedSoFar: Int(progress[1]), bestAccuracy: meta.bestTestAccuracy, bestEpoch: meta.bestEpoch),
                 lastMetrics: meta.metrics, partialPass: meta.partialPass)
         )
+    }
+}
+
+extension Trainer {
+    /// The tracker state of every instance in a checkpoint, row = global id.
+    public static func trackerState(of checkpoint: LoadedCheckpoint, rule: MasteryRule) throws -> MasteryTracker.State {
+        let n = checkpoint.meta.dataset.trainCount
+        let columns = try MasteryTracker.State(rule: rule, ids: []).columns.map { layout in
+            let name = TrainerTensors.trackerPrefix + layout.name
+            let shape = layout.width == 1 ? [n] : [n, layout.width]
+            let values: MasteryTracker.State.Column.Values
+            switch layout.values {
+            case .float32: values = .float32(try checkpoint.tensor(name, .f32, shape).floats)
+            case .int32: values = .int32(try checkpoint.tensor(name, .i32, shape).int32s)
+            case .uint8: values = .uint8(try checkpoint.tensor(name, .u8, shape).bytes)
+            }
+            return MasteryTracker.State.Column(name: layout.name, width: layout.width, values: values)
+        }
+        return try MasteryTracker.State(rule: rule, ids: (0..<Int32(n)).map { $0 }, columns: columns)
+    }
+
+    /// The owner rank of every instance in a checkpoint (index = global id).
+    public static func ownerTable(of checkpoint: LoadedCheckpoint) throws -> [Int32] {
+        try checkpoint.tensor(TrainerTensors.owner, .i32, [checkpoint.meta.dataset.trainCount]).int32s
     }
 }
 

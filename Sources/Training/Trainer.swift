@@ -120,7 +120,7 @@ public final class Trainer {
         let reporter = try EpochReporter(
             directory: config.runDirectory, active: isRoot, resumedAfter: resumeState?.epoch,
             lastRecord: resumeState?.lastMetrics, epochs: config.epochs,
-            showProgress: config.showProgress, sink: report)
+            showProgress: config.showProgress, tensorboard: config.tensorboardDirectory, sink: report)
         announce(reporter)
         let start = monotonicSeconds()
         var progress = resumeState?.progress ?? RunProgress()

@@ -61,6 +61,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var rebalanceTolerance: Double = 0.05
     /// End the job when a rank waits longer than this for the others (seconds; 0: wait forever).
     public var stallTimeout: Double = 300
+    /// Where rank 0 also writes TensorBoard event files (nil: none).
+    public var tensorboardDirectory: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case dataDirectory = "data", model, width, syncBatchNorm = "sync_bn", epochs, batchSize = "batch_size"
@@ -70,6 +72,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         case evaluationBatchSize = "evaluation_batch_size", showProgress = "progress", mastery = "ies"
         case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
         case rebalance, rebalanceTolerance = "rebalance_tolerance", stallTimeout = "stall_timeout"
+        case tensorboardDirectory = "tensorboard"
     }
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }

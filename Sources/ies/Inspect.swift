@@ -1,4 +1,6 @@
 import ArgumentParser
+import Datasets
+import DurableIO
 import Foundation
 import Training
 
@@ -10,12 +12,19 @@ struct Inspect: ParsableCommand {
     @Argument(help: "A checkpoint directory, a run's checkpoints/ directory, or a run directory (its newest valid checkpoint).")
     var path: String
 
+    @Option(help: ArgumentHelp(
+        "Also write one CSV row per training instance of the newest checkpoint: global id, label, owner rank, mastered now, epochs spent mastered, first epoch mastered, last loss, last moving average of |d2|.",
+        valueName: "file.csv"))
+    var instances: String?
+
     func run() throws {
         let metricsPath = (path as NSString).appendingPathComponent("metrics.jsonl")
         if FileManager.default.fileExists(atPath: metricsPath),
            CheckpointStore(runDirectory: path).checkpointNames().isEmpty
         {
-            return try describeFromMetrics(metricsPath)
+            try describeFromMetrics(metricsPath)
+            if instances != nil { throw ValidationError("\(path) has no checkpoint yet: there is no instance state to list") }
+            return
         }
         let (checkpoint, warnings) = try CheckpointStore.resolve(path)
         for warning in warnings { print("warning: \(warning)") }
@@ -41,6 +50,12 @@ struct Inspect: ParsableCommand {
             meta.bestTestAccuracy * 100, meta.bestEpoch))
         for (name, sum) in meta.files.sorted(by: { $0.key < $1.key }) {
             print("checksum     \(name) sha256 \(sum): ok")
+        }
+        if let instances {
+            let labels = try DatasetLoader.load(directory: config.dataDirectory, limit: config.limit).train.labels
+            let listing = try InstanceListing(checkpoint: checkpoint, labels: labels)
+            try DurableFile.write(Array(listing.csv.utf8), to: instances)
+            print("instances    \(listing.rows.count) rows written to \(instances)")
         }
     }
 

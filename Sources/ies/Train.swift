@@ -103,6 +103,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Under mpirun: end the job when a rank has waited this many seconds for the others (a stopped process, a dead link), naming the ranks and hosts that did not arrive; 0 waits forever. (default: 300)")
     var stallTimeout: Double?
 
+    @Option(help: "Also write TensorBoard event files of the per-epoch scalars into this directory (rank 0); view with `tensorboard --logdir DIR`.")
+    var tensorboard: String?
+
     @Flag(help: "Do not draw the progress line within epochs.")
     var noProgress = false
 
@@ -164,6 +167,7 @@ struct Train: ParsableCommand {
         if let rebalance { config.rebalance = rebalance == .on }
         if let rebalanceTolerance { config.rebalanceTolerance = rebalanceTolerance }
         if let stallTimeout { config.stallTimeout = stallTimeout }
+        if let tensorboard { config.tensorboardDirectory = tensorboard }
         if let epochs { config.epochs = epochs }
         config.threads = threads
         if let runDir { config.runDirectory = runDir }
