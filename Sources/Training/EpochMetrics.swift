@@ -32,6 +32,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Ranks in the run.
     public var worldSize: Int = 1
+    /// Instances per optimizer step over all ranks (the `lr` above is already scaled for it).
+    public var globalBatch: Int = 0
     /// Instances backpropagated by each rank (indexed by rank).
     public var trainedPerRank: [Int] = []
     /// Instances mastered for the next epoch on each rank (indexed by rank).
@@ -90,7 +92,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case testLoss = "test_loss", testAccuracy = "test_accuracy"
         case trainSeconds = "train_seconds", samplesPerSecond = "samples_per_second"
-        case worldSize = "world_size", trainedPerRank = "trained_per_rank", masteredPerRank = "mastered_per_rank"
+        case worldSize = "world_size", globalBatch = "global_batch", trainedPerRank = "trained_per_rank", masteredPerRank = "mastered_per_rank"
         case parameterDigestAgree = "parameter_digest_agree", steps, allreduceSeconds = "allreduce_seconds"
         case allreduceSecondsPerRank = "allreduce_seconds_per_rank"
         case unmasteredPerRankBefore = "unmastered_per_rank_before", unmasteredPerRankAfter = "unmastered_per_rank_after"

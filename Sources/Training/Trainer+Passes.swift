@@ -53,7 +53,9 @@ extension Trainer {
         var generator = SeededGenerator(seed: config.seed, streams: UInt64(epoch), UInt64(communicator.rank))
         generator.shuffle(&order)
         // Every rank must issue the same collectives, so all agree on the step count:
-        // S = ceil(unmastered over all ranks / B). Each rank spreads its own pool evenly
+        // S = ceil(unmastered over all ranks / B) for the global batch B (and, with a per-rank
+        // batch, enough steps that no rank takes more than its capacity; rebalancing keeps
+        // the pools even, so that is rare). Each rank spreads its own pool evenly
         // over those S steps (step s takes slots [s n / S, (s + 1) n / S) of its n), so
         // every step draws from every rank in proportion to what it still has to train:
         // a rank with a smaller pool takes fewer per step instead of running dry early and
@@ -61,7 +63,11 @@ extension Trainer {
         // would train whole stretches of steps on a few classes). A rank with nothing
         // contributes zeros and count 0. Local batches never exceed B.
         let local = order.count
-        let steps = (try communicator.allreduced(local, .sum) + config.batchSize - 1) / config.batchSize
+        let pools = try communicator.allgathered(Int64(local)).map(Int.init)
+        let globalBatch = config.globalBatch(ranks: communicator.size)
+        let capacity = config.localBatchCapacity(ranks: communicator.size)
+        let steps = max(
+            (pools.reduce(0, +) + globalBatch - 1) / globalBatch, (pools.max()! + capacity - 1) / capacity)
         let buffer = step.buffer
         var pass = TrainPass(trained: 0, totals: EvaluationTotals(), seconds: 0, steps: steps, allreduceSeconds: 0)
         if let partial {

@@ -67,7 +67,8 @@ public final class Trainer {
         do {
             model = try config.model.build(
                 channels: train.channels, height: train.height, width: train.width, classes: train.classCount,
-                maxBatch: max(config.batchSize, config.effectiveEvaluationBatchSize), seed: config.seed,
+                maxBatch: max(config.localBatchCapacity(ranks: communicator.size), config.effectiveEvaluationBatchSize),
+                seed: config.seed,
                 compute: compute, stageWidth: config.width)
         } catch let error as ShapeError {
             throw ConfigurationError(field: .model, "does not fit the data: \(error)")
@@ -151,7 +152,7 @@ public final class Trainer {
         _ epoch: Int, progress: inout RunProgress, reporter: EpochReporter, from partial: PartialPass? = nil
     ) throws -> EpochMetrics {
         let started = monotonicSeconds()
-        let lr = config.learningRate(epoch: epoch)
+        let lr = config.learningRate(epoch: epoch, ranks: communicator.size)
         let pass = try trainPass(epoch: epoch, lr: Float(lr), progress: reporter.progressLine(), from: partial)
         guard pass.isComplete else {
             communicator.activity = "epoch \(epoch + 1), preemption checkpoint"
@@ -180,6 +181,7 @@ public final class Trainer {
             testAccuracy: test.accuracy, seconds: 0, trainSeconds: pass.seconds, probeSeconds: probe.seconds,
             samplesPerSecond: Double(trained) / max(pass.seconds, 1e-9))
         metrics.worldSize = communicator.size
+        metrics.globalBatch = config.globalBatch(ranks: communicator.size)
         metrics.trainedPerRank = ranks.map(\.trained)
         metrics.masteredPerRank = balance.masteredAfter
         metrics.parameterDigestAgree = Set(ranks.map(\.digest)).count == 1
@@ -239,7 +241,8 @@ public final class Trainer {
         let threads = model.compute.threads
         reporter.say(
             "ies: \(config.model.rawValue), \(model.parameters.count) parameters, \(data.globalTrainCount) train / "
-                + "\(data.globalTestCount) test instances, batch \(config.batchSize), "
+                + "\(data.globalTestCount) test instances, batch \(config.globalBatch(ranks: communicator.size))"
+                + (config.batchSizePerRank.map { " (\($0) per rank)" } ?? "") + ", "
                 + "\(communicator.size) rank(s) x \(threads) thread(s), \(config.optimizer.rawValue), "
                 + (config.effectiveAugmentation == .none ? "" : "\(config.effectiveAugmentation.rawValue), ")
                 + (config.syncBatchNorm ? "sync-bn, " : "")

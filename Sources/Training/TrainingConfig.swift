@@ -11,8 +11,15 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// Normalize BatchNorm with the statistics of the global batch (all ranks) instead of each rank's own.
     public var syncBatchNorm: Bool = false
     public var epochs: Int = 5
-    /// Global batch size.
+    /// Global batch size (instances per optimizer step over all ranks), unless `batchSizePerRank` is set.
     public var batchSize: Int = 64
+    /// Instances per step on each rank: the global batch is this times the number of ranks.
+    public var batchSizePerRank: Int? = nil
+    /// How the learning rate follows the global batch: lr · G/ref (linear, Goyal et al. 2017),
+    /// lr · sqrt(G/ref), or not at all.
+    public var lrScaling: LRScaling = .none
+    /// The global batch at which `learningRate` applies unscaled.
+    public var lrReferenceBatch: Int = 64
     public var learningRate: Double = 0.1
     public var optimizer: OptimizerChoice = .sgd
     /// SGD momentum (ignored by Adam and AdamW).
@@ -38,13 +45,25 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// The augmentation actually used.
     public var effectiveAugmentation: Augmentation { augmentation ?? (model.isImageNetwork ? .cropFlip : Augmentation.none) }
 
-    /// The learning rate of 0-based `epoch`: the warm-up, then the schedule.
-    public func learningRate(epoch: Int) -> Double {
-        schedule.learningRate(base: learningRate, epoch: epoch, epochs: epochs, warmup: warmupEpochs)
+    /// Instances per optimizer step over all `ranks`.
+    public func globalBatch(ranks: Int) -> Int { batchSizePerRank.map { $0 * ranks } ?? batchSize }
+
+    /// The learning rate of 0-based `epoch` on `ranks` ranks: the base rate scaled for the
+    /// global batch, through the warm-up, then the schedule.
+    public func learningRate(epoch: Int, ranks: Int = 1) -> Double {
+        let scaled = lrScaling.scale(learningRate, batch: globalBatch(ranks: ranks), reference: lrReferenceBatch)
+        return schedule.learningRate(base: scaled, epoch: epoch, epochs: epochs, warmup: warmupEpochs)
     }
 
     /// The evaluation batch actually used.
-    public var effectiveEvaluationBatchSize: Int { model.isImageNetwork ? batchSize : evaluationBatchSize }
+    public var effectiveEvaluationBatchSize: Int {
+        model.isImageNetwork ? (batchSizePerRank ?? batchSize) : evaluationBatchSize
+    }
+
+    /// The largest batch one rank may have to take in a step: the global batch (a rank can
+    /// hold every unmastered instance), or, with a per-rank batch, twice that (uneven pools
+    /// add steps instead of growing a rank's batch further; see `Trainer.trainPass`).
+    public func localBatchCapacity(ranks: Int) -> Int { batchSizePerRank.map { 2 * $0 } ?? batchSize }
     /// Show a progress line within each epoch (only when stdout is a terminal).
     public var showProgress: Bool = true
     /// Instance-dependent early stopping; threshold 0 trains every instance every epoch.
@@ -66,6 +85,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case dataDirectory = "data", model, width, syncBatchNorm = "sync_bn", epochs, batchSize = "batch_size"
+        case batchSizePerRank = "batch_size_per_rank", lrScaling = "lr_scaling", lrReferenceBatch = "lr_reference_batch"
         case learningRate = "lr", optimizer, momentum, warmupEpochs = "warmup_epochs", augmentation = "augment"
         case weightDecay = "weight_decay", schedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads
         case runDirectory = "run_dir"
@@ -80,7 +100,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// The settings by name, for errors that say which one is wrong (raw value: the key in
     /// checkpoints' meta.json; the command line maps each to its flag).
     public enum Field: String, Sendable, CaseIterable {
-        case data, model, width, epochs, batchSize = "batch_size", lr, momentum, weightDecay = "weight_decay"
+        case data, model, width, epochs, batchSize = "batch_size", batchSizePerRank = "batch_size_per_rank"
+        case lrReferenceBatch = "lr_reference_batch", lr, momentum, weightDecay = "weight_decay"
         case warmupEpochs = "warmup_epochs"
         case lrSchedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads, evaluationBatchSize = "evaluation_batch_size"
         case checkpointEvery = "checkpoint_every", keep, rebalanceTolerance = "rebalance_tolerance"
@@ -92,6 +113,12 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         func fail(_ field: Field, _ problem: String) -> ConfigurationError { ConfigurationError(field: field, problem) }
         guard epochs > 0 else { throw fail(.epochs, "must be a positive integer, got \(epochs)") }
         guard batchSize > 0 else { throw fail(.batchSize, "must be a positive integer, got \(batchSize)") }
+        if let batchSizePerRank, batchSizePerRank <= 0 {
+            throw fail(.batchSizePerRank, "must be a positive integer, got \(batchSizePerRank)")
+        }
+        guard lrReferenceBatch > 0 else {
+            throw fail(.lrReferenceBatch, "must be a positive integer, got \(lrReferenceBatch)")
+        }
         guard learningRate > 0, learningRate.isFinite else {
             throw fail(.lr, "must be a positive number, got \(learningRate)")
         }
@@ -137,4 +164,18 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String { "\(field.rawValue) \(problem)" }
+}
+
+/// How the learning rate follows the global batch (`--lr-scaling`).
+public enum LRScaling: String, Sendable, Codable, CaseIterable {
+    case none, linear, sqrt
+
+    /// `rate` for a global batch of `batch` when it was tuned for `reference`.
+    public func scale(_ rate: Double, batch: Int, reference: Int) -> Double {
+        switch self {
+        case .none: return rate
+        case .linear: return rate * Double(batch) / Double(reference)
+        case .sqrt: return rate * (Double(batch) / Double(reference)).squareRoot()
+        }
+    }
 }

@@ -7,6 +7,7 @@ extension ModelPreset: ExpressibleByArgument {}
 extension ShardStrategy: ExpressibleByArgument {}
 extension OptimizerChoice: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
+extension LRScaling: ExpressibleByArgument {}
 
 /// `on` / `off` values of switches such as `--rebalance`.
 enum OnOff: String, ExpressibleByArgument, CaseIterable {

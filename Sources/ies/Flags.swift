@@ -14,6 +14,8 @@ enum Flags {
         case .width: return "--width"
         case .epochs: return "--epochs"
         case .batchSize: return "--batch-size"
+        case .batchSizePerRank: return "--batch-size-per-rank"
+        case .lrReferenceBatch: return "--lr-reference-batch"
         case .lr: return "--lr"
         case .momentum: return "--momentum"
         case .weightDecay: return "--weight-decay"

@@ -32,8 +32,17 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Number of epochs in the whole run (a resumed run continues up to it). (default: 5)")
     var epochs: Int?
 
-    @Option(parsing: .unconditional, help: "Global batch size: instances per SGD step over all ranks. (default: 64)")
+    @Option(parsing: .unconditional, help: "Global batch size: instances per optimizer step over all ranks. (default: 64)")
     var batchSize: Int?
+
+    @Option(parsing: .unconditional, help: "Instances per step on each rank instead: the global batch is this times the number of ranks (for scaling out).")
+    var batchSizePerRank: Int?
+
+    @Option(help: "Scale the learning rate with the global batch G: none, linear (lr x G/ref, Goyal et al. 2017) or sqrt (lr x sqrt(G/ref)); combine with --warmup-epochs. (default: none)")
+    var lrScaling: LRScaling?
+
+    @Option(parsing: .unconditional, help: "The global batch ref at which --lr applies unscaled. (default: 64)")
+    var lrReferenceBatch: Int?
 
     @Option(parsing: .unconditional, help: "Base learning rate. (default: 0.1)")
     var lr: Double?
@@ -110,6 +119,9 @@ struct Train: ParsableCommand {
     var noProgress = false
 
     func validate() throws {
+        if batchSize != nil && batchSizePerRank != nil {
+            throw ValidationError("give --batch-size (global) or --batch-size-per-rank, not both")
+        }
         if resume == Train.resumeFromRunDirectory && runDir == nil {
             throw ValidationError("--resume without a PATH resumes the run in --run-dir: give --run-dir (or --resume PATH)")
         }
@@ -147,6 +159,9 @@ struct Train: ParsableCommand {
         try set(\.width, width.map { Optional($0) }, flag: "--width")
         try set(\.syncBatchNorm, syncBn ? true : nil, flag: "--sync-bn")
         try set(\.batchSize, batchSize, flag: "--batch-size")
+        try set(\.batchSizePerRank, batchSizePerRank.map { Optional($0) }, flag: "--batch-size-per-rank")
+        try set(\.lrScaling, lrScaling, flag: "--lr-scaling")
+        try set(\.lrReferenceBatch, lrReferenceBatch, flag: "--lr-reference-batch")
         try set(\.learningRate, lr, flag: "--lr")
         try set(\.optimizer, optimizer, flag: "--optimizer")
         try set(\.momentum, momentum, flag: "--momentum")
