@@ -4,13 +4,18 @@
 /// allreduce per step combines everything the ranks need to agree on (including whether
 /// to stop for a preemption: a rank that got the signal sets its 1, every rank sees the sum).
 ///
-/// Layout (floats): gradients (parameterCount) | statistics (statisticsCount) | count | loss sum | correct | stop.
-/// The memory is allocated once and handed out as buffer views (a step uses several at once).
+/// Layout (floats): statistics (statisticsCount) | count | loss sum | correct | stop | gradients
+/// (parameterCount). Gradients come last so that the bucket holding the first layers'
+/// gradients, which backward finishes last, also carries the statistics and the tail when
+/// gradients are reduced in buckets during backward (`GradientBuckets`). The memory is
+/// allocated once and handed out as buffer views (a step uses several at once).
 public final class StepBuffer {
     public let parameterCount: Int
     public let statisticsCount: Int
     private let storage: UnsafeMutableBufferPointer<Float>
-    private var tail: Int { parameterCount + statisticsCount }
+    private var tail: Int { statisticsCount }
+    /// Where the gradients start.
+    public var gradientOffset: Int { statisticsCount + Self.tailCount }
 
     public static let tailCount = 4
 
@@ -31,12 +36,12 @@ public final class StepBuffer {
 
     /// The gradient part, for `Model.backward(into:)`.
     public var gradients: UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(rebasing: storage[0..<parameterCount])
+        UnsafeMutableBufferPointer(rebasing: storage[gradientOffset...])
     }
 
     /// The statistics part, for the model's training forward and `Model.foldStatistics`.
     public var statistics: UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(rebasing: storage[parameterCount..<tail])
+        UnsafeMutableBufferPointer(rebasing: storage[0..<statisticsCount])
     }
 
     /// Instances in the step (after a reduction: over all ranks).
