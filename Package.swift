@@ -66,6 +66,7 @@ let package = Package(
             exclude: ["safetensors_check.py"]),
         .testTarget(
             name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"],
+            exclude: ["cifar_convert_check.py"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "MasteryTests", dependencies: ["Mastery"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
