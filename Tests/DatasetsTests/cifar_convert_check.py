@@ -11,8 +11,16 @@ pixels; CIFAR-100: coarse label, fine label, 3072 pixels), which is what
 Sources/Datasets/CIFARReader.swift reads. Error cases: a missing batch, a label out of
 range, a wrong image width, a pickle that would run code, wrong usage.
 
-Usage: python3 Tests/DatasetsTests/cifar_convert_check.py   (exit 0 when all checks pass)
+With --example DIR it instead writes a small CIFAR-10 and CIFAR-100 python version into
+DIR/py10 and DIR/py100, converts them into DIR/bin10 and DIR/bin100 and writes
+DIR/expected.json (per dataset and split: labels, and the images base64-encoded), which
+CIFARConversionTests.swift loads with DatasetLoader and compares.
+
+Usage: python3 Tests/DatasetsTests/cifar_convert_check.py [--example DIR]
+       (exit 0 when all checks pass)
 """
+import base64
+import json
 import io
 import os
 import pickle
@@ -152,7 +160,36 @@ def compare(checks, directory, expected, what):
     checks.check(not extra, f"{what}: unexpected files {sorted(extra)}")
 
 
+def write_example(directory):
+    """Python versions, their conversion, and what a reader must find in the binary files."""
+    rng = random.Random(11)
+    expected = {}
+    for variant, source, label_key in ((10, "py10/cifar-10-batches-py", b"labels"),
+                                       (100, "py100/cifar-100-python", b"fine_labels")):
+        splits = {"train": ([], []), "test": ([], [])}
+
+        def writer(path, images, labels, splits=splits, label_key=label_key):
+            write_py2(path, images, labels)
+            split = splits["test" if os.path.basename(path).startswith("test") else "train"]
+            split[0].extend(images)
+            split[1].extend(labels[label_key])
+
+        make_dataset(os.path.join(directory, source), variant, rng, writer)
+        target = os.path.join(directory, f"bin{variant}")
+        status, output = convert(os.path.join(directory, source.split("/")[0]), target)
+        if status != 0:
+            raise SystemExit(f"conversion failed: {output}")
+        expected[f"cifar{variant}"] = {
+            split: {"labels": labels, "images": base64.b64encode(b"".join(images)).decode()}
+            for split, (images, labels) in splits.items()}
+    with open(os.path.join(directory, "expected.json"), "w") as f:
+        json.dump(expected, f)
+
+
 def main():
+    if sys.argv[1:2] == ["--example"] and len(sys.argv) == 3:
+        write_example(sys.argv[2])
+        return
     checks = Checks()
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="cifar-convert-") as tmp:
