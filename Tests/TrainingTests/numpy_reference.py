@@ -187,7 +187,7 @@ class Network:
 
 def sequential_indices(names):
     """Module indices of an nn.Sequential state dict ("0.weight" -> 0), sorted."""
-    return sorted({int(n.split(".")[0]) for n in names})
+    return sorted({int(first) for first in (n.split(".")[0] for n in names) if first.isdigit()})
 
 
 def forward_sequential(net, x):
@@ -237,8 +237,10 @@ def resnet_layout(names):
 
 def forward_resnet(net, x):
     kind, counts = resnet_layout(net.params)
-    if not counts or 0 in counts:
+    if not counts:
         raise BadInput(f"{net.source}: no residual blocks layerI.J.conv1.weight found")
+    if 0 in counts:
+        raise BadInput(f"{net.source}: missing tensor layer{counts.index(0) + 1}.0.conv1.weight")
     x = relu(net.batchnorm(net.conv(x, "conv1"), "bn1"))
     for stage, count in enumerate(counts, start=1):
         for j in range(count):
@@ -274,7 +276,8 @@ def forward_vgg(net, x):
         x = maxpool2(x)
         stage += 1
     x = x.reshape(x.shape[0], -1)
-    linears = sorted({int(n.split(".")[1]) for n in net.params if n.startswith("classifier.")})
+    linears = sorted({int(n.split(".")[1]) for n in net.params
+                      if n.startswith("classifier.") and n.split(".")[1].isdigit()})
     if not linears:
         raise BadInput(f"{net.source}: no classifier.I.weight found")
     for position, i in enumerate(linears):
