@@ -14,9 +14,14 @@ it (so a ResNet block's own row is its functional ReLUs and residual add, and th
 model's own row, `(model)`, is what its forward does outside any submodule: the ReLU
 after bn1, pooling, flatten). Every autograd node carries the sequence number of the
 forward op that created it, which gives each backward node to the module whose scope
-that op ran in. Times are averaged over the profiled steps, after warm-up; the share is
-of the profiled step. The profiler adds a few microseconds per op, so the table's step
-is a bit slower than the plain step, whose time is printed too.
+that op ran in. nn.Sequential containers get no row (they only call their children);
+`(outside the rows above)` is what the step spends elsewhere (autograd engine, hooks).
+Times are averaged over the profiled steps, after warm-up; the share is of the profiled
+step. The profiler adds a few microseconds per op, so the table's step is a bit slower
+than the plain step (median of unprofiled steps), whose time is printed too.
+
+On a shared machine, profile when it is otherwise idle: with more runnable threads than
+cores, every multi-threaded op waits for descheduled threads and all times inflate.
 
 Usage: torch-profile.py MODEL THREADS [C H W CLASSES WIDTH BATCH] [--steps N] [--ops N]
   MODEL     mlp, cnn, resnet18, resnet34, resnet50, vgg16 (vgg16 needs 3 32 32)
@@ -31,9 +36,9 @@ import os
 import sys
 import time
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-from torch.profiler import ProfilerActivity, profile, record_function  # noqa: E402
+import torch
+import torch.nn as nn
+from torch.profiler import ProfilerActivity, profile, record_function
 
 sys.path.insert(0, os.environ.get("IES_PEERS", "/work/shared/peers"))
 from torch_models import build  # noqa: E402
