@@ -2,10 +2,10 @@
 """Per-module CPU profile of one PyTorch training step, to compare layer by layer with
 `ies bench --layers MODEL`.
 
-The step is the one /work/shared/peers/torch_bench.py times (and `ies bench`): batch B of
+The step is the one shared/peers/torch_bench.py times (and `ies bench`): batch B of
 random inputs, forward, per-instance cross-entropy, backward of the mean,
 SGD(lr 0.01, momentum 0.9, weight decay 5e-4). The models are the PyTorch twins of
-torch_models.py (found in $IES_PEERS, default /work/shared/peers), so module names are
+torch_models.py (found in $IES_PEERS or the project's shared/peers/), so module names are
 the state-dict prefixes: `conv1`, `layer1.0.conv1`, `0`, `3`, `features.0.1`...
 
 How: every module's forward runs inside a torch.profiler record_function scope named
@@ -40,7 +40,22 @@ import torch
 import torch.nn as nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
-sys.path.insert(0, os.environ.get("IES_PEERS", "/work/shared/peers"))
+
+
+def peers_directory():
+    """Where torch_models.py is: $IES_PEERS, else shared/peers beside the repository or its
+    parent (a main checkout or a worktree next to the project's shared/ folder)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = repo if os.path.isdir(os.path.join(repo, "Sources")) else os.path.dirname(repo)
+    candidates = [os.environ.get("IES_PEERS", "")]
+    candidates += [os.path.join(repo, *[".."] * up, "shared", "peers") for up in (1, 2)]
+    for candidate in candidates:
+        if candidate and os.path.isfile(os.path.join(candidate, "torch_models.py")):
+            return os.path.normpath(candidate)
+    raise SystemExit("torch_models.py not found: set IES_PEERS to the directory holding it")
+
+
+sys.path.insert(0, peers_directory())
 from torch_models import build  # noqa: E402
 
 SCOPE = "module::"

@@ -2,8 +2,8 @@
 """Validates Tests/TrainingTests/numpy_reference.py against PyTorch itself (developer tool,
 not part of CI: it needs torch).
 
-For each model it builds the PyTorch twin of /work/shared/peers/torch_models.py (or the
-directory in $IES_PEERS) with random weights and random BatchNorm statistics, saves its
+For each model it builds the PyTorch twin of torch_models.py (in $IES_PEERS
+or the project's shared/peers/) with random weights and random BatchNorm statistics, saves its
 state_dict as an ies model.safetensors would be (float32 parameters, int64
 num_batches_tracked, metadata model/input_shape/classes/width), runs one batch in eval
 mode and one in train mode, writes the IO file (inputs, torch's logits, torch's buffers
@@ -26,7 +26,22 @@ from safetensors.torch import save_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REFERENCE = os.path.join(ROOT, "Tests", "TrainingTests", "numpy_reference.py")
-sys.path.insert(0, os.environ.get("IES_PEERS", "/work/shared/peers"))
+
+
+def peers_directory():
+    """Where torch_models.py is: $IES_PEERS, else shared/peers beside the repository or its
+    parent (a main checkout or a worktree next to the project's shared/ folder)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = repo if os.path.isdir(os.path.join(repo, "Sources")) else os.path.dirname(repo)
+    candidates = [os.environ.get("IES_PEERS", "")]
+    candidates += [os.path.join(repo, *[".."] * up, "shared", "peers") for up in (1, 2)]
+    for candidate in candidates:
+        if candidate and os.path.isfile(os.path.join(candidate, "torch_models.py")):
+            return os.path.normpath(candidate)
+    raise SystemExit("torch_models.py not found: set IES_PEERS to the directory holding it")
+
+
+sys.path.insert(0, peers_directory())
 from torch_models import build  # noqa: E402
 
 # (model, C, H, W, classes, width)
