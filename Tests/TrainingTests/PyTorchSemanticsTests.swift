@@ -43,8 +43,8 @@ final class PyTorchSemanticsTests: RunDirectoryTestCase {
             ]).write(path: io)
 
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("pytorch_semantics_check.py").path
-            let result = try Fixtures.run("/usr/bin/env", ["python3", script, summary.modelPath, io], timeout: 120)
+                .appendingPathComponent("numpy_reference.py").path
+            let result = try Fixtures.run("/usr/bin/env", ["python3", script, summary.modelPath, io, "eval"], timeout: 120)
             XCTAssertEqual(result.status, 0, "\(preset): \(result.stdout) \(result.stderr)")
             XCTAssertTrue(result.stdout.contains(preset.rawValue), result.stdout)
         }

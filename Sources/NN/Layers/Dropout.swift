@@ -49,6 +49,12 @@ public final class Dropout: Layer {
         }
     }
 
+    /// The keep mask (1 kept, 0 dropped) of the last training forward's first `batch`
+    /// instances, batch-major: for checking against a reference.
+    public func keepMask(batch: Int) -> [Float] {
+        mask.prefix(batch * inputSize).map { $0 == 0 ? 0 : 1 }
+    }
+
     public func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
