@@ -473,6 +473,69 @@ public final class Communicator: @unchecked Sendable {
         "message of \(bytes) bytes is not a whole number of \(MemoryLayout<T>.stride)-byte \(T.self) values"
     }
 
+    // MARK: - Non-blocking allreduce
+
+    /// An allreduce in flight (`startAllreduce`); finish it with `wait`, let it progress with `test`.
+    public final class PendingReduction {
+        fileprivate var request: MPI_Request?
+        fileprivate var done: Bool
+
+        fileprivate init(request: MPI_Request?, done: Bool) {
+            self.request = request
+            self.done = done
+        }
+    }
+
+    /// Starts combining `buffer` over all ranks in place; the buffer must stay untouched
+    /// until `wait` returns. Every rank starts the same reductions in the same order.
+    public func startAllreduce<T: ReductionElement>(
+        _ buffer: UnsafeMutableBufferPointer<T>, _ operation: ReductionOperation
+    ) throws -> PendingReduction {
+        let call = "MPI_Iallreduce"
+        return try locked(call) {
+            let n = try mpiCount(buffer.count, call)
+            guard let comm else { return PendingReduction(request: nil, done: true) }
+            watchdog?.arrive()
+            var request: MPI_Request? = cmpi_request_null()
+            try check(
+                MPI_Iallreduce(
+                    cmpi_in_place(), UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n,
+                    T.reductionType.mpiDatatype, operation.mpiOp, comm, &request), call)
+            return PendingReduction(request: request, done: false)
+        }
+    }
+
+    /// Lets a pending reduction progress (MPI moves data only inside MPI calls); true once done.
+    @discardableResult
+    public func test(_ pending: PendingReduction) throws -> Bool {
+        guard !pending.done else { return true }
+        let call = "MPI_Test"
+        return try locked(call) {
+            var flag: Int32 = 0
+            try check(MPI_Test(&pending.request, &flag, cmpi_status_ignore()), call)
+            pending.done = flag != 0
+            return pending.done
+        }
+    }
+
+    /// Waits for a pending reduction to finish (with the stall watchdog's deadline when it is on).
+    public func wait(_ pending: PendingReduction) throws {
+        guard !pending.done else { return }
+        let call = "MPI_Wait"
+        try locked(call) {
+            if let watchdog {
+                try watchdog.wait(call: "MPI_Iallreduce", peer: nil) {
+                    var flag: Int32 = 0
+                    try check(MPI_Test(&pending.request, &flag, cmpi_status_ignore()), call)
+                    return flag != 0
+                }
+            } else {
+                try check(MPI_Wait(&pending.request, cmpi_status_ignore()), call)
+            }
+            pending.done = true
+        }
+    }
+
     // MARK: - Synchronization and lifetime
 
     public func barrier() throws {

@@ -85,14 +85,18 @@ extension Trainer {
         try order.withUnsafeBufferPointer { all in
             for s in pass.stepsDone..<steps {
                 let batch = UnsafeBufferPointer(rebasing: all[(local * s / steps)..<(local * (s + 1) / steps)])
-                step.accumulate(train, slots: batch, epoch: epoch)
-                buffer.stopRequests = StopRequest.shared.isRequested ? 1 : 0
+                try step.accumulate(
+                    train, slots: batch, epoch: epoch, stop: StopRequest.shared.isRequested, buckets: buckets)
                 pass.trained += batch.count
                 step.losses.withUnsafeBufferPointer {
                     self.tracker.record(losses: UnsafeBufferPointer(rebasing: $0[0..<batch.count]), slots: batch)
                 }
                 let reduceStart = monotonicSeconds()
-                try communicator.allreduce(buffer.all, .sum)
+                if let buckets {
+                    try buckets.finish()
+                } else {
+                    try communicator.allreduce(buffer.all, .sum)
+                }
                 pass.allreduceSeconds += monotonicSeconds() - reduceStart
                 // The global loss sum is identical on every rank, so all of them stop together.
                 guard buffer.lossSum.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, step: s + 1) }

@@ -30,6 +30,8 @@ public final class Trainer {
     public let tracker: MasteryTracker
     let evaluator: Evaluator
     let modelFile: ModelFile
+    /// Gradient buckets reduced during backward (nil: one allreduce after backward).
+    let buckets: GradientBuckets?
     let hooks: TrainerHooks
     /// Identifies the training data (checkpoints refuse to resume on other data).
     public let fingerprint: DatasetFingerprint
@@ -99,6 +101,11 @@ public final class Trainer {
         }
         evaluator = Evaluator(
             model: model, normalization: data.normalization, batchSize: config.effectiveEvaluationBatchSize)
+        buckets = config.overlap && communicator.size > 1
+            ? GradientBuckets(
+                model: model, buffer: step.buffer, capacity: max(1, Int(config.bucketMegabytes * 1_048_576 / 4)),
+                communicator: communicator)
+            : nil
         modelFile = ModelFile(
             preset: config.model, stageWidth: config.width, channels: train.channels, height: train.height,
             width: train.width, classes: train.classCount, normalization: data.normalization)

@@ -80,6 +80,10 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var rebalanceTolerance: Double = 0.05
     /// End the job when a rank waits longer than this for the others (seconds; 0: wait forever).
     public var stallTimeout: Double = 300
+    /// Reduce gradients in buckets while backward runs (else one allreduce after backward).
+    public var overlap: Bool = true
+    /// Size of a gradient bucket, in MiB of Float32 gradients.
+    public var bucketMegabytes: Double = 1
     /// Where rank 0 also writes TensorBoard event files (nil: none).
     public var tensorboardDirectory: String? = nil
 
@@ -92,7 +96,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         case evaluationBatchSize = "evaluation_batch_size", showProgress = "progress", mastery = "ies"
         case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
         case rebalance, rebalanceTolerance = "rebalance_tolerance", stallTimeout = "stall_timeout"
-        case tensorboardDirectory = "tensorboard"
+        case tensorboardDirectory = "tensorboard", overlap, bucketMegabytes = "bucket_mb"
     }
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }
@@ -105,7 +109,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         case warmupEpochs = "warmup_epochs"
         case lrSchedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads, evaluationBatchSize = "evaluation_batch_size"
         case checkpointEvery = "checkpoint_every", keep, rebalanceTolerance = "rebalance_tolerance"
-        case stallTimeout = "stall_timeout"
+        case stallTimeout = "stall_timeout", bucketMegabytes = "bucket_mb"
     }
 
     /// Checks ranges; the error names the setting and what was expected.
@@ -143,6 +147,9 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
             throw fail(.checkpointEvery, "must be >= 0 epochs, got \(checkpointEvery)")
         }
         guard keepCheckpoints >= 1 else { throw fail(.keep, "must be at least 1, got \(keepCheckpoints)") }
+        guard bucketMegabytes > 0, bucketMegabytes.isFinite else {
+            throw fail(.bucketMegabytes, "must be a positive number of MiB, got \(bucketMegabytes)")
+        }
         guard stallTimeout >= 0, stallTimeout.isFinite else {
             throw fail(.stallTimeout, "must be >= 0 seconds (0: no deadline), got \(stallTimeout)")
         }

@@ -38,10 +38,16 @@ public final class TrainingStep {
 
     /// Zeroes the step buffer, then adds the summed-loss gradients of the instances in
     /// `slots` of `dataset` (in `epoch`) and writes the batch statistics and [count, loss
-    /// sum, correct]. An empty batch leaves zeros (and, with synchronized BatchNorm, still
-    /// joins the layers' reductions).
-    public func accumulate(_ dataset: Dataset, slots: UnsafeBufferPointer<Int>, epoch: Int = 0) {
+    /// sum, correct, stop]. An empty batch leaves zeros (and, with synchronized BatchNorm,
+    /// still joins the layers' reductions). `buckets`, when given, start reducing during
+    /// backward; call `buckets.finish()` before `apply`.
+    func accumulate(
+        _ dataset: Dataset, slots: UnsafeBufferPointer<Int>, epoch: Int = 0, stop: Bool = false,
+        buckets: GradientBuckets?
+    ) throws {
         buffer.zero()
+        buffer.stopRequests = stop ? 1 : 0
+        buckets?.reset()
         let batch = slots.count
         guard batch > 0 || synchronize != nil else { return }
         precondition(batch <= model.maxBatch)
@@ -51,8 +57,9 @@ public final class TrainingStep {
                 augmentation: (augmentation, AugmentationKey(seed: seed, epoch: epoch)))
         }
         for i in 0..<batch { ids[i] = dataset.ids[slots[i]] }
+        var thrown: Error?
         ids.withUnsafeBufferPointer { ids in
-            let options = Model.TrainingOptions(
+            var options = Model.TrainingOptions(
                 statistics: buffer.statistics, identity: BatchIdentity(seed: seed, epoch: epoch, ids: ids.baseAddress!),
                 synchronize: synchronize)
             model.forward(batch: batch, training: true, options: options)
@@ -63,12 +70,25 @@ public final class TrainingStep {
                         classes: model.outputSize, losses: lossBuffer.baseAddress!, gradient: model.outputGradient)
                 }
             }
+            // The tail is complete before backward: the last bucket may leave as backward ends.
+            var lossSum: Float = 0
+            for i in 0..<batch { lossSum += losses[i] }
+            buffer.count = batch
+            buffer.lossSum = lossSum
+            if let buckets {
+                options.backwardFinished = { layer in
+                    guard thrown == nil else { return }
+                    do { try buckets.layerFinished(layer) } catch { thrown = error }
+                }
+            }
             model.backward(batch: batch, into: buffer.gradients, options: options)
         }
-        var lossSum: Float = 0
-        for i in 0..<batch { lossSum += losses[i] }
-        buffer.count = batch
-        buffer.lossSum = lossSum
+        if let thrown { throw thrown }
+    }
+
+    /// Zeroes the step buffer and accumulates the batch (see the throwing variant), without buckets.
+    public func accumulate(_ dataset: Dataset, slots: UnsafeBufferPointer<Int>, epoch: Int = 0) {
+        try! accumulate(dataset, slots: slots, epoch: epoch, stop: false, buckets: nil)
     }
 
     /// Applies the (reduced) step: folds the batch statistics into the model's buffers and

@@ -30,6 +30,7 @@ enum Flags {
         case .keep: return "--keep"
         case .rebalanceTolerance: return "--rebalance-tolerance"
         case .stallTimeout: return "--stall-timeout"
+        case .bucketMegabytes: return "--bucket-mb"
         }
     }
 

@@ -112,6 +112,12 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Under mpirun: end the job when a rank has waited this many seconds for the others (a stopped process, a dead link), naming the ranks and hosts that did not arrive; 0 waits forever. (default: 300)")
     var stallTimeout: Double?
 
+    @Option(help: "Under mpirun: reduce gradients in buckets while backward runs (on), or in one allreduce after it (off). (default: on)")
+    var overlap: OnOff?
+
+    @Option(parsing: .unconditional, help: "Size of a gradient bucket for --overlap, in MiB. (default: 1)")
+    var bucketMb: Double?
+
     @Option(help: "Also write TensorBoard event files of the per-epoch scalars into this directory (rank 0); view with `tensorboard --logdir DIR`.")
     var tensorboard: String?
 
@@ -183,6 +189,8 @@ struct Train: ParsableCommand {
         if let rebalanceTolerance { config.rebalanceTolerance = rebalanceTolerance }
         if let stallTimeout { config.stallTimeout = stallTimeout }
         if let tensorboard { config.tensorboardDirectory = tensorboard }
+        if let overlap { config.overlap = overlap == .on }
+        if let bucketMb { config.bucketMegabytes = bucketMb }
         if let epochs { config.epochs = epochs }
         config.threads = threads
         if let runDir { config.runDirectory = runDir }

@@ -45,6 +45,9 @@ public struct LayerContext {
     public var identity: BatchIdentity? = nil
     /// Sums a buffer over all ranks in place (synchronized BatchNorm); nil: this rank only.
     public var synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)? = nil
+    /// Told after each child's backward by composite layers: that layer's parameter gradients
+    /// are final (a trainer starts reducing them while backward goes on).
+    public var backwardFinished: ((Layer) -> Void)? = nil
 
     public init(
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?, buffers: UnsafeMutablePointer<Float>,

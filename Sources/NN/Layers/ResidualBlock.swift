@@ -69,12 +69,14 @@ public final class ResidualBlock: Layer {
             Vector.reluBackward(y, dy, g, count: count, compute: context.compute)
             mainOutput.withUnsafeBufferPointer { m in
                 main.backward(x, m.baseAddress!, g, dx, batch: batch, context: context)
+                context.backwardFinished?(main)
             }
             if let shortcut {
                 shortcutOutput.withUnsafeBufferPointer { s in
                     shortcutGradient.withUnsafeMutableBufferPointer { ds in
                         shortcut.backward(
                             x, s.baseAddress!, g, dx == nil ? nil : ds.baseAddress!, batch: batch, context: context)
+                        context.backwardFinished?(shortcut)
                         if let dx { Vector.accumulate(ds.baseAddress!, into: dx, count: batch * inputSize) }
                     }
                 }

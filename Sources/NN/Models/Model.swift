@@ -140,14 +140,18 @@ public final class Model: CustomStringConvertible {
         public var identity: BatchIdentity?
         /// Sums over all ranks, for synchronized BatchNorm; nil: each rank normalizes with its own batch.
         public var synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)?
+        /// Told, during backward, each layer whose parameter gradients are final.
+        public var backwardFinished: ((Layer) -> Void)?
 
         public init(
             statistics: UnsafeMutableBufferPointer<Float>? = nil, identity: BatchIdentity? = nil,
-            synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)? = nil
+            synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)? = nil,
+            backwardFinished: ((Layer) -> Void)? = nil
         ) {
             self.statistics = statistics
             self.identity = identity
             self.synchronize = synchronize
+            self.backwardFinished = backwardFinished
         }
     }
 
@@ -171,7 +175,21 @@ public final class Model: CustomStringConvertible {
         precondition(gradients.count == parameters.count, "gradients hold \(gradients.count) floats, not \(parameters.count)")
         withContext(gradients: gradients, training: true, options: options) {
             root.backward(UnsafePointer(input), output, UnsafePointer(outputGradient), nil, batch: batch, context: $0)
+            $0.backwardFinished?(root)
         }
+    }
+
+    /// The layers of the tree that own parameters, each with the range of its parameters
+    /// in the flat buffer.
+    public var parameterRanges: [(layer: Layer, range: Range<Int>)] {
+        var result: [(Layer, Range<Int>)] = []
+        var offset = 0
+        for (_, layer) in Model.walk(root) {
+            let count = layer.parameterSpecs.reduce(0) { $0 + $1.count }
+            if count > 0 { result.append((layer, offset..<(offset + count))) }
+            offset += count
+        }
+        return result
     }
 
     /// Runs `body` with the context the model's layers see (for calling a layer directly:
@@ -187,6 +205,7 @@ public final class Model: CustomStringConvertible {
         context.statistics = options.statistics?.baseAddress
         context.identity = options.identity
         context.synchronize = options.synchronize
+        context.backwardFinished = options.backwardFinished
         return try body(context)
     }
 

@@ -78,6 +78,7 @@ public final class Sequential: Layer {
             let output = i == last ? y : UnsafePointer(activations[i])
             let inputGradient = i == 0 ? dx : spare
             children[i].layer.backward(input, output, gradient, inputGradient, batch: batch, context: context)
+            context.backwardFinished?(children[i].layer)
             if let inputGradient { gradient = UnsafePointer(inputGradient) }
             swap(&spare, &other)
         }

@@ -1,0 +1,57 @@
+import Foundation
+import Training
+import XCTest
+
+/// Scaling out: gradient buckets reduced during backward give the fused allreduce's result;
+/// a per-rank batch sets the global batch and the learning rate; such runs resume exactly.
+final class ScalingTests: RunDirectoryTestCase {
+    private func train(ranks: Int, _ arguments: [String]) throws -> (run: String, metrics: [EpochMetrics]) {
+        let run = try runDirectory()
+        let result = try Fixtures.mpirunIES(ranks: ranks, ["train", "--run-dir", run, "--threads", "1", "--no-progress"] + arguments)
+        XCTAssertFalse(result.timedOut)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return (run, try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl"))
+    }
+
+    private func model(_ run: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors")) }
+
+    /// Two ranks, three models, small buckets (several per step): bit for bit the fused result.
+    func testBucketsDuringBackwardEqualTheFusedAllreduce() throws {
+        for preset in [["--model", "mlp"], ["--model", "cnn"], ["--model", "resnet18", "--width", "4", "--test-limit", "256"]] {
+            let common = preset + ["--limit", "1024", "--epochs", "2", "--seed", "8", "--bucket-mb", "0.02"]
+            let (fused, _) = try train(ranks: 2, common + ["--overlap", "off"])
+            let (bucketed, metrics) = try train(ranks: 2, common + ["--overlap", "on"])
+            XCTAssertEqual(try model(bucketed), try model(fused), "\(preset[1]): buckets and fused allreduce differ")
+            XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree))
+        }
+    }
+
+    func testPerRankBatchSetsTheGlobalBatchAndScalesTheLearningRate() throws {
+        let common = ["--model", "mlp", "--limit", "2000", "--epochs", "1", "--lr", "0.05", "--lr-schedule", "constant"]
+        let cases: [(ranks: Int, perRank: Int, scaling: String, batch: Int, lr: Double)] = [
+            (2, 32, "linear", 64, 0.05), (2, 64, "linear", 128, 0.1), (4, 64, "sqrt", 256, 0.1), (2, 64, "none", 128, 0.05),
+        ]
+        for c in cases {
+            let (_, metrics) = try train(
+                ranks: c.ranks, common + ["--batch-size-per-rank", String(c.perRank), "--lr-scaling", c.scaling])
+            let m = try XCTUnwrap(metrics.first)
+            XCTAssertEqual(m.globalBatch, c.batch, "\(c)")
+            XCTAssertEqual(m.lr, c.lr, accuracy: 1e-12, "\(c)")
+            XCTAssertEqual(m.steps, (2000 + c.batch - 1) / c.batch, "\(c)")
+        }
+    }
+
+    /// Four ranks with a per-rank batch and linear scaling: 2 + 2 epochs equal 4.
+    func testFourRanksWithPerRankBatchResumeExactly() throws {
+        let common = [
+            "--model", "mlp", "--limit", "3000", "--batch-size-per-rank", "32", "--lr-scaling", "linear", "--seed", "2",
+            "--ies-threshold", "0.05", "--ies-window", "1", "--ies-k", "1",
+        ]
+        let (straight, _) = try train(ranks: 4, common + ["--epochs", "4"])
+        let (resumed, _) = try train(ranks: 4, common + ["--epochs", "2"])
+        let result = try Fixtures.mpirunIES(
+            ranks: 4, ["train", "--resume", resumed, "--epochs", "4", "--threads", "1", "--no-progress"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try model(resumed), try model(straight))
+    }
+}
