@@ -486,6 +486,43 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    /// Reductions in flight, which the progress thread keeps moving.
+    private var inFlight: [PendingReduction] = []
+    private var progressThread: Thread?
+    private let progressSignal = NSCondition()
+
+    /// MPI moves a non-blocking operation's data only inside MPI calls, and backward spends
+    /// milliseconds in one layer: a thread calls `MPI_Test` on the reductions in flight
+    /// every 100 µs (taking the communicator's lock, so MPI is never entered by two threads
+    /// at once, as `MPI_THREAD_SERIALIZED` requires), and sleeps while there are none.
+    private func ensureProgressThread() {
+        guard progressThread == nil else { return }
+        let thread = Thread { [weak self] in
+            while let self {
+                self.progressSignal.lock()
+                while self.inFlight.isEmpty && !self.finalized { self.progressSignal.wait() }
+                let stop = self.finalized
+                self.progressSignal.unlock()
+                if stop { return }
+                self.lock.lock()
+                for pending in self.inFlight where !pending.done {
+                    var flag: Int32 = 0
+                    if MPI_Test(&pending.request, &flag, cmpi_status_ignore()) == MPI_SUCCESS, flag != 0 {
+                        pending.done = true
+                    }
+                }
+                self.progressSignal.lock()
+                self.inFlight.removeAll { $0.done }
+                self.progressSignal.unlock()
+                self.lock.unlock()
+                usleep(100)
+            }
+        }
+        thread.name = "ies.mpi-progress"
+        progressThread = thread
+        thread.start()
+    }
+
     /// Starts combining `buffer` over all ranks in place; the buffer must stay untouched
     /// until `wait` returns. Every rank starts the same reductions in the same order.
     public func startAllreduce<T: ReductionElement>(
@@ -501,16 +538,22 @@ public final class Communicator: @unchecked Sendable {
                 MPI_Iallreduce(
                     cmpi_in_place(), UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n,
                     T.reductionType.mpiDatatype, operation.mpiOp, comm, &request), call)
-            return PendingReduction(request: request, done: false)
+            let pending = PendingReduction(request: request, done: false)
+            ensureProgressThread()
+            progressSignal.lock()
+            inFlight.append(pending)
+            progressSignal.signal()
+            progressSignal.unlock()
+            return pending
         }
     }
 
     /// Lets a pending reduction progress (MPI moves data only inside MPI calls); true once done.
     @discardableResult
     public func test(_ pending: PendingReduction) throws -> Bool {
-        guard !pending.done else { return true }
         let call = "MPI_Test"
         return try locked(call) {
+            guard !pending.done else { return true }
             var flag: Int32 = 0
             try check(MPI_Test(&pending.request, &flag, cmpi_status_ignore()), call)
             pending.done = flag != 0
@@ -520,9 +563,9 @@ public final class Communicator: @unchecked Sendable {
 
     /// Waits for a pending reduction to finish (with the stall watchdog's deadline when it is on).
     public func wait(_ pending: PendingReduction) throws {
-        guard !pending.done else { return }
         let call = "MPI_Wait"
         try locked(call) {
+            guard !pending.done else { return }
             if let watchdog {
                 try watchdog.wait(call: "MPI_Iallreduce", peer: nil) {
                     var flag: Int32 = 0
@@ -565,7 +608,10 @@ public final class Communicator: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !finalized, !isSingleton else { return }
+        progressSignal.lock()
         finalized = true
+        progressSignal.broadcast()
+        progressSignal.unlock()
         if comm != nil, Self.mpiActive {
             _ = MPI_Finalize()
         }

@@ -46,6 +46,12 @@ struct Bench: ParsableCommand {
                 format: "tracker %d instances: record %.1f ms + decide %.1f ms = %.1f ms per epoch (median)",
                 trackerInstances, Benchmark.median(record), Benchmark.median(decide), Benchmark.median(total)))
         }
+        if trackerInstances > 0 {
+            let plan = Benchmark.rebalancePlanMilliseconds(ranks: 1024, instances: trackerInstances, repeats: repeats)
+            print(String(
+                format: "rebalance plan for 1024 ranks, %d instances: %.3f ms (median, computed by every rank once per epoch)",
+                trackerInstances, Benchmark.median(plan)))
+        }
         if !checkpointData.isEmpty {
             let directory = NSTemporaryDirectory() + "ies-bench-checkpoint-\(getpid())"
             defer { try? FileManager.default.removeItem(atPath: directory) }
