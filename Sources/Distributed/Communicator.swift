@@ -548,6 +548,44 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    /// Starts summing 16-bit values (`format`) over all ranks in place: each addition is done
+    /// in Float32 and rounded back (an MPI user-defined operation).
+    public func startSum(_ buffer: UnsafeMutableBufferPointer<UInt16>, format: HalfPrecision) throws -> PendingReduction {
+        let call = "MPI_Iallreduce"
+        return try locked(call) {
+            let n = try mpiCount(buffer.count, call)
+            guard let comm else { return PendingReduction(request: nil, done: true) }
+            let op = try halfSum(format)
+            watchdog?.arrive()
+            var request: MPI_Request? = cmpi_request_null()
+            try check(
+                MPI_Iallreduce(
+                    cmpi_in_place(), UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n, cmpi_uint16(),
+                    op, comm, &request), call)
+            let pending = PendingReduction(request: request, done: false)
+            ensureProgressThread()
+            progressSignal.lock()
+            inFlight.append(pending)
+            progressSignal.signal()
+            progressSignal.unlock()
+            return pending
+        }
+    }
+
+    private var halfSums: [HalfPrecision: MPI_Op?] = [:]
+
+    /// The MPI operation summing 16-bit values of `format` (created once).
+    private func halfSum(_ format: HalfPrecision) throws -> MPI_Op? {
+        if let op = halfSums[format] { return op }
+        var op: MPI_Op? = nil
+        switch format {
+        case .bfloat16: try check(MPI_Op_create(sumBFloat16, 1, &op), "MPI_Op_create")
+        case .float16: try check(MPI_Op_create(sumFloat16, 1, &op), "MPI_Op_create")
+        }
+        halfSums[format] = op
+        return op
+    }
+
     /// Lets a pending reduction progress (MPI moves data only inside MPI calls); true once done.
     @discardableResult
     public func test(_ pending: PendingReduction) throws -> Bool {
@@ -754,4 +792,31 @@ extension ReductionType {
         case .uint8: return cmpi_uint8()
         }
     }
+}
+
+// MARK: - MPI user operations for 16-bit sums (C function pointers: no captures)
+
+private func sumBFloat16(
+    _ input: UnsafeMutableRawPointer?, _ inout_: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<Int32>?,
+    _ type: UnsafeMutablePointer<MPI_Datatype?>?
+) {
+    sumHalves(input, inout_, length, .bfloat16)
+}
+
+private func sumFloat16(
+    _ input: UnsafeMutableRawPointer?, _ inout_: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<Int32>?,
+    _ type: UnsafeMutablePointer<MPI_Datatype?>?
+) {
+    sumHalves(input, inout_, length, .float16)
+}
+
+/// inout[i] = round(in[i] + inout[i]), each addition in Float32.
+@inline(__always)
+private func sumHalves(
+    _ input: UnsafeMutableRawPointer?, _ inout_: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<Int32>?,
+    _ format: HalfPrecision
+) {
+    guard let input, let inout_, let length else { return }
+    let a = input.assumingMemoryBound(to: UInt16.self), b = inout_.assumingMemoryBound(to: UInt16.self)
+    for i in 0..<Int(length.pointee) { b[i] = format.encode(format.decode(a[i]) + format.decode(b[i])) }
 }

@@ -13,6 +13,10 @@ import NN
 /// the same order, whatever order their layers finish in (a rank with an empty batch
 /// starts them all at the end). Each element is summed exactly as by one allreduce of the
 /// whole buffer: with two ranks the results are bit-identical.
+///
+/// With `compression`, every bucket but the last (which carries the exact counts) travels
+/// as 16-bit values (half the bytes) and is decoded back after the reduction; without
+/// `overlap`, the buckets all start after backward.
 final class GradientBuckets {
     private struct Bucket {
         /// Floats of the step buffer it reduces.
@@ -29,12 +33,22 @@ final class GradientBuckets {
     /// For each layer with parameters: (bucket, floats) pairs it completes.
     private var contributions: [ObjectIdentifier: [(bucket: Int, floats: Int)]] = [:]
     private var nextToStart = 0
+    private let overlap: Bool
+    private let compression: HalfPrecision?
+    /// 16-bit copies of the gradients, for compressed buckets (index = gradient offset).
+    private let staging: UnsafeMutableBufferPointer<UInt16>
 
     var count: Int { buckets.count }
 
-    init(model: Model, buffer: StepBuffer, capacity: Int, communicator: Communicator) {
+    init(
+        model: Model, buffer: StepBuffer, capacity: Int, communicator: Communicator, overlap: Bool = true,
+        compression: HalfPrecision? = nil
+    ) {
         self.communicator = communicator
         self.buffer = buffer
+        self.overlap = overlap
+        self.compression = compression
+        staging = .allocate(capacity: compression == nil ? 0 : model.parameters.count)
         let base = buffer.gradientOffset
         // Tensors from the last to the first, grouped until a bucket holds `capacity` floats.
         var bounds: [Int] = []  // parameter offsets where buckets begin, descending
@@ -65,6 +79,8 @@ final class GradientBuckets {
         }
     }
 
+    deinit { staging.deallocate() }
+
     /// Before a step's backward: nothing final, nothing started.
     func reset() {
         for i in buckets.indices {
@@ -77,7 +93,7 @@ final class GradientBuckets {
     /// Backward finished `layer`: count its gradients as final, start the buckets now
     /// complete (in order), and let the reductions in flight progress.
     func layerFinished(_ layer: Layer) throws {
-        guard let parts = contributions[ObjectIdentifier(layer)] else { return }
+        guard overlap, let parts = contributions[ObjectIdentifier(layer)] else { return }
         for (bucket, floats) in parts { buckets[bucket].pending -= floats }
         try startReady()
         for bucket in buckets where bucket.started != nil { try communicator.test(bucket.started!) }
@@ -87,6 +103,13 @@ final class GradientBuckets {
     func finish() throws {
         while nextToStart < buckets.count { try start(nextToStart) }
         for bucket in buckets { try communicator.wait(bucket.started!) }
+        guard let compression else { return }
+        for bucket in buckets.dropLast() {
+            let gradients = bucket.range.lowerBound - buffer.gradientOffset
+            compression.decode(
+                UnsafeBufferPointer(rebasing: staging[gradients..<(gradients + bucket.range.count)]),
+                into: UnsafeMutableBufferPointer(rebasing: buffer.all[bucket.range]))
+        }
     }
 
     private func startReady() throws {
@@ -96,8 +119,15 @@ final class GradientBuckets {
 
     private func start(_ index: Int) throws {
         let range = buckets[index].range
-        buckets[index].started = try communicator.startAllreduce(
-            UnsafeMutableBufferPointer(rebasing: buffer.all[range]), .sum)
+        if let compression, index < buckets.count - 1 {
+            let gradients = range.lowerBound - buffer.gradientOffset
+            let half = UnsafeMutableBufferPointer(rebasing: staging[gradients..<(gradients + range.count)])
+            compression.encode(UnsafeBufferPointer(rebasing: buffer.all[range]), into: half)
+            buckets[index].started = try communicator.startSum(half, format: compression)
+        } else {
+            buckets[index].started = try communicator.startAllreduce(
+                UnsafeMutableBufferPointer(rebasing: buffer.all[range]), .sum)
+        }
         nextToStart = index + 1
     }
 }

@@ -101,10 +101,10 @@ public final class Trainer {
         }
         evaluator = Evaluator(
             model: model, normalization: data.normalization, batchSize: config.effectiveEvaluationBatchSize)
-        buckets = config.overlap && communicator.size > 1
+        buckets = (config.overlap || config.allreduceFormat != nil) && communicator.size > 1
             ? GradientBuckets(
                 model: model, buffer: step.buffer, capacity: max(1, Int(config.bucketMegabytes * 1_048_576 / 4)),
-                communicator: communicator)
+                communicator: communicator, overlap: config.overlap, compression: config.allreduceFormat)
             : nil
         modelFile = ModelFile(
             preset: config.model, stageWidth: config.width, channels: train.channels, height: train.height,

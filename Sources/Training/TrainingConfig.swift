@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Mastery
 import NN
 
@@ -84,6 +85,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var overlap: Bool = true
     /// Size of a gradient bucket, in MiB of Float32 gradients.
     public var bucketMegabytes: Double = 1
+    /// Send gradients as 16-bit values (half the bytes; each sum rounded); nil: Float32, exact.
+    public var allreduceFormat: HalfPrecision? = nil
     /// Where rank 0 also writes TensorBoard event files (nil: none).
     public var tensorboardDirectory: String? = nil
 
@@ -97,6 +100,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
         case rebalance, rebalanceTolerance = "rebalance_tolerance", stallTimeout = "stall_timeout"
         case tensorboardDirectory = "tensorboard", overlap, bucketMegabytes = "bucket_mb"
+        case allreduceFormat = "allreduce_dtype"
     }
 
     public init(runDirectory: String) { self.runDirectory = runDirectory }

@@ -118,6 +118,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Size of a gradient bucket for --overlap, in MiB. (default: 1)")
     var bucketMb: Double?
 
+    @Option(help: "Under mpirun: send gradients as bf16 or fp16 (half the bytes of fp32; each sum is rounded to that format; the counts stay exact). Changes results: measure the accuracy. (default: fp32)")
+    var allreduceDtype: String?
+
     @Option(help: "Also write TensorBoard event files of the per-epoch scalars into this directory (rank 0); view with `tensorboard --logdir DIR`.")
     var tensorboard: String?
 
@@ -168,6 +171,12 @@ struct Train: ParsableCommand {
         try set(\.batchSizePerRank, batchSizePerRank.map { Optional($0) }, flag: "--batch-size-per-rank")
         try set(\.lrScaling, lrScaling, flag: "--lr-scaling")
         try set(\.lrReferenceBatch, lrReferenceBatch, flag: "--lr-reference-batch")
+        if let allreduceDtype {
+            guard allreduceDtype == "fp32" || HalfPrecision(rawValue: allreduceDtype) != nil else {
+                throw ValidationError("--allreduce-dtype must be fp32, bf16 or fp16, got '\(allreduceDtype)'")
+            }
+            try set(\.allreduceFormat, HalfPrecision(rawValue: allreduceDtype), flag: "--allreduce-dtype")
+        }
         try set(\.learningRate, lr, flag: "--lr")
         try set(\.optimizer, optimizer, flag: "--optimizer")
         try set(\.momentum, momentum, flag: "--momentum")

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Training
 import XCTest
@@ -53,5 +54,30 @@ final class ScalingTests: RunDirectoryTestCase {
             ranks: 4, ["train", "--resume", resumed, "--epochs", "4", "--threads", "1", "--no-progress"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(try model(resumed), try model(straight))
+    }
+
+    /// 16-bit gradients: every rank still ends with the same parameters, the result differs
+    /// from the exact one (the compression is really applied) and still learns.
+    func testHalfPrecisionGradientsKeepRanksIdenticalAndLearn() throws {
+        let common = ["--model", "mlp", "--limit", "4000", "--epochs", "2", "--seed", "3", "--bucket-mb", "0.1"]
+        let (exact, reference) = try train(ranks: 2, common)
+        for format in ["bf16", "fp16"] {
+            let (run, metrics) = try train(ranks: 2, common + ["--allreduce-dtype", format])
+            XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree), format)
+            XCTAssertNotEqual(try model(run), try model(exact), "\(format): no effect on the gradients")
+            XCTAssertEqual(metrics.last!.testAccuracy, reference.last!.testAccuracy, accuracy: 0.03, format)
+        }
+    }
+
+    func testHalfPrecisionRoundTrip() {
+        for value: Float in [0, 1, -2.5, 1e-3, 3.14159, 65504, -1e-5] {
+            XCTAssertEqual(HalfPrecision.float16.decode(HalfPrecision.float16.encode(value)), Float(Float16(value)))
+            let bf = HalfPrecision.bfloat16.decode(HalfPrecision.bfloat16.encode(value))
+            XCTAssertEqual(bf, value, accuracy: abs(value) / 128, "bf16 \(value)")
+        }
+        // Ties round to even: 1 + 2^-8 lies halfway between bf16 1 and 1 + 2^-7.
+        XCTAssertEqual(HalfPrecision.bfloat16.decode(HalfPrecision.bfloat16.encode(1 + 1.0 / 256)), 1)
+        XCTAssertEqual(HalfPrecision.bfloat16.decode(HalfPrecision.bfloat16.encode(1 + 3.0 / 256)), 1 + 4.0 / 256)
+        XCTAssertTrue(HalfPrecision.bfloat16.decode(HalfPrecision.bfloat16.encode(.nan)).isNaN)
     }
 }

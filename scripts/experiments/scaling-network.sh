@@ -26,13 +26,15 @@ for model in "${models[@]}"; do
     extra=()
     [[ $model == resnet18 ]] && extra=(--width 16)
     for round in $(seq 1 "$rounds"); do
-        for config in single on off global; do
+        for config in single on off bf16 global; do
             run=$out/$model-$config-$round
             rm -rf "$run"
             case $config in
             single) "$ies" train --model "$model" "${extra[@]}" "${common[@]}" --batch-size 64 --run-dir "$run" >/dev/null ;;
             on|off) $sim mpirun $bed -np 2 "$ies" train --model "$model" "${extra[@]}" "${common[@]}" \
                         --batch-size-per-rank 64 --overlap $config --run-dir "$run" >/dev/null ;;
+            bf16) $sim mpirun $bed -np 2 "$ies" train --model "$model" "${extra[@]}" "${common[@]}" \
+                        --batch-size-per-rank 64 --overlap on --allreduce-dtype bf16 --run-dir "$run" >/dev/null ;;
             global) $sim mpirun $bed -np 2 "$ies" train --model "$model" "${extra[@]}" "${common[@]}" \
                         --batch-size 64 --overlap on --run-dir "$run" >/dev/null ;;
             esac
@@ -45,12 +47,14 @@ out, rounds, models = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def read(run):
     m = json.loads(open(f"{out}/{run}/metrics.jsonl").readline())
     return m["samples_per_second"], 1000 * m["allreduce_seconds"] / max(1, m["steps"]), m["train_seconds"]
-print("| model | 1 rank samples/s | 2 hosts, overlap on | speedup | allreduce wait ms/step | 2 hosts, overlap off | speedup | allreduce wait ms/step | 2 hosts, global batch 64 (overlap on) | speedup |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| model | 1 rank samples/s | 2 hosts, overlap on | speedup | wait ms/step | overlap off | speedup | wait ms/step | overlap on + bf16 | speedup | wait ms/step | global batch 64 (overlap on) | speedup |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for model in models:
-    r = {c: [read(f"{model}-{c}-{i}") for i in range(1, rounds + 1)] for c in ("single", "on", "off", "global")}
+    r = {c: [read(f"{model}-{c}-{i}") for i in range(1, rounds + 1)] for c in ("single", "on", "off", "bf16", "global")}
     med = {c: statistics.median(x[0] for x in v) for c, v in r.items()}
     wait = {c: statistics.median(x[1] for x in v) for c, v in r.items()}
     print(f"| {model} | {med['single']:.0f} | {med['on']:.0f} | {med['on']/med['single']:.2f}x | {wait['on']:.1f} | "
-          f"{med['off']:.0f} | {med['off']/med['single']:.2f}x | {wait['off']:.1f} | {med['global']:.0f} | {med['global']/med['single']:.2f}x |")
+          f"{med['off']:.0f} | {med['off']/med['single']:.2f}x | {wait['off']:.1f} | "
+          f"{med['bf16']:.0f} | {med['bf16']/med['single']:.2f}x | {wait['bf16']:.1f} | "
+          f"{med['global']:.0f} | {med['global']/med['single']:.2f}x |")
 PY
