@@ -528,40 +528,31 @@ public final class Communicator: @unchecked Sendable {
     public func startAllreduce<T: ReductionElement>(
         _ buffer: UnsafeMutableBufferPointer<T>, _ operation: ReductionOperation
     ) throws -> PendingReduction {
-        let call = "MPI_Iallreduce"
-        return try locked(call) {
-            let n = try mpiCount(buffer.count, call)
-            guard let comm else { return PendingReduction(request: nil, done: true) }
-            watchdog?.arrive()
-            var request: MPI_Request? = cmpi_request_null()
-            try check(
-                MPI_Iallreduce(
-                    cmpi_in_place(), UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n,
-                    T.reductionType.mpiDatatype, operation.mpiOp, comm, &request), call)
-            let pending = PendingReduction(request: request, done: false)
-            ensureProgressThread()
-            progressSignal.lock()
-            inFlight.append(pending)
-            progressSignal.signal()
-            progressSignal.unlock()
-            return pending
-        }
+        try startReduction(
+            UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, type: T.reductionType.mpiDatatype,
+            op: { operation.mpiOp })
     }
 
     /// Starts summing 16-bit values (`format`) over all ranks in place: each addition is done
     /// in Float32 and rounded back (an MPI user-defined operation).
     public func startSum(_ buffer: UnsafeMutableBufferPointer<UInt16>, format: HalfPrecision) throws -> PendingReduction {
+        try startReduction(
+            UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, type: cmpi_uint16(),
+            op: { try self.halfSum(format) })
+    }
+
+    /// Starts an in-place MPI_Iallreduce and hands it to the progress thread.
+    private func startReduction(
+        _ base: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype?, op: () throws -> MPI_Op?
+    ) throws -> PendingReduction {
         let call = "MPI_Iallreduce"
         return try locked(call) {
-            let n = try mpiCount(buffer.count, call)
+            let n = try mpiCount(count, call)
             guard let comm else { return PendingReduction(request: nil, done: true) }
-            let op = try halfSum(format)
+            let operation = try op()
             watchdog?.arrive()
             var request: MPI_Request? = cmpi_request_null()
-            try check(
-                MPI_Iallreduce(
-                    cmpi_in_place(), UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, n, cmpi_uint16(),
-                    op, comm, &request), call)
+            try check(MPI_Iallreduce(cmpi_in_place(), base ?? Self.emptyBuffer, n, type, operation, comm, &request), call)
             let pending = PendingReduction(request: request, done: false)
             ensureProgressThread()
             progressSignal.lock()
