@@ -17,50 +17,15 @@ public enum Benchmark {
     /// Floating-point operations of one training step per sample: forward, plus backward
     /// (parameter gradients everywhere, input gradients except for the first layer).
     public static func trainingFlopsPerSample(_ model: Model) -> Double {
-        var total = 0.0
-        for (index, layer) in model.leaves.enumerated() {
-            var forward = 0.0
-            if let linear = layer as? Linear {
-                forward = 2 * Double(linear.inFeatures * linear.outFeatures)
-            } else if let conv = layer as? Conv2d {
-                forward = 2 * Double(conv.outChannels * conv.inChannels * conv.kernel * conv.kernel
-                    * conv.outHeight * conv.outWidth)
-            }
-            total += forward * (index == 0 ? 2 : 3)
+        model.leaves.enumerated().reduce(0) { total, entry in
+            let cost = LayerCost(entry.element, batch: 1, inputGradient: entry.offset > 0)
+            return total + cost.forwardFlops + cost.backwardFlops
         }
-        return total
     }
 
     /// Median GFLOP/s of C[m,n] = A[m,k] B[k,n] over `repeats` timed runs of about `seconds` each.
     public static func sgemmGFLOPS(m: Int, n: Int, k: Int, threads: Int, repeats: Int, seconds: Double) -> Double {
-        _ = Compute(threads: threads)
-        var generator = SeededGenerator(seed: 7)
-        let a = (0..<(m * k)).map { _ in generator.uniform(-1, 1) }
-        let b = (0..<(k * n)).map { _ in generator.uniform(-1, 1) }
-        var c = [Float](repeating: 0, count: m * n)
-        let run = {
-            a.withUnsafeBufferPointer { pa in
-                b.withUnsafeBufferPointer { pb in
-                    c.withUnsafeMutableBufferPointer { pc in
-                        BLAS.sgemm(
-                            transA: false, transB: false, m: m, n: n, k: k, a: pa.baseAddress!, lda: k,
-                            b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
-                    }
-                }
-            }
-        }
-        run()
-        let flops = 2.0 * Double(m) * Double(n) * Double(k)
-        let rates = (0..<repeats).map { _ -> Double in
-            let start = monotonicSeconds()
-            var calls = 0
-            repeat {
-                run()
-                calls += 1
-            } while monotonicSeconds() - start < seconds
-            return flops * Double(calls) / (monotonicSeconds() - start) / 1e9
-        }
-        return median(rates)
+        sgemmGFLOPS(LayerCost.GEMM(m: m, n: n, k: k), threads: threads, repeats: repeats, seconds: seconds)
     }
 
     /// Training throughput (forward + backward + SGD update, normalization included) of `preset`

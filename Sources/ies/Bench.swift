@@ -4,19 +4,39 @@ import Mastery
 import NN
 import Training
 
-/// `ies bench`: training throughput of the presets and sgemm GFLOP/s, in one run.
+/// `ies bench`: training throughput of the presets and sgemm GFLOP/s, in one run; with
+/// `--layers` or `--convs`, the time of every layer beside the CPU's FMA peak and sgemm.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training samples/s (forward + backward + update) and OpenBLAS sgemm GFLOP/s.")
+        abstract: "Measure training samples/s (forward + backward + update) and OpenBLAS sgemm GFLOP/s.",
+        discussion: """
+            With --layers MODEL (or --convs), times every layer alone instead: forward and backward \
+            milliseconds and GFLOP/s, OpenBLAS sgemm GFLOP/s at the layer's own GEMM shapes (a \
+            convolution's im2col lowering), the layer's share of the model's step, and the \
+            single-thread FMA peak of the CPU.
+            """)
 
     @Option(help: "Batch size of the training steps.")
     var batchSize = 64
 
-    @Option(help: "Timed runs per configuration (the median is reported).")
-    var repeats = 5
+    @Option(help: "Timed runs per configuration (the median is reported; default 5, 3 with --layers/--convs).")
+    var repeats: Int?
 
-    @Option(help: "Seconds per timed run.")
-    var seconds = 2.0
+    @Option(help: "Seconds per timed run (default 2, 0.2 with --layers/--convs).")
+    var seconds: Double?
+
+    @Option(help: "Time every layer of this model alone (see below) instead of the training benchmarks.")
+    var layers: ModelPreset?
+
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Time these convolutions alone, as layers inside a network (input gradient included).",
+            valueName: "cin:cout:size:kernel:stride[:bias]"))
+    var convs: [ConvSpec] = []
+
+    @Option(help: ArgumentHelp("Per-sample input shape for --layers.", valueName: "c,h,w"))
+    var input = "1,28,28"
 
     @Option(parsing: .upToNextOption, help: "Thread counts to measure.")
     var threads: [Int] = [1, 2]
@@ -26,8 +46,9 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
-        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+        guard (repeats ?? 1) > 0 else { throw ValidationError("--repeats must be positive") }
+        guard (seconds ?? 1) > 0 else { throw ValidationError("--seconds must be positive") }
+        guard inputShape != nil else { throw ValidationError("--input must be three positive integers c,h,w") }
         guard threads.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads values must be positive") }
     }
 
@@ -37,7 +58,14 @@ struct Bench: ParsableCommand {
     @Option(help: "Dataset for the checkpoint write/read measurement of the cnn ('' skips it).")
     var checkpointData = "/usr/share/datasets/fashion-mnist"
 
+    private var inputShape: [Int]? {
+        let values = input.split(separator: ",").compactMap { Int($0) }
+        return values.count == 3 && values.allSatisfy({ $0 > 0 }) ? values : nil
+    }
+
     func run() throws {
+        if layers != nil || !convs.isEmpty { return try runLayers() }
+        let repeats = repeats ?? 5, seconds = seconds ?? 2.0
         if trackerInstances > 0 {
             let (record, decide) = Benchmark.trackerMilliseconds(
                 instances: trackerInstances, rule: .defaults, repeats: repeats)
@@ -77,6 +105,76 @@ struct Bench: ParsableCommand {
                     format: "train %@ threads %d  %9.0f samples/s (min %.0f, max %.0f)  %6.1f GFLOP/s = %.2f of sgemm",
                     preset.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0), t, median,
                     runs.min()!, runs.max()!, gflops, gflops / sgemm[t]!))
+            }
+        }
+    }
+}
+
+/// One convolution of `--convs`: "cin:cout:size:kernel:stride[:bias]", padding kernel/2.
+struct ConvSpec: ExpressibleByArgument {
+    let inChannels: Int, outChannels: Int, size: Int, kernel: Int, stride: Int, bias: Bool
+    let text: String
+
+    init?(argument: String) {
+        text = argument
+        let parts = argument.split(separator: ":")
+        let numbers = parts.prefix(5).compactMap { Int($0) }
+        guard numbers.count == 5, numbers.allSatisfy({ $0 > 0 }), parts.count <= 6 else { return nil }
+        if parts.count == 6 && parts[5] != "bias" { return nil }
+        (inChannels, outChannels, size, kernel, stride) = (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+        bias = parts.count == 6
+    }
+
+    func layer() throws -> Conv2d {
+        try Conv2d(
+            inputShape: [inChannels, size, size], outChannels: outChannels, kernel: kernel, stride: stride,
+            padding: kernel / 2, bias: bias)
+    }
+}
+
+extension Bench {
+    /// `--layers` / `--convs`: per-layer times, per thread count.
+    func runLayers() throws {
+        let repeats = repeats ?? 3, seconds = seconds ?? 0.2
+        let peak = Benchmark.fmaPeakGFLOPS(repeats: repeats, seconds: seconds)
+        print(String(
+            format: "FMA peak %.1f GFLOP/s per thread (%d-float FMAs in registers); OpenBLAS core %@; batch %d; "
+                + "median of %d runs of %.2f s",
+            peak, BLAS.fmaLanes, BLAS.coreName, batchSize, repeats, seconds))
+        for t in threads {
+            let sgemm = Benchmark.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, threads: t, repeats: repeats, seconds: seconds)
+            print(String(
+                format: "\nthreads %d: peak %.1f GFLOP/s (FMA x %d), sgemm 1024^3 %.1f GFLOP/s", t, peak * Double(t), t,
+                sgemm))
+            if let preset = layers, let shape = inputShape {
+                let model = try preset.build(
+                    channels: shape[0], height: shape[1], width: shape[2], classes: 10, maxBatch: batchSize, seed: 1,
+                    compute: Compute(threads: t))
+                print("\(preset.rawValue) on \(shape.map(String.init).joined(separator: "x")):")
+                let profile = Benchmark.profileLayers(
+                    model: model, batch: batchSize, repeats: repeats, seconds: seconds, sgemm: true)
+                profile.table.forEach { print($0) }
+            }
+            if !convs.isEmpty {
+                var profiles: [LayerProfile] = []
+                for spec in convs {
+                    let model = try Model(try spec.layer(), maxBatch: batchSize, compute: Compute(threads: t))
+                    model.initialize(seed: 1)
+                    let profile = Benchmark.profileLayers(
+                        model: model, batch: batchSize, repeats: repeats, seconds: seconds, sgemm: true,
+                        firstInputGradient: true)
+                    profiles += profile.layers.map {
+                        var named = $0
+                        named.name = spec.text
+                        return named
+                    }
+                }
+                let stack = ModelProfile(
+                    batch: batchSize, threads: t, layers: profiles,
+                    modelForwardSeconds: profiles.reduce(0) { $0 + $1.forwardSeconds },
+                    modelBackwardSeconds: profiles.reduce(0) { $0 + $1.backwardSeconds })
+                print("convolutions (input size, kernel/2 padding):")
+                stack.table.forEach { print($0) }
             }
         }
     }

@@ -27,4 +27,14 @@ public enum BLAS {
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// Floats per fused multiply-add instruction of the widest kind this CPU runs
+    /// (16 with AVX-512, 8 with AVX2+FMA, 1 for the scalar fallback).
+    public static var fmaLanes: Int { Int(ies_fma_lanes()) }
+
+    /// Runs `rounds` rounds of 12 independent fused multiply-adds of `fmaLanes` floats in
+    /// registers (24 `fmaLanes` flops per round) on the calling thread: the CPU's peak,
+    /// which Swift code compiled for baseline x86-64 cannot reach. Returns a value that
+    /// depends on every FMA.
+    public static func fmaChains(rounds: Int) -> Float { ies_fma_chains(rounds) }
 }
