@@ -62,7 +62,7 @@ public struct LayerProfile: Sendable {
     public static func summary(of layer: Layer) -> String {
         if let conv = layer as? Conv2d {
             return "Conv2d \(conv.inChannels)>\(conv.outChannels) \(conv.kernel)x\(conv.kernel) s\(conv.stride) p\(conv.padding)"
-                + (conv.hasBias ? "" : " nobias")
+                + (conv.hasBias ? "" : " nb") + " " + (conv.resolvedAlgorithm == .winograd ? "wino" : "low")
         }
         if let linear = layer as? Linear { return "Linear \(linear.inFeatures)>\(linear.outFeatures)" }
         return String(describing: type(of: layer))

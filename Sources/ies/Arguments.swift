@@ -4,6 +4,7 @@ import NN
 import Training
 
 extension ModelPreset: ExpressibleByArgument {}
+extension Conv2d.Algorithm: ExpressibleByArgument {}
 extension ShardStrategy: ExpressibleByArgument {}
 extension OptimizerChoice: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}

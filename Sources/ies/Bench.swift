@@ -35,6 +35,9 @@ struct Bench: ParsableCommand {
             valueName: "cin:cout:size:kernel:stride[:bias]"))
     var convs: [ConvSpec] = []
 
+    @Option(help: "Convolution algorithm for --layers and --convs (automatic picks per shape).")
+    var convAlgorithm: Conv2d.Algorithm = .automatic
+
     @Option(help: ArgumentHelp("Per-sample input shape for --layers.", valueName: "c,h,w"))
     var input = "1,28,28"
 
@@ -133,6 +136,11 @@ struct ConvSpec: ExpressibleByArgument {
 }
 
 extension Bench {
+    private func use(_ algorithm: Conv2d.Algorithm, in model: Model) {
+        for case let conv as Conv2d in model.leaves { conv.algorithm = algorithm }
+        model.reserveScratch()
+    }
+
     /// `--layers` / `--convs`: per-layer times, per thread count.
     func runLayers() throws {
         let repeats = repeats ?? 3, seconds = seconds ?? 0.2
@@ -150,6 +158,7 @@ extension Bench {
                 let model = try preset.build(
                     channels: shape[0], height: shape[1], width: shape[2], classes: 10, maxBatch: batchSize, seed: 1,
                     compute: Compute(threads: t))
+                use(convAlgorithm, in: model)
                 print("\(preset.rawValue) on \(shape.map(String.init).joined(separator: "x")):")
                 let profile = Benchmark.profileLayers(
                     model: model, batch: batchSize, repeats: repeats, seconds: seconds, sgemm: true)
@@ -160,6 +169,7 @@ extension Bench {
                 for spec in convs {
                     let model = try Model(try spec.layer(), maxBatch: batchSize, compute: Compute(threads: t))
                     model.initialize(seed: 1)
+                    use(convAlgorithm, in: model)
                     let profile = Benchmark.profileLayers(
                         model: model, batch: batchSize, repeats: repeats, seconds: seconds, sgemm: true,
                         firstInputGradient: true)

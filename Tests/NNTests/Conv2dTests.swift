@@ -56,8 +56,12 @@ private struct ReferenceConv {
 }
 
 final class Conv2dTests: XCTestCase {
-    private func makeConv(_ c: (cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int)) throws -> Conv2d {
-        try Conv2d(inputShape: [c.cin, c.h, c.w], outChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+    private func makeConv(
+        _ c: (cin: Int, cout: Int, h: Int, w: Int, k: Int, s: Int, p: Int), algorithm: Conv2d.Algorithm = .automatic
+    ) throws -> Conv2d {
+        let conv = try Conv2d(inputShape: [c.cin, c.h, c.w], outChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+        conv.algorithm = algorithm
+        return conv
     }
 
     func testShapesSpecsAndDescription() throws {
@@ -133,27 +137,29 @@ final class Conv2dTests: XCTestCase {
 
     /// Forward, dx, dW and db against the direct convolution on random data.
     private func assertMatchesReference(
-        _ configurations: [Configuration], compute: Compute = .serial, file: StaticString = #filePath, line: UInt = #line
+        _ configurations: [Configuration], algorithm: Conv2d.Algorithm = .automatic, expect: Conv2d.Algorithm? = nil,
+        compute: Compute = .serial, tolerance: Float = 1e-5, file: StaticString = #filePath, line: UInt = #line
     ) throws {
         for (number, c) in configurations.enumerated() {
-            let conv = try makeConv((c.cin, c.cout, c.h, c.w, c.k, c.s, c.p))
+            let conv = try makeConv((c.cin, c.cout, c.h, c.w, c.k, c.s, c.p), algorithm: algorithm)
+            if let expect { XCTAssertEqual(conv.resolvedAlgorithm, expect, "\(c)", file: file, line: line) }
             let reference = ReferenceConv(cin: c.cin, cout: c.cout, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p)
             XCTAssertEqual(conv.outputShape, [c.cout, reference.ho, reference.wo], file: file, line: line)
             let harness = LayerHarness(conv, batch: c.batch, seed: UInt64(100 + number), compute: compute)
             let values = harness.parameters.snapshot()
             let weight = Array(values[0..<(values.count - c.cout)])
             let bias = Array(values[(values.count - c.cout)...])
-            let label = "configuration \(number) \(c)"
+            let label = "configuration \(number) \(c) \(conv.resolvedAlgorithm) threads \(compute.threads)"
 
             let expected = reference.forward(x: harness.input, weight: weight, bias: bias, batch: c.batch).map { Float($0) }
-            assertClose(harness.forward(training: true), expected, absolute: 1e-5, relative: 1e-5, "forward \(label)", file: file, line: line)
-            assertClose(harness.forward(training: false), expected, absolute: 1e-5, relative: 1e-5, "inference \(label)", file: file, line: line)
+            assertClose(harness.forward(training: true), expected, absolute: tolerance, relative: tolerance, "forward \(label)", file: file, line: line)
+            assertClose(harness.forward(training: false), expected, absolute: tolerance, relative: tolerance, "inference \(label)", file: file, line: line)
 
             harness.zeroGradients()
             let dx = harness.backward()!
             let (rdx, rdw, rdb) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: c.batch)
-            assertClose(dx, rdx.map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dx \(label)", file: file, line: line)
-            assertClose(harness.gradients, (rdw + rdb).map { Float($0) }, absolute: 1e-5, relative: 1e-5, "dW, db \(label)", file: file, line: line)
+            assertClose(dx, rdx.map { Float($0) }, absolute: tolerance, relative: tolerance, "dx \(label)", file: file, line: line)
+            assertClose(harness.gradients, (rdw + rdb).map { Float($0) }, absolute: tolerance, relative: tolerance, "dW, db \(label)", file: file, line: line)
         }
     }
 
@@ -165,6 +171,95 @@ final class Conv2dTests: XCTestCase {
     /// bias/transpose channels).
     func testMatchesReferenceConvolutionWithTwoThreads() throws {
         try assertMatchesReference(configurations, compute: Compute(threads: 2))
+    }
+
+    // MARK: - Every fast path against the direct convolution, 1 and 2 threads
+
+    /// 3x3 stride 1: Winograd F(2x2, 3x3) with padding 0, 1 and 2, odd and even output sizes
+    /// (partial tiles), non-square, tile rows longer than one 8-tile chunk, several blocks
+    /// per thread, and batches split unevenly over two threads.
+    private let winogradConfigurations: [Configuration] = [
+        (8, 8, 6, 6, 3, 1, 1, 2),
+        (8, 9, 7, 5, 3, 1, 1, 3),  // odd output: partial tiles at the right and bottom
+        (9, 8, 8, 11, 3, 1, 0, 2),  // no padding
+        (8, 8, 5, 6, 3, 1, 2, 2),  // padding 2: the input gradient has padding 0
+        (8, 16, 20, 37, 3, 1, 1, 3),  // 19 tiles per row: three chunks, the last partial
+        (16, 8, 28, 28, 3, 1, 1, 2),
+        (12, 10, 3, 3, 3, 1, 1, 5),  // 4 tiles per image: blocks span images
+        (32, 32, 4, 4, 3, 1, 1, 3),
+        (1, 2, 5, 5, 3, 1, 1, 2),  // forced even where it does not pay
+    ]
+
+    func testWinogradMatchesReference() throws {
+        try assertMatchesReference(winogradConfigurations, algorithm: .winograd, expect: .winograd, tolerance: 2e-5)
+    }
+
+    func testWinogradMatchesReferenceWithTwoThreads() throws {
+        try assertMatchesReference(
+            winogradConfigurations, algorithm: .winograd, expect: .winograd, compute: Compute(threads: 2),
+            tolerance: 2e-5)
+    }
+
+    /// The lowered path: single images (P >= 192: NCHW straight from sgemm, a 1x1 stride-1
+    /// kernel multiplying the image itself) and groups of images (small P), stride 1 and 2.
+    private let loweredConfigurations: [Configuration] = [
+        (3, 5, 16, 14, 3, 1, 1, 3),  // P = 224: one image per sgemm
+        (4, 6, 15, 14, 1, 1, 0, 3),  // P = 210, 1x1 stride 1: no im2col
+        (4, 6, 15, 14, 1, 2, 0, 3),  // 1x1 stride 2: grouped gather
+        (5, 7, 8, 8, 3, 2, 1, 5),  // P = 16: groups of 16 (here the whole batch)
+        (6, 3, 9, 7, 3, 1, 1, 3),  // 3x3 stride 1 on the lowered path
+        (8, 8, 6, 6, 3, 1, 1, 2),
+        (2, 3, 30, 31, 3, 2, 1, 3),  // P = 240, stride 2, single images
+    ]
+
+    func testLoweredMatchesReference() throws {
+        try assertMatchesReference(loweredConfigurations, algorithm: .lowered, expect: .lowered)
+    }
+
+    func testLoweredMatchesReferenceWithTwoThreads() throws {
+        try assertMatchesReference(
+            loweredConfigurations, algorithm: .lowered, expect: .lowered, compute: Compute(threads: 2))
+    }
+
+    /// Winograd's rounding error on typical data (PyTorch-initialized weights, inputs in
+    /// [-1, 1)), next to the lowered path's: max |y - y_exact| / max |y_exact| for y, dx and dW,
+    /// with y_exact the direct convolution in Double.
+    func testWinogradAccuracyNextToLowered() throws {
+        for (cin, cout, size) in [(16, 16, 28), (64, 64, 16), (256, 256, 4)] {
+            let reference = ReferenceConv(cin: cin, cout: cout, h: size, w: size, k: 3, s: 1, p: 1)
+            var errors: [Conv2d.Algorithm: [Double]] = [:]
+            for algorithm in [Conv2d.Algorithm.lowered, .winograd] {
+                let conv = try makeConv((cin, cout, size, size, 3, 1, 1), algorithm: algorithm)
+                let harness = LayerHarness(conv, batch: 2, seed: 5)
+                let values = harness.parameters.snapshot()
+                let weight = Array(values[0..<(cout * cin * 9)]), bias = Array(values[(cout * cin * 9)...])
+                let y = reference.forward(x: harness.input, weight: weight, bias: bias, batch: 2)
+                let (dx, dw, _) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: 2)
+                func relative(_ got: [Float], _ exact: [Double]) -> Double {
+                    let scale = exact.map(abs).max()!
+                    return zip(got, exact).map { abs(Double($0) - $1) }.max()! / scale
+                }
+                harness.zeroGradients()
+                let gotDx = harness.backward()!
+                errors[algorithm] = [
+                    relative(harness.forward(training: true), y), relative(gotDx, dx),
+                    relative(Array(harness.gradients[0..<dw.count]), dw),
+                ]
+            }
+            let line = ["y", "dx", "dW"].enumerated().map { i, name in
+                String(format: "%@ %.1e (lowered %.1e)", name, errors[.winograd]![i], errors[.lowered]![i])
+            }
+            print("Winograd error \(cin)>\(cout) at \(size)x\(size): " + line.joined(separator: ", "))
+            XCTAssertLessThan(errors[.winograd]!.max()!, 1e-4, "\(cin)>\(cout) at \(size)")
+        }
+    }
+
+    func testAutomaticChoice() throws {
+        XCTAssertEqual(try makeConv((32, 64, 14, 14, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((1, 32, 28, 28, 3, 1, 1)).resolvedAlgorithm, .lowered)
+        XCTAssertEqual(try makeConv((32, 32, 28, 28, 3, 2, 1)).resolvedAlgorithm, .lowered)
+        XCTAssertEqual(try makeConv((64, 128, 8, 8, 1, 2, 0)).resolvedAlgorithm, .lowered)
+        XCTAssertEqual(try makeConv((8, 8, 8, 8, 3, 1, 3), algorithm: .winograd).resolvedAlgorithm, .lowered)
     }
 
     /// Each sample of a batch gives the same output as when run alone (the batched
@@ -191,18 +286,50 @@ final class Conv2dTests: XCTestCase {
             .assertContract()
     }
 
+    /// The contract on every path, with one and two threads: Winograd, the lowered path on
+    /// single images (1x1: no im2col) and on groups, each without bias too.
+    func testContractOnEveryPath() throws {
+        let cases: [(Configuration, Conv2d.Algorithm)] = [
+            ((8, 8, 5, 6, 3, 1, 1, 3), .winograd), ((4, 5, 15, 14, 1, 1, 0, 3), .lowered),
+            ((4, 5, 15, 14, 3, 1, 1, 3), .lowered), ((3, 4, 6, 6, 3, 2, 1, 3), .lowered),
+        ]
+        for (c, algorithm) in cases {
+            for bias in [true, false] {
+                for compute in [Compute.serial, Compute(threads: 2)] {
+                    let conv = try Conv2d(
+                        inputShape: [c.cin, c.h, c.w], outChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p,
+                        bias: bias)
+                    conv.algorithm = algorithm
+                    XCTAssertEqual(conv.resolvedAlgorithm, algorithm)
+                    LayerHarness(conv, batch: c.batch, seed: 17, compute: compute).assertContract()
+                }
+            }
+        }
+    }
+
     // MARK: - Gradient checks (multi-channel in/out, batch 2, non-square input)
 
-    private func checkGradients(kernel: Int, stride: Int, padding: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        let conv = try Conv2d(inputShape: [2, 5, 6], outChannels: 3, kernel: kernel, stride: stride, padding: padding)
+    private func checkGradients(
+        kernel: Int, stride: Int, padding: Int, channels: Int = 2, algorithm: Conv2d.Algorithm = .automatic,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        let conv = try Conv2d(
+            inputShape: [channels, 5, 6], outChannels: channels + 1, kernel: kernel, stride: stride, padding: padding)
+        conv.algorithm = algorithm
         let harness = LayerHarness(conv, batch: 2, seed: UInt64(kernel * 100 + stride * 10 + padding))
-        GradientCheck.assertPassed(harness.checkGradients(), "\(conv)", file: file, line: line)
+        GradientCheck.assertPassed(harness.checkGradients(), "\(conv) \(conv.resolvedAlgorithm)", file: file, line: line)
     }
 
     func testGradientKernel3Stride1Padding1() throws { try checkGradients(kernel: 3, stride: 1, padding: 1) }
     func testGradientKernel3Stride2Padding0() throws { try checkGradients(kernel: 3, stride: 2, padding: 0) }
     func testGradientKernel2Stride2Padding1() throws { try checkGradients(kernel: 2, stride: 2, padding: 1) }
     func testGradientKernel1Stride1Padding0() throws { try checkGradients(kernel: 1, stride: 1, padding: 0) }
+    func testGradientWinogradPadding1() throws {
+        try checkGradients(kernel: 3, stride: 1, padding: 1, channels: 8, algorithm: .winograd)
+    }
+    func testGradientWinogradPadding0() throws {
+        try checkGradients(kernel: 3, stride: 1, padding: 0, channels: 8, algorithm: .winograd)
+    }
 
     // MARK: - Kernel wider than input plus padding on one side
 

@@ -31,7 +31,7 @@ final class LayerBenchmarkTests: XCTestCase {
             channels: 1, height: 8, width: 8, classes: 3, maxBatch: 2, seed: 0, compute: .serial)
         let profile = Benchmark.profileLayers(model: model, batch: 2, repeats: 1, seconds: 0.001, sgemm: true)
         XCTAssertEqual(profile.layers.map(\.name), (0..<10).map(String.init))
-        XCTAssertEqual(profile.layers[0].summary, "Conv2d 1>32 3x3 s1 p1")
+        XCTAssertEqual(profile.layers[0].summary, "Conv2d 1>32 3x3 s1 p1 low")
         XCTAssertTrue(profile.layers.allSatisfy { $0.forwardSeconds > 0 && $0.backwardSeconds > 0 })
         XCTAssertNotNil(profile.layers[3].sgemmForward)
         XCTAssertNil(profile.layers[1].sgemmForward)

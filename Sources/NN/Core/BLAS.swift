@@ -12,6 +12,18 @@ public enum BLAS {
         return String(cString: name)
     }
 
+    /// Runs `body` with OpenBLAS on one thread when `serial` (then restores the count): for
+    /// sgemm calls made from inside `Compute.chunks`, where our own threads already occupy
+    /// the cores. Not reentrant across threads; NN runs one layer call at a time.
+    @inline(__always)
+    public static func serial<R>(_ serial: Bool, _ body: () throws -> R) rethrows -> R {
+        guard serial else { return try body() }
+        let saved = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(saved) }
+        return try body()
+    }
+
     /// C[m,n] = alpha * op(A) * op(B) + beta * C, all row-major.
     ///
     /// op(A) is [m,k] (A stored [k,m] when `transA`), op(B) is [k,n]

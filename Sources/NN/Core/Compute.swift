@@ -30,13 +30,26 @@ public struct Compute: Sendable, Equatable {
     /// several threads and each chunk gets at least `minimumPerChunk` items.
     @inline(__always)
     public func chunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let pieces = min(threads, count / max(1, minimumPerChunk))
+        indexedChunks(count, minimumPerChunk: minimumPerChunk) { _, range in body(range) }
+    }
+
+    /// How many chunks `chunks(count, minimumPerChunk:)` makes (1 when it runs serially).
+    @inline(__always)
+    public func chunkCount(_ count: Int, minimumPerChunk: Int = 1) -> Int {
+        max(1, min(threads, count / max(1, minimumPerChunk)))
+    }
+
+    /// `chunks` that also passes the chunk's index in 0..<chunkCount(count, minimumPerChunk:),
+    /// for kernels that give each chunk its own scratch memory or partial sums.
+    @inline(__always)
+    public func indexedChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (_ chunk: Int, Range<Int>) -> Void) {
+        let pieces = chunkCount(count, minimumPerChunk: minimumPerChunk)
         if pieces <= 1 {
-            body(0..<count)
+            body(0, 0..<count)
             return
         }
         DispatchQueue.concurrentPerform(iterations: pieces) { piece in
-            body((count * piece / pieces)..<(count * (piece + 1) / pieces))
+            body(piece, (count * piece / pieces)..<(count * (piece + 1) / pieces))
         }
     }
 }

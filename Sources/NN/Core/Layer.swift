@@ -48,16 +48,22 @@ public struct LayerContext {
     /// Told after each child's backward by composite layers: that layer's parameter gradients
     /// are final (a trainer starts reducing them while backward goes on).
     public var backwardFinished: ((Layer) -> Void)? = nil
+    /// Scratch memory shared by all layers of the model, at least the largest
+    /// `scratchSize(maxBatch:threads:)` of them: a layer may overwrite all of it during a
+    /// call, so nothing in it survives from one call to the next (a composite must not
+    /// keep data there while its children run).
+    public let scratch: UnsafeMutableBufferPointer<Float>
 
     public init(
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?, buffers: UnsafeMutablePointer<Float>,
-        training: Bool, compute: Compute
+        training: Bool, compute: Compute, scratch: UnsafeMutableBufferPointer<Float> = .init(start: nil, count: 0)
     ) {
         self.parameters = parameters
         self.gradients = gradients
         self.buffers = buffers
         self.training = training
         self.compute = compute
+        self.scratch = scratch
     }
 }
 
@@ -110,6 +116,11 @@ public protocol Layer: AnyObject, CustomStringConvertible {
     /// True when a training forward/backward talks to the other ranks (synchronized
     /// BatchNorm), so that a rank with an empty batch must still take part.
     var communicates: Bool { get }
+    /// Floats of `LayerContext.scratch` this layer itself (not its children) needs in a call
+    /// on up to `maxBatch` samples with `threads` threads. Memory that only lives for one
+    /// call belongs there rather than in the layer, so that a deep model needs the largest
+    /// layer's scratch once instead of every layer's.
+    func scratchSize(maxBatch: Int, threads: Int) -> Int
     /// y = f(x) for `batch` samples.
     func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext)
     /// Given dL/dy, accumulates dL/dparameters and writes dL/dx when `dx` is non-nil.
@@ -128,6 +139,7 @@ extension Layer {
     public func foldStatistics(_ statistics: UnsafePointer<Float>, into buffers: UnsafeMutablePointer<Float>, instances: Int) {}
     public var tracksBatches: Bool { false }
     public var communicates: Bool { false }
+    public func scratchSize(maxBatch: Int, threads: Int) -> Int { 0 }
     public var inputSize: Int { inputShape.reduce(1, *) }
     public var outputSize: Int { outputShape.reduce(1, *) }
 }

@@ -195,4 +195,21 @@ public enum Vector {
             i += 1
         }
     }
+
+    /// sum(x[i])
+    @inline(__always)
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD16<Float>(repeating: 0)
+        var i = 0
+        while i + 16 <= count {
+            acc += load(x + i)
+            i += 16
+        }
+        var sum = acc.sum()
+        while i < count {
+            sum += x[i]
+            i += 1
+        }
+        return sum
+    }
 }

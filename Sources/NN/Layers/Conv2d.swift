@@ -1,11 +1,18 @@
-/// 2-D convolution, PyTorch `nn.Conv2d(in, out, kernel, stride, padding, bias)`, via im2col + sgemm.
+/// 2-D convolution, PyTorch `nn.Conv2d(in, out, kernel, stride, padding, bias)`.
 ///
 /// Shapes: x [B, Cin, H, W], weight [Cout, Cin, kh, kw], bias [Cout], y [B, Cout, Ho, Wo]
-/// with Ho = (H + 2 pad - kh) / stride + 1. The whole batch is lowered into one
-/// column matrix col [K = Cin kh kw, B Ho Wo] so that each pass is ONE large sgemm:
-///   forward   out[Cout, B P] = W[Cout, K] col[K, B P], y[n, co, p] = out[co, n P + p] + b[co]
-///   backward  dW += dyT col^T,  db += rowsum(dyT),  dcol = W^T dyT,  dx = col2im(dcol)
-/// where P = Ho Wo and dyT[co, n P + p] = dy[n, co, p].
+/// with Ho = (H + 2 pad - kh) / stride + 1; activations stay NCHW and the weight stays in
+/// PyTorch's layout in the model's parameters.
+///
+/// Two algorithms, chosen per shape (`algorithm`):
+/// - `lowered` (any kernel, stride, padding; `Conv2d+Lowered.swift`): im2col of a few
+///   images at a time and one sgemm per group, writing NCHW directly when a group is one
+///   image; 1x1 stride-1 convolutions multiply the image itself.
+/// - `winograd` (3x3, stride 1; `Conv2d+Winograd.swift`): F(2x2, 3x3), 16 sgemms over
+///   transformed tiles, 2.25x fewer multiplications.
+/// Both split the batch over `Compute`'s threads, each thread running single-threaded
+/// sgemm on its own images, and keep their temporary matrices in the model's shared
+/// `LayerContext.scratch` (nothing per layer scales with the batch).
 public final class Conv2d: Layer {
     public let inChannels: Int, outChannels: Int
     public let height: Int, width: Int
@@ -13,12 +20,23 @@ public final class Conv2d: Layer {
     public let outHeight: Int, outWidth: Int
     public let hasBias: Bool
     /// Offset of the weight in the model's parameters; the bias (if any) follows it.
-    private var weightOffset = 0
-    /// [K, maxBatch P]: im2col of the last forward; reused for dcol in backward.
-    private var columns: UnsafeMutablePointer<Float>?
-    /// [Cout, maxBatch P]: GEMM output in forward, dy transposed in backward.
-    private var product: UnsafeMutablePointer<Float>?
-    private var capacity = 0
+    var weightOffset = 0
+    let geometry: ConvGeometry
+
+    /// How the convolution is computed.
+    public enum Algorithm: String, Sendable, CaseIterable {
+        /// The fastest measured for the shape: `winograd` where it applies and pays, else `lowered`.
+        case automatic
+        /// im2col + sgemm per group of images (every shape).
+        case lowered
+        /// Winograd F(2x2, 3x3) (3x3 kernels with stride 1; others fall back to `lowered`).
+        case winograd
+    }
+
+    /// The requested algorithm (tests and benchmarks force one; `automatic` by default).
+    /// The model sizes its scratch from it: set it before building the model, or call
+    /// `Model.reserveScratch()` after.
+    public var algorithm: Algorithm = .automatic
 
     public init(
         inputShape shape: [Int], outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true
@@ -35,16 +53,15 @@ public final class Conv2d: Layer {
         }
         outHeight = (height + 2 * padding - kernel) / stride + 1
         outWidth = (width + 2 * padding - kernel) / stride + 1
-    }
-    deinit {
-        columns?.deallocate()
-        product?.deallocate()
+        geometry = ConvGeometry(
+            inChannels: inChannels, height: height, width: width, kernel: kernel, stride: stride, padding: padding,
+            outHeight: outHeight, outWidth: outWidth)
     }
 
     public var inputShape: [Int] { [inChannels, height, width] }
     public var outputShape: [Int] { [outChannels, outHeight, outWidth] }
-    private var patchSize: Int { inChannels * kernel * kernel }
-    private var positions: Int { outHeight * outWidth }
+    var patchSize: Int { inChannels * kernel * kernel }
+    var positions: Int { outHeight * outWidth }
     public var parameterSpecs: [ParameterSpec] {
         let weight = ParameterSpec(
             suffix: "weight", shape: [outChannels, inChannels, kernel, kernel], initialization: .uniformFanIn(patchSize))
@@ -52,37 +69,33 @@ public final class Conv2d: Layer {
         return [weight, ParameterSpec(suffix: "bias", shape: [outChannels], initialization: .uniformFanIn(patchSize))]
     }
     public func bind(parameterOffset: Int, bufferOffset: Int) { weightOffset = parameterOffset }
-    private var biasOffset: Int { weightOffset + outChannels * patchSize }
+    var biasOffset: Int { weightOffset + outChannels * patchSize }
     public var description: String {
         "Conv2d(\(inChannels), \(outChannels), kernel_size=(\(kernel), \(kernel)), stride=(\(stride), \(stride)), "
             + "padding=(\(padding), \(padding))\(hasBias ? "" : ", bias=False"))"
     }
 
-    public func reserve(maxBatch: Int) {
-        guard maxBatch > capacity else { return }
-        columns?.deallocate()
-        product?.deallocate()
-        columns = .allocate(capacity: patchSize * maxBatch * positions)
-        product = .allocate(capacity: outChannels * maxBatch * positions)
-        capacity = maxBatch
+    /// The algorithm that runs: `algorithm` resolved for this shape.
+    public var resolvedAlgorithm: Algorithm {
+        switch algorithm {
+        case .lowered: return .lowered
+        case .winograd: return WinogradPlan.applies(to: geometry) ? .winograd : .lowered
+        case .automatic: return WinogradPlan.pays(for: geometry, outChannels: outChannels) ? .winograd : .lowered
+        }
+    }
+
+    public func scratchSize(maxBatch: Int, threads: Int) -> Int {
+        let pieces = max(1, min(threads, maxBatch))
+        switch resolvedAlgorithm {
+        case .winograd: return winogradPlan.scratch(pieces: pieces)
+        default: return loweredPlan.perPiece * pieces
+        }
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
-        precondition(batch <= capacity, "Conv2d: reserve(maxBatch:) first")
-        guard let columns, let product else { return }
-        let P = positions, BP = batch * positions
-        im2col(x, batch: batch, into: columns, compute: context.compute)
-        BLAS.sgemm(
-            transA: false, transB: false, m: outChannels, n: BP, k: patchSize,
-            a: context.parameters + weightOffset, lda: patchSize, b: columns, ldb: BP, beta: 0, c: product, ldc: BP)
-        let b: UnsafePointer<Float>? = hasBias ? context.parameters + biasOffset : nil
-        let channels = outChannels
-        context.compute.chunks(channels, minimumPerChunk: 4) { range in
-            for co in range {
-                for n in 0..<batch {
-                    Vector.addScalar(product + co * BP + n * P, b?[co] ?? 0, y + (n * channels + co) * P, count: P)
-                }
-            }
+        switch resolvedAlgorithm {
+        case .winograd: forwardWinograd(x, y, batch: batch, context: context)
+        default: forwardLowered(x, y, batch: batch, context: context)
         }
     }
 
@@ -90,107 +103,10 @@ public final class Conv2d: Layer {
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
-        guard let columns, let product, let gradients = context.gradients else { return }
-        let P = positions, BP = batch * positions
-        let db: UnsafeMutablePointer<Float>? = hasBias ? gradients + biasOffset : nil
-        // dyT[co, n P + p] = dy[n, co, p]; db accumulates on the way.
-        let channels = outChannels
-        context.compute.chunks(channels, minimumPerChunk: 4) { range in
-            for co in range {
-                var sum: Float = 0
-                for n in 0..<batch {
-                    sum += Vector.copySum(dy + (n * channels + co) * P, product + co * BP + n * P, count: P)
-                }
-                db?[co] += sum
-            }
-        }
-        // dW[Cout, K] += dyT[Cout, BP] col[K, BP]^T
-        BLAS.sgemm(
-            transA: false, transB: true, m: outChannels, n: patchSize, k: BP,
-            a: product, lda: BP, b: columns, ldb: BP, beta: 1, c: gradients + weightOffset, ldc: patchSize)
-        guard let dx else { return }
-        // dcol[K, BP] = W[Cout, K]^T dyT[Cout, BP], written over col (no longer needed).
-        BLAS.sgemm(
-            transA: true, transB: false, m: patchSize, n: BP, k: outChannels,
-            a: context.parameters + weightOffset, lda: patchSize, b: product, ldb: BP, beta: 0, c: columns, ldc: BP)
-        col2im(columns, batch: batch, into: dx, compute: context.compute)
-    }
-
-    /// The output columns ow in [lo, hi) whose input column ow*stride - pad + j lies inside [0, width).
-    @inline(__always)
-    private func validRange(offset j: Int, outSize: Int, inSize: Int) -> (Int, Int) {
-        // need 0 <= o*stride - padding + j < inSize
-        let shift = padding - j
-        let lo = min(outSize, shift > 0 ? (shift + stride - 1) / stride : 0)
-        let limit = inSize + padding - j  // o*stride < limit
-        let hi = limit > 0 ? min(outSize, (limit + stride - 1) / stride) : 0
-        return (lo, max(lo, hi))
-    }
-
-    /// col[(ci kh + i) kw + j, n P + oh Wo + ow] = x[n, ci, oh s - pad + i, ow s - pad + j], zero outside.
-    private func im2col(_ x: UnsafePointer<Float>, batch: Int, into col: UnsafeMutablePointer<Float>, compute: Compute) {
-        let P = positions, BP = batch * positions
-        let (k, s, pad) = (kernel, stride, padding)
-        let (cin, h, w, oH, oW) = (inChannels, height, width, outHeight, outWidth)
-        compute.chunks(patchSize) { rows in
-            for r in rows {
-                let ci = r / (k * k), i = (r / k) % k, j = r % k
-                let (ohLo, ohHi) = validRange(offset: i, outSize: oH, inSize: h)
-                let (owLo, owHi) = validRange(offset: j, outSize: oW, inSize: w)
-                let row = col + r * BP
-                for n in 0..<batch {
-                    let plane = x + (n * cin + ci) * h * w
-                    let out = row + n * P
-                    for oh in 0..<oH {
-                        let dst = out + oh * oW
-                        guard oh >= ohLo && oh < ohHi else {
-                            dst.update(repeating: 0, count: oW)
-                            continue
-                        }
-                        let src = plane + (oh * s - pad + i) * w + (j - pad)
-                        for ow in 0..<owLo { dst[ow] = 0 }
-                        if s == 1 {
-                            (dst + owLo).update(from: src + owLo, count: owHi - owLo)
-                        } else {
-                            for ow in owLo..<owHi { dst[ow] = src[ow * s] }
-                        }
-                        for ow in owHi..<oW { dst[ow] = 0 }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The adjoint of im2col: dx = 0, then dx[n, ci, ih, iw] += dcol[row, column] over all taps.
-    private func col2im(_ col: UnsafePointer<Float>, batch: Int, into dx: UnsafeMutablePointer<Float>, compute: Compute) {
-        let P = positions, BP = batch * positions
-        let (k, s, pad) = (kernel, stride, padding)
-        let (cin, h, w, oW) = (inChannels, height, width, outWidth)
-        // Each input channel's planes are written by one chunk only.
-        compute.chunks(cin) { channels in
-            for ci in channels {
-                for n in 0..<batch { (dx + (n * cin + ci) * h * w).update(repeating: 0, count: h * w) }
-                for i in 0..<k {
-                    let (ohLo, ohHi) = validRange(offset: i, outSize: outHeight, inSize: h)
-                    for j in 0..<k {
-                        let (owLo, owHi) = validRange(offset: j, outSize: oW, inSize: w)
-                        let row = col + ((ci * k + i) * k + j) * BP
-                        for n in 0..<batch {
-                            let plane = dx + (n * cin + ci) * h * w
-                            let src = row + n * P
-                            for oh in ohLo..<ohHi {
-                                let d = plane + (oh * s - pad + i) * w + (j - pad)
-                                let sr = src + oh * oW
-                                if s == 1 {
-                                    Vector.accumulate(sr + owLo, into: d + owLo, count: owHi - owLo)
-                                } else {
-                                    for ow in owLo..<owHi { d[ow * s] += sr[ow] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        guard let gradients = context.gradients else { return }
+        switch resolvedAlgorithm {
+        case .winograd: backwardWinograd(x, dy, dx, gradients: gradients, batch: batch, context: context)
+        default: backwardLowered(x, dy, dx, gradients: gradients, batch: batch, context: context)
         }
     }
 }

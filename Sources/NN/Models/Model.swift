@@ -23,11 +23,15 @@ public final class Model: CustomStringConvertible {
     /// `num_batches_tracked` (all BatchNorm layers see every training batch).
     public var trainingSteps: Int64 = 0
     /// Threads for the kernels.
-    public var compute: Compute
+    public var compute: Compute {
+        didSet { reserveScratch() }
+    }
     public private(set) var maxBatch = 0
     private var inputBuffer: UnsafeMutablePointer<Float>?
     private var outputBuffer: UnsafeMutablePointer<Float>?
     private var outputGradientBuffer: UnsafeMutablePointer<Float>?
+    /// `LayerContext.scratch`: the largest need of any layer, shared by all.
+    private var scratch = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
 
     /// Names every tensor from the layer tree, lays them out and binds each layer to its offsets.
     /// Values start at zero; `initialize(seed:)` sets them as PyTorch would.
@@ -62,13 +66,30 @@ public final class Model: CustomStringConvertible {
         reserve(maxBatch: maxBatch)
     }
 
-    deinit { release() }
+    deinit {
+        release()
+        scratch.deallocate()
+    }
 
     private func release() {
         inputBuffer?.deallocate()
         outputBuffer?.deallocate()
         outputGradientBuffer?.deallocate()
     }
+
+    /// Sizes the shared scratch for `maxBatch` and the current threads (grows only); call it
+    /// after changing what a layer needs (`Conv2d.algorithm`).
+    public func reserveScratch() {
+        // At least one cache line, so that the scratch always has an address.
+        let needed = max(16, Model.walk(root).map { $0.layer.scratchSize(maxBatch: maxBatch, threads: compute.threads) }.max() ?? 0)
+        guard needed > scratch.count else { return }
+        scratch.deallocate()
+        scratch = .allocate(capacity: needed)
+        scratch.initialize(repeating: 0)
+    }
+
+    /// Floats of scratch memory shared by the layers.
+    public var scratchCount: Int { scratch.count }
 
     /// Every layer of the tree in pre-order (PyTorch's registration order) with the
     /// prefix of its tensor names ("", "layer1.0.", ...).
@@ -123,6 +144,7 @@ public final class Model: CustomStringConvertible {
         outputBuffer = .allocate(capacity: newMax * outputSize)
         outputGradientBuffer = .allocate(capacity: newMax * outputSize)
         root.reserve(maxBatch: newMax)
+        reserveScratch()
     }
 
     /// Where the caller writes a batch of inputs [B, inputShape].
@@ -201,7 +223,7 @@ public final class Model: CustomStringConvertible {
         precondition(gradients.map { $0.count == parameters.count } ?? true)
         var context = LayerContext(
             parameters: UnsafePointer(parameters.base), gradients: gradients?.baseAddress, buffers: buffers.base,
-            training: training, compute: compute)
+            training: training, compute: compute, scratch: scratch)
         context.statistics = options.statistics?.baseAddress
         context.identity = options.identity
         context.synchronize = options.synchronize

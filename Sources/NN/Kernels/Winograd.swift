@@ -1,0 +1,416 @@
+/// Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for
+/// Convolutional Neural Networks", 2016) for a 3x3 stride-1 convolution over NCHW images.
+///
+/// The output is cut into 2x2 tiles; tile t reads a 4x4 input patch d (rows 2 th - p ...,
+/// overlapping its neighbours by 2) and
+///   y_t = A^T [ sum_ci U[co, ci] (.) V[ci, t] ] A,   U = G g G^T,   V = B^T d B
+/// with 4x4 element-wise products. Gathering the 16 positions xi of the 4x4 products turns
+/// the sum into 16 independent matrix products over a block of T tiles:
+///   M[xi][Cout, T] = U[xi][Cout, Cin] V[xi][Cin, T]
+/// which is 16 Cin Cout multiply-adds per tile instead of 36 (2.25x fewer).
+///
+///   B^T = [1  0 -1  0]   G = [ 1    0    0 ]   A^T = [1 1  1  0]
+///         [0  1  1  0]       [1/2  1/2  1/2]         [0 1 -1 -1]
+///         [0 -1  1  0]       [1/2 -1/2  1/2]
+///         [0  1  0 -1]       [ 0    0    1 ]
+///
+/// The weight gradient comes from the same transforms: dM = A dY A^T of each 2x2 tile
+/// of dy, dU[xi] += dM[xi] V[xi]^T over the tiles, dW += G^T dU G. The input gradient is
+/// itself a 3x3 stride-1 convolution (of dy, with the weights flipped and transposed,
+/// padding 2 - p), computed by this same code.
+///
+/// Transforms run 8 tiles of a tile row at a time in SIMD registers: 16-float loads of a
+/// row split into even and odd columns give the 4 columns of 8 neighbouring tiles.
+/// V and M hold one block of tile rows, each row of tiles padded so that the 8-wide
+/// stores of a partial chunk land in the next tile row (written after) or in the slack.
+struct WinogradPass {
+    let inChannels: Int, outChannels: Int
+    /// Input plane, padding, output plane (Ho = H + 2 p - 2).
+    let height: Int, width: Int, padding: Int
+    let outHeight: Int, outWidth: Int
+    /// 2x2 output tiles per image: ceil(Ho / 2) x ceil(Wo / 2).
+    let tilesHigh: Int, tilesWide: Int
+    /// 8-tile chunks per tile row.
+    let chunks: Int
+    /// Floats of one zero-padded row buffer (room for the 16-float loads of every chunk).
+    let rowFloats: Int
+    /// Tile rows per block (one block goes through the 16 sgemms at once).
+    let rowsPerBlock: Int
+    /// Row stride of V and M: the tiles of a block plus slack for the last partial chunk.
+    let tileStride: Int
+
+    /// Tiles per block aimed at: enough columns for sgemm to run near its peak, few enough
+    /// that V and M stay in the core's L2 for small channel counts (measured, 1 thread:
+    /// sgemm [64, 64] x [64, T] runs at 100+ GFLOP/s for T = 64...128).
+    static func tileTarget(inChannels: Int, outChannels: Int) -> Int {
+        min(256, max(64, 12_288 / (inChannels + outChannels)))
+    }
+
+    init(inChannels: Int, outChannels: Int, height: Int, width: Int, padding: Int, tileTarget: Int) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.height = height
+        self.width = width
+        self.padding = padding
+        outHeight = height + 2 * padding - 2
+        outWidth = width + 2 * padding - 2
+        tilesHigh = (outHeight + 1) / 2
+        tilesWide = (outWidth + 1) / 2
+        chunks = (tilesWide + 7) / 8
+        rowFloats = 16 * chunks + 16
+        rowsPerBlock = max(1, tileTarget / tilesWide)
+        tileStride = (rowsPerBlock * tilesWide + 8 + 15) / 16 * 16
+    }
+
+    /// Distance between the 16 planes of V [16][Cin][tileStride] and M [16][Cout][tileStride].
+    /// An odd number of cache lines: the transforms read or write all 16 planes at once, and
+    /// a multiple of 4 KiB would put all 16 streams into one set of the L1 cache (measured:
+    /// Cin = 64, T = 96 gave 7 x 4 KiB and a 1.6x slower input transform).
+    var inputPlane: Int { WinogradPass.planeStride(inChannels * tileStride) }
+    var outputPlane: Int { WinogradPass.planeStride(outChannels * tileStride) }
+    private static func planeStride(_ floats: Int) -> Int {
+        let lines = (floats + 15) / 16
+        return 16 * (lines | 1)
+    }
+    /// Floats of V and of M.
+    var inputBlockFloats: Int { 16 * inputPlane }
+    var weightPlane: Int { WinogradPass.weightPlane(inChannels: inChannels, outChannels: outChannels) }
+    /// Floats of U or dU.
+    var weightFloats: Int { 16 * weightPlane }
+    var outputBlockFloats: Int { 16 * outputPlane }
+    /// Floats of the row buffers: four transformed rows, two gradient rows, one zero row.
+    var rowBufferFloats: Int { 7 * rowFloats }
+
+    // MARK: Weights
+
+    /// Distance between the 16 planes of U or dU ([16][Cout][Cin] or [16][Cin][Cout]).
+    static func weightPlane(inChannels: Int, outChannels: Int) -> Int { planeStride(inChannels * outChannels) }
+
+    /// U[xi][o, i] = (G g G^T)[xi] for the 3x3 kernel g of output channel o and input channel i:
+    /// g = w[o, i] (weights [Cout, Cin, 3, 3]) or, when `flipped`, the kernel of the
+    /// input-gradient convolution, g[a][b] = w[i, o, 2 - a, 2 - b] (o < Cin, i < Cout).
+    /// Planes are `weightPlane` apart. Eight kernels at a time in SIMD registers.
+    static func transformWeights(
+        _ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool,
+        into u: UnsafeMutablePointer<Float>, compute: Compute
+    ) {
+        // The transformed matrices are [rows, columns] = [Cout, Cin], or [Cin, Cout] flipped.
+        let rows = flipped ? inChannels : outChannels, columns = flipped ? outChannels : inChannels
+        let plane = weightPlane(inChannels: inChannels, outChannels: outChannels)
+        // Kernel (r, c) starts at w + r rowStep + c columnStep; tap k is read at k or 8 - k.
+        let rowStep = flipped ? 9 : 9 * inChannels, columnStep = flipped ? 9 * inChannels : 9
+        compute.chunks(rows, minimumPerChunk: 16) { range in
+            for r in range {
+                var c = 0
+                while c < columns {
+                    let lanes = min(8, columns - c)
+                    @inline(__always) func g(_ k: Int) -> SIMD8<Float> {
+                        let tap = w + r * rowStep + c * columnStep + (flipped ? 8 - k : k)
+                        var v = SIMD8<Float>()
+                        for lane in 0..<lanes { v[lane] = tap[lane * columnStep] }
+                        return v
+                    }
+                    let out = u + r * columns + c
+                    // Row a of t = G g (4x3) as (t0, t1, t2), then U[a][.] = (t0, (t0+t1+t2)/2, (t0-t1+t2)/2, t2).
+                    @inline(__always) func store(_ a: Int, _ t0: SIMD8<Float>, _ t1: SIMD8<Float>, _ t2: SIMD8<Float>) {
+                        let values = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
+                        if lanes == 8 {
+                            store8(values.0, out + (4 * a) * plane)
+                            store8(values.1, out + (4 * a + 1) * plane)
+                            store8(values.2, out + (4 * a + 2) * plane)
+                            store8(values.3, out + (4 * a + 3) * plane)
+                        } else {
+                            for lane in 0..<lanes {
+                                out[(4 * a) * plane + lane] = values.0[lane]
+                                out[(4 * a + 1) * plane + lane] = values.1[lane]
+                                out[(4 * a + 2) * plane + lane] = values.2[lane]
+                                out[(4 * a + 3) * plane + lane] = values.3[lane]
+                            }
+                        }
+                    }
+                    let (g00, g01, g02, g10, g11, g12, g20, g21, g22) = (g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7), g(8))
+                    store(0, g00, g01, g02)
+                    store(1, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22))
+                    store(2, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22))
+                    store(3, g20, g21, g22)
+                    c += lanes
+                }
+            }
+        }
+    }
+
+    /// dW[o, i] += G^T dU[o, i] G, weights [Cout, Cin, 3, 3], dU [16][Cout][Cin] (planes
+    /// `weightPlane` apart).
+    static func accumulateWeightGradient(
+        _ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int, into dw: UnsafeMutablePointer<Float>,
+        compute: Compute
+    ) {
+        let plane = weightPlane(inChannels: inChannels, outChannels: outChannels)
+        compute.chunks(outChannels, minimumPerChunk: 16) { range in
+            for o in range {
+                for i in 0..<inChannels {
+                    let src = du + o * inChannels + i
+                    // t[a] = (dU[a][.] G): (u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3) for rows a = 0..3,
+                    // held as three SIMD4 columns over a; then dW[.][j] = G^T t[.][j] the same way.
+                    let u0 = SIMD4(src[0], src[4 * plane], src[8 * plane], src[12 * plane])
+                    let u1 = SIMD4(src[plane], src[5 * plane], src[9 * plane], src[13 * plane])
+                    let u2 = SIMD4(src[2 * plane], src[6 * plane], src[10 * plane], src[14 * plane])
+                    let u3 = SIMD4(src[3 * plane], src[7 * plane], src[11 * plane], src[15 * plane])
+                    let t0 = u0 + 0.5 * (u1 + u2), t1 = 0.5 * (u1 - u2), t2 = 0.5 * (u1 + u2) + u3
+                    let out = dw + (o * inChannels + i) * 9
+                    @inline(__always) func column(_ j: Int, _ t: SIMD4<Float>) {
+                        out[j] += t[0] + 0.5 * (t[1] + t[2])
+                        out[3 + j] += 0.5 * (t[1] - t[2])
+                        out[6 + j] += 0.5 * (t[1] + t[2]) + t[3]
+                    }
+                    column(0, t0)
+                    column(1, t1)
+                    column(2, t2)
+                }
+            }
+        }
+    }
+
+    // MARK: Blocked convolution
+
+    /// output = conv(input) for `images` of the batch: [Cin, H, W] -> [Cout, Ho, Wo] per image,
+    /// U from `transformWeights`, optional bias. Single-threaded (call it from a chunk).
+    /// `v`, `m` and `rows` are scratch of `inputBlockFloats`, `outputBlockFloats`, `rowBufferFloats`.
+    func convolve(
+        _ input: UnsafePointer<Float>, images: Range<Int>, u: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        into output: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+        rows: UnsafeMutablePointer<Float>
+    ) {
+        forEachBlock(images) { block in
+            let tiles = block.count * tilesWide
+            inputTransform(input, rows: block, into: v, buffers: rows)
+            for xi in 0..<16 {
+                BLAS.sgemm(
+                    transA: false, transB: false, m: outChannels, n: tiles, k: inChannels,
+                    a: u + xi * weightPlane, lda: inChannels,
+                    b: v + xi * inputPlane, ldb: tileStride,
+                    beta: 0, c: m + xi * outputPlane, ldc: tileStride)
+            }
+            outputTransform(m, rows: block, bias: bias, into: output)
+        }
+    }
+
+    /// dU[xi] += dM[xi] V[xi]^T over the tiles of `images`: dU [16][Cout][Cin].
+    func accumulateTransformedWeightGradient(
+        _ input: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, images: Range<Int>,
+        into du: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+        rows: UnsafeMutablePointer<Float>
+    ) {
+        forEachBlock(images) { block in
+            let tiles = block.count * tilesWide
+            inputTransform(input, rows: block, into: v, buffers: rows)
+            gradientTransform(dy, rows: block, into: m, buffers: rows)
+            for xi in 0..<16 {
+                BLAS.sgemm(
+                    transA: false, transB: true, m: outChannels, n: inChannels, k: tiles,
+                    a: m + xi * outputPlane, lda: tileStride,
+                    b: v + xi * inputPlane, ldb: tileStride,
+                    beta: 1, c: du + xi * weightPlane, ldc: inChannels)
+            }
+        }
+    }
+
+    /// Calls `body` on consecutive blocks of at most `rowsPerBlock` tile rows of `images`
+    /// (global tile row r = n tilesHigh + th; blocks may span images).
+    private func forEachBlock(_ images: Range<Int>, _ body: (Range<Int>) -> Void) {
+        var row = images.lowerBound * tilesHigh
+        let end = images.upperBound * tilesHigh
+        while row < end {
+            let next = min(row + rowsPerBlock, end)
+            body(row..<next)
+            row = next
+        }
+    }
+
+    // MARK: Transforms
+
+    /// V[xi][c][k tilesWide + tw] = (B^T d B)[xi] for the tile (th, tw) of the k-th row of
+    /// `rows`, input channel c.
+    func inputTransform(
+        _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        buffers: UnsafeMutablePointer<Float>
+    ) {
+        let (cin, h, w, p) = (inChannels, height, width, padding)
+        let r0 = buffers, r1 = buffers + rowFloats, r2 = buffers + 2 * rowFloats, r3 = buffers + 3 * rowFloats
+        let zero = buffers + 6 * rowFloats
+        // Padding columns stay zero: only [p, p + W) of the transformed rows is written below.
+        buffers.update(repeating: 0, count: 4 * rowFloats)
+        zero.update(repeating: 0, count: rowFloats)
+        let xiStride = inputPlane
+        for c in 0..<cin {
+            for (k, r) in rows.enumerated() {
+                let n = r / tilesHigh, th = r % tilesHigh
+                let plane = input + (n * cin + c) * h * w
+                func row(_ i: Int) -> UnsafePointer<Float> {
+                    let ih = 2 * th - p + i
+                    return ih >= 0 && ih < h ? plane + ih * w : UnsafePointer(zero)
+                }
+                // Rows of B^T d: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+                WinogradPass.combineRows(row(0), row(1), row(2), row(3), r0 + p, r1 + p, r2 + p, r3 + p, count: w)
+                let out = v + c * tileStride + k * tilesWide
+                // Row a of B^T d times B: columns 2 tw .. 2 tw + 3 of 8 tiles, then d0 - d2,
+                // d1 + d2, d2 - d1, d1 - d3 into V[4 a + b].
+                @inline(__always) func columns(_ a: Int, _ t: UnsafePointer<Float>, _ tw0: Int) {
+                    let low = load16(t + 2 * tw0), high = load16(t + 2 * tw0 + 2)
+                    let d0 = low.evenHalf, d1 = low.oddHalf, d2 = high.evenHalf, d3 = high.oddHalf
+                    let o = out + 4 * a * xiStride + tw0
+                    store8(d0 - d2, o)
+                    store8(d1 + d2, o + xiStride)
+                    store8(d2 - d1, o + 2 * xiStride)
+                    store8(d1 - d3, o + 3 * xiStride)
+                }
+                for chunk in 0..<chunks {
+                    columns(0, r0, 8 * chunk)
+                    columns(1, r1, 8 * chunk)
+                    columns(2, r2, 8 * chunk)
+                    columns(3, r3, 8 * chunk)
+                }
+            }
+        }
+    }
+
+    /// t0 = a - c, t1 = b + c, t2 = c - b, t3 = b - d over `count` floats.
+    @inline(__always)
+    private static func combineRows(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ t0: UnsafeMutablePointer<Float>, _ t1: UnsafeMutablePointer<Float>, _ t2: UnsafeMutablePointer<Float>,
+        _ t3: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        var i = 0
+        while i + 16 <= count {
+            let va = load16(a + i), vb = load16(b + i), vc = load16(c + i), vd = load16(d + i)
+            store16(va - vc, t0 + i)
+            store16(vb + vc, t1 + i)
+            store16(vc - vb, t2 + i)
+            store16(vb - vd, t3 + i)
+            i += 16
+        }
+        while i < count {
+            t0[i] = a[i] - c[i]
+            t1[i] = b[i] + c[i]
+            t2[i] = c[i] - b[i]
+            t3[i] = b[i] - d[i]
+            i += 1
+        }
+    }
+
+    /// output tile (th, tw) of channel co = A^T M[.][co][tile] A (+ bias), exactly the
+    /// outputs inside [Ho, Wo].
+    func outputTransform(
+        _ m: UnsafePointer<Float>, rows: Range<Int>, bias: UnsafePointer<Float>?,
+        into output: UnsafeMutablePointer<Float>
+    ) {
+        let (cout, oH, oW) = (outChannels, outHeight, outWidth)
+        let xiStride = outputPlane
+        for co in 0..<cout {
+            let b = SIMD8<Float>(repeating: bias?[co] ?? 0)
+            for (k, r) in rows.enumerated() {
+                let n = r / tilesHigh, th = r % tilesHigh
+                let top = output + ((n * cout + co) * oH + 2 * th) * oW
+                let hasBottom = 2 * th + 1 < oH
+                let src = m + co * tileStride + k * tilesWide
+                for chunk in 0..<chunks {
+                    let tw0 = 8 * chunk
+                    let s = src + tw0
+                    // Column b of A^T M: (m0 + m1 + m2, m1 - m2 - m3) over the rows a.
+                    @inline(__always) func rows(_ b: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                        let m0 = load8(s + b * xiStride), m1 = load8(s + (4 + b) * xiStride)
+                        let m2 = load8(s + (8 + b) * xiStride), m3 = load8(s + (12 + b) * xiStride)
+                        return (m0 + m1 + m2, m1 - m2 - m3)
+                    }
+                    let (u0, l0) = rows(0), (u1, l1) = rows(1), (u2, l2) = rows(2), (u3, l3) = rows(3)
+                    let y00 = u0 + u1 + u2 + b, y01 = u1 - u2 - u3 + b
+                    let y10 = l0 + l1 + l2 + b, y11 = l1 - l2 - l3 + b
+                    let column = 2 * tw0
+                    let count = min(16, oW - column)
+                    writeRow(interleave(y00, y01), top + column, count: count)
+                    if hasBottom { writeRow(interleave(y10, y11), top + oW + column, count: count) }
+                }
+            }
+        }
+    }
+
+    /// dM[xi][co][k tilesWide + tw] = (A dY A^T)[xi] for the 2x2 tile of dy (zero outside [Ho, Wo]).
+    func gradientTransform(
+        _ dy: UnsafePointer<Float>, rows: Range<Int>, into m: UnsafeMutablePointer<Float>,
+        buffers: UnsafeMutablePointer<Float>
+    ) {
+        let (cout, oH, oW) = (outChannels, outHeight, outWidth)
+        let top = buffers + 4 * rowFloats, bottom = buffers + 5 * rowFloats
+        // Columns past Wo stay zero: only [0, Wo) is copied below.
+        top.update(repeating: 0, count: 2 * rowFloats)
+        let xiStride = outputPlane
+        for co in 0..<cout {
+            for (k, r) in rows.enumerated() {
+                let n = r / tilesHigh, th = r % tilesHigh
+                let plane = dy + (n * cout + co) * oH * oW
+                top.update(from: plane + 2 * th * oW, count: oW)
+                if 2 * th + 1 < oH {
+                    bottom.update(from: plane + (2 * th + 1) * oW, count: oW)
+                } else {
+                    bottom.update(repeating: 0, count: oW)
+                }
+                let out = m + co * tileStride + k * tilesWide
+                for chunk in 0..<chunks {
+                    let tw0 = 8 * chunk
+                    let upper = load16(top + 2 * tw0), lower = load16(bottom + 2 * tw0)
+                    let d00 = upper.evenHalf, d01 = upper.oddHalf, d10 = lower.evenHalf, d11 = lower.oddHalf
+                    // Rows of A dY: (d00, d01), (d00 + d10, d01 + d11), (d00 - d10, d01 - d11), (-d10, -d11);
+                    // then each row (r0, r1) times A^T: r0, r0 + r1, r0 - r1, -r1.
+                    @inline(__always) func store(_ a: Int, _ c0: SIMD8<Float>, _ c1: SIMD8<Float>) {
+                        let o = out + 4 * a * xiStride + tw0
+                        store8(c0, o)
+                        store8(c0 + c1, o + xiStride)
+                        store8(c0 - c1, o + 2 * xiStride)
+                        store8(-c1, o + 3 * xiStride)
+                    }
+                    store(0, d00, d01)
+                    store(1, d00 + d10, d01 + d11)
+                    store(2, d00 - d10, d01 - d11)
+                    store(3, -d10, -d11)
+                }
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// (a0, b0, a1, b1, ..., a7, b7)
+@inline(__always)
+private func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD16<Float> {
+    SIMD16(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+}
+
+/// Stores the first `count` floats of `v` (all 16 with one store when they fit).
+@inline(__always)
+private func writeRow(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+    if count >= 16 {
+        store16(v, p)
+    } else {
+        for i in 0..<count { p[i] = v[i] }
+    }
+}

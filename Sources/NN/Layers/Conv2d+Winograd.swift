@@ -1,0 +1,122 @@
+/// Conv2d by Winograd F(2x2, 3x3) (`WinogradPass`) for 3x3 kernels with stride 1.
+///
+///   forward   U = transform(W),  y = conv(x) tile block by tile block (16 sgemms each)
+///   backward  db += sum(dy);  dU += dM V^T per block, dW += G^T dU G;
+///             dx = conv(dy) with the flipped, transposed weights and padding 2 - p
+///
+/// Threads: as the lowered path, one contiguous range of images per thread with
+/// single-threaded sgemm; dU is summed per thread and added in thread order.
+///
+/// Scratch: U (16 Cin Cout floats, shared), then per thread dU (16 Cin Cout), one block
+/// of V and M, and the row buffers.
+struct WinogradPlan {
+    /// x -> y, and dy -> dx (the input gradient as a convolution with padding 2 - p).
+    let forward: WinogradPass
+    let inputGradient: WinogradPass
+    let weightFloats: Int
+    let perPiece: Int
+    /// Offsets inside one thread's scratch.
+    let blockOffset: Int, outputBlockOffset: Int, rowsOffset: Int
+
+    /// 3x3 kernel, stride 1, padding at most 2 (so that the input gradient is a convolution
+    /// with non-negative padding).
+    static func applies(to geometry: ConvGeometry) -> Bool {
+        geometry.kernel == 3 && geometry.stride == 1 && geometry.padding <= 2
+    }
+
+    /// Where Winograd is faster than the lowered path: channels on both sides (a GEMM
+    /// with k = Cin = 1 gains nothing from fewer multiplications).
+    static func pays(for geometry: ConvGeometry, outChannels: Int) -> Bool {
+        applies(to: geometry) && geometry.inChannels >= 8 && outChannels >= 8
+    }
+
+    init(geometry g: ConvGeometry, outChannels: Int) {
+        let target = WinogradPass.tileTarget(inChannels: g.inChannels, outChannels: outChannels)
+        forward = WinogradPass(
+            inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width, padding: g.padding,
+            tileTarget: target)
+        inputGradient = WinogradPass(
+            inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
+            padding: 2 - g.padding, tileTarget: target)
+        func rounded(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
+        weightFloats = forward.weightFloats
+        blockOffset = weightFloats  // dU first
+        let inputBlock = max(forward.inputBlockFloats, inputGradient.inputBlockFloats)
+        let outputBlock = max(forward.outputBlockFloats, inputGradient.outputBlockFloats)
+        outputBlockOffset = blockOffset + rounded(inputBlock)
+        rowsOffset = outputBlockOffset + rounded(outputBlock)
+        perPiece = rowsOffset + rounded(max(forward.rowBufferFloats, inputGradient.rowBufferFloats))
+    }
+
+    func scratch(pieces: Int) -> Int { weightFloats + pieces * perPiece }
+}
+
+extension Conv2d {
+    var winogradPlan: WinogradPlan { WinogradPlan(geometry: geometry, outChannels: outChannels) }
+
+    func forwardWinograd(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
+        let plan = winogradPlan
+        let pieces = context.compute.chunkCount(batch)
+        precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
+        let u = context.scratch.baseAddress!
+        WinogradPass.transformWeights(
+            context.parameters + weightOffset, outChannels: outChannels, inChannels: inChannels, flipped: false,
+            into: u, compute: context.compute)
+        let bias: UnsafePointer<Float>? = hasBias ? context.parameters + biasOffset : nil
+        BLAS.serial(pieces > 1) {
+            context.compute.indexedChunks(batch) { piece, images in
+                let own = u + plan.weightFloats + piece * plan.perPiece
+                plan.forward.convolve(
+                    x, images: images, u: u, bias: bias, into: y, v: own + plan.blockOffset,
+                    m: own + plan.outputBlockOffset, rows: own + plan.rowsOffset)
+            }
+        }
+    }
+
+    func backwardWinograd(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
+        gradients: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext
+    ) {
+        let plan = winogradPlan
+        let cout = outChannels, P = positions
+        let pieces = context.compute.chunkCount(batch)
+        precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
+        if hasBias {
+            let db = gradients + biasOffset
+            context.compute.chunks(cout, minimumPerChunk: 8) { channels in
+                for co in channels {
+                    var sum: Float = 0
+                    for n in 0..<batch { sum += Vector.sum(dy + (n * cout + co) * P, count: P) }
+                    db[co] += sum
+                }
+            }
+        }
+        let u = context.scratch.baseAddress!
+        if dx != nil {
+            WinogradPass.transformWeights(
+                context.parameters + weightOffset, outChannels: outChannels, inChannels: inChannels, flipped: true,
+                into: u, compute: context.compute)
+        }
+        let transformedCount = plan.weightFloats
+        BLAS.serial(pieces > 1) {
+            context.compute.indexedChunks(batch) { piece, images in
+                let own = u + plan.weightFloats + piece * plan.perPiece
+                let du = own
+                du.update(repeating: 0, count: transformedCount)
+                let v = own + plan.blockOffset, m = own + plan.outputBlockOffset, rows = own + plan.rowsOffset
+                plan.forward.accumulateTransformedWeightGradient(x, dy, images: images, into: du, v: v, m: m, rows: rows)
+                if let dx {
+                    plan.inputGradient.convolve(dy, images: images, u: u, bias: nil, into: dx, v: v, m: m, rows: rows)
+                }
+            }
+        }
+        // dU summed in thread order into the first thread's, then dW += G^T dU G.
+        let first = u + plan.weightFloats
+        for piece in 1..<pieces {
+            Vector.accumulate(first + piece * plan.perPiece, into: first, count: transformedCount)
+        }
+        WinogradPass.accumulateWeightGradient(
+            first, outChannels: outChannels, inChannels: inChannels, into: gradients + weightOffset,
+            compute: context.compute)
+    }
+}
