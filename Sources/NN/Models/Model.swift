@@ -56,8 +56,9 @@ public final class Model: CustomStringConvertible {
             }
         }
         let names = parameterSpecs.map(\.name) + bufferSpecs.map(\.name) + counters
-        if let clash = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 }) {
-            throw ShapeError("two tensors are both named \(clash.key)")
+        var seen = Set<String>()
+        if let clash = names.first(where: { !seen.insert($0).inserted }) {
+            throw ShapeError("two tensors are both named \(clash)")
         }
         parameters = TensorStore(parameterSpecs)
         buffers = TensorStore(bufferSpecs)
