@@ -15,12 +15,15 @@ public enum Benchmark {
     }
 
     /// Floating-point operations of one training step per sample: forward, plus backward
-    /// (parameter gradients everywhere, input gradients except for the first layer).
+    /// (parameter gradients everywhere, input gradients after the first layer with parameters).
     public static func trainingFlopsPerSample(_ model: Model) -> Double {
-        model.leaves.enumerated().reduce(0) { total, entry in
-            let cost = LayerCost(entry.element, batch: 1, inputGradient: entry.offset > 0)
-            return total + cost.forwardFlops + cost.backwardFlops
+        var total = 0.0, parametersBefore = false
+        for layer in model.leaves {
+            let cost = LayerCost(layer, batch: 1, inputGradient: parametersBefore)
+            total += cost.forwardFlops + cost.backwardFlops
+            parametersBefore = parametersBefore || !layer.parameterSpecs.isEmpty
         }
+        return total
     }
 
     /// Median GFLOP/s of C[m,n] = A[m,k] B[k,n] over `repeats` timed runs of about `seconds` each.

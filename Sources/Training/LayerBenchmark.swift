@@ -162,11 +162,11 @@ extension Benchmark {
     }
 
     /// Times every leaf of `model` alone on `batch` samples of random data: forward in
-    /// training mode, then backward (parameter gradients, and the input gradient except
-    /// for the model's first leaf, as in a training step); also the whole model's forward
+    /// training mode, then backward (parameter gradients, and the input gradient when a leaf
+    /// before it has parameters, as in a training step); also the whole model's forward
     /// and backward. With `sgemm`, measures OpenBLAS at each layer's GEMM shapes as well
-    /// (shapes shared by several layers are measured once). `firstInputGradient` makes the
-    /// first leaf compute its input gradient too (a layer timed as if inside a network).
+    /// (shapes shared by several layers are measured once). `firstInputGradient` makes every
+    /// leaf compute its input gradient (layers timed as if inside a network).
     public static func profileLayers(
         model: Model, batch: Int, repeats: Int, seconds: Double, sgemm: Bool, firstInputGradient: Bool = false
     ) -> ModelProfile {
@@ -176,8 +176,10 @@ extension Benchmark {
         var gradients = [Float](repeating: 0, count: model.parameters.count)
         var profiles: [LayerProfile] = []
         let leaves = Model.walk(model.root).filter { $0.layer.children.isEmpty }
-        for (index, (prefix, layer)) in leaves.enumerated() {
-            let inputGradient = index > 0 || firstInputGradient
+        var parametersBefore = firstInputGradient
+        for (prefix, layer) in leaves {
+            let inputGradient = parametersBefore
+            parametersBefore = parametersBefore || !layer.parameterSpecs.isEmpty
             let x = random(batch * layer.inputSize)
             var y = [Float](repeating: 0, count: batch * layer.outputSize)
             let dy = random(batch * layer.outputSize)

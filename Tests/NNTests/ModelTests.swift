@@ -161,6 +161,56 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(model.maxBatch, 3)
     }
 
+    /// Backward skips input gradients nobody uses: layers before the first one with
+    /// parameters are not called, that one gets dx = nil, and the parameter gradients are
+    /// the same as when the caller asks for dx.
+    func testBackwardComputesNoInputGradientBeforeTheFirstParameters() throws {
+        final class Spy: Layer {
+            let inner: Layer
+            var inputGradients: [Bool] = []
+            init(_ inner: Layer) { self.inner = inner }
+            var inputShape: [Int] { inner.inputShape }
+            var outputShape: [Int] { inner.outputShape }
+            var parameterSpecs: [ParameterSpec] { inner.parameterSpecs }
+            func bind(parameterOffset: Int, bufferOffset: Int) { inner.bind(parameterOffset: parameterOffset, bufferOffset: bufferOffset) }
+            var description: String { inner.description }
+            func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
+                inner.forward(x, y, batch: batch, context: context)
+            }
+            func backward(
+                _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
+            ) {
+                inputGradients.append(dx != nil)
+                inner.backward(x, y, dy, dx, batch: batch, context: context)
+            }
+        }
+        let spies = [
+            Spy(Flatten(shape: [1, 2, 2])), Spy(Linear(inFeatures: 4, outFeatures: 3)), Spy(ReLU(shape: [3])),
+            Spy(Linear(inFeatures: 3, outFeatures: 2)),
+        ]
+        let root = try Sequential(spies)
+        let model = try Model(root, maxBatch: 2, compute: .serial)
+        model.initialize(seed: 9)
+        model.input.update(from: [1, -2, 3, 0.5, -1, 2, 0.25, 4], count: 8)
+        model.forward(batch: 2, training: true)
+        model.outputGradient.update(from: [1, -1, 0.5, 2], count: 4)
+        var viaModel = [Float](repeating: 0, count: model.parameters.count)
+        viaModel.withUnsafeMutableBufferPointer { model.backward(batch: 2, into: $0) }
+        XCTAssertEqual(spies.map(\.inputGradients), [[], [false], [true], [true]])
+
+        var withDx = [Float](repeating: 0, count: model.parameters.count)
+        var dx = [Float](repeating: .nan, count: 8)
+        withDx.withUnsafeMutableBufferPointer { g in
+            model.withContext(gradients: g, training: true) {
+                root.backward(model.input, model.output, model.outputGradient, &dx, batch: 2, context: $0)
+            }
+        }
+        XCTAssertEqual(spies.map(\.inputGradients), [[true], [false, true], [true, true], [true, true]])
+        XCTAssertEqual(viaModel, withDx)
+        XCTAssertTrue(dx.allSatisfy(\.isFinite))
+    }
+
     // MARK: - End-to-end gradient checks through Model.backward
 
     private func checkPreset(_ preset: ModelPreset, samples: Int, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -7,6 +7,10 @@
 public final class Sequential: Layer {
     public let children: [(name: String?, layer: Layer)]
     public var layers: [Layer] { children.map(\.layer) }
+    /// The first child with parameters (or talking to other ranks) in its subtree, or
+    /// `children.count`: backward computes no input gradient below it unless the caller asks
+    /// for dx (PyTorch does not backpropagate into a network's input either).
+    private let firstWithParameters: Int
     /// activations[i] is the output of layer i, for i < count - 1 (the last writes into y).
     private var activations: [UnsafeMutablePointer<Float>] = []
     private var gradientA: UnsafeMutablePointer<Float>?
@@ -28,6 +32,9 @@ public final class Sequential: Layer {
                     + "expects \(pair.1.1.inputShape)")
         }
         self.children = children.map { (name: $0.0, layer: $0.1) }
+        firstWithParameters = children.firstIndex { child in
+            Model.walk(child.1).contains { !$0.layer.parameterSpecs.isEmpty || $0.layer.communicates }
+        } ?? children.count
     }
 
     deinit { release() }
@@ -74,9 +81,11 @@ public final class Sequential: Layer {
         var gradient = dy
         var spare = gradientA, other = gradientB
         for i in stride(from: last, through: 0, by: -1) where Sequential.runs(children[i].layer, batch: batch) {
+            // Below the first layer with parameters, gradients only matter if the caller wants dx.
+            if dx == nil && i < firstWithParameters { break }
             let input = i == 0 ? x : UnsafePointer(activations[i - 1])
             let output = i == last ? y : UnsafePointer(activations[i])
-            let inputGradient = i == 0 ? dx : spare
+            let inputGradient = i == 0 || (dx == nil && i == firstWithParameters) ? dx : spare
             children[i].layer.backward(input, output, gradient, inputGradient, batch: batch, context: context)
             context.backwardFinished?(children[i].layer)
             if let inputGradient { gradient = UnsafePointer(inputGradient) }
