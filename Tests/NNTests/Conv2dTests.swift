@@ -205,6 +205,8 @@ final class Conv2dTests: XCTestCase {
     private let loweredConfigurations: [Configuration] = [
         (3, 5, 16, 14, 3, 1, 1, 3),  // P = 224: one image per sgemm
         (4, 6, 15, 14, 1, 1, 0, 3),  // P = 210, 1x1 stride 1: no im2col
+        (6, 5, 4, 5, 1, 1, 0, 3),  // P = 20, 1x1 stride 1 with a small weight: still one image at a time
+        (257, 512, 2, 2, 1, 1, 0, 2),  // 1x1 stride 1 with a large weight: grouped
         (4, 6, 15, 14, 1, 2, 0, 3),  // 1x1 stride 2: grouped gather
         (5, 7, 8, 8, 3, 2, 1, 5),  // P = 16: groups of 16 (here the whole batch)
         (6, 3, 9, 7, 3, 1, 1, 3),  // 3x3 stride 1 on the lowered path

@@ -8,7 +8,8 @@
 /// A group of one image needs no transposes (out IS y[n], dyT IS dy[n]), so images with
 /// P >= `LoweredPlan.columnTarget` go one at a time; smaller images are grouped until the
 /// sgemm has about that many columns, which it needs to run near its peak. A 1x1 stride-1
-/// convolution on one image multiplies x[n] ([Cin, P]) itself: no im2col, no col2im.
+/// convolution on one image multiplies x[n] ([Cin, P]) itself: no im2col, no col2im (and
+/// goes one image at a time for any P while its weight is small).
 ///
 /// Threads: the batch is split into one contiguous range of images per thread; each thread
 /// runs single-threaded sgemm on its own scratch, and weight/bias gradients are summed per
@@ -17,6 +18,9 @@ struct LoweredPlan {
     /// Columns an sgemm needs to run near its peak (measured: P = 16 images gain 1.4x from
     /// groups of 16, P = 49 gain 1.1x from groups of 6; P >= 196 gain nothing).
     static let columnTarget = 256
+    /// Largest Cout Cin of a 1x1 stride-1 convolution that multiplies one image at a time
+    /// whatever P (512 KiB of weight).
+    static let pointwiseWeightLimit = 131_072
 
     /// Images per sgemm.
     let group: Int
@@ -28,7 +32,15 @@ struct LoweredPlan {
 
     init(geometry: ConvGeometry, outChannels: Int, hasBias: Bool) {
         let P = geometry.positions
-        group = P >= LoweredPlan.columnTarget * 3 / 4 ? 1 : (LoweredPlan.columnTarget + P - 1) / P
+        if P >= LoweredPlan.columnTarget * 3 / 4 {
+            group = 1
+        } else if geometry.isPointwise && outChannels * geometry.inChannels <= LoweredPlan.pointwiseWeightLimit {
+            // Multiplying each image in place beats gathering a group while the weight (and
+            // the dW each image updates) stays in L2 (measured: 256>64 at 8x8 1.35x faster).
+            group = 1
+        } else {
+            group = (LoweredPlan.columnTarget + P - 1) / P
+        }
         func rounded(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
         columnFloats = group == 1 && geometry.isPointwise ? 0 : rounded(geometry.patchSize * group * P)
         productFloats = group == 1 ? 0 : rounded(outChannels * group * P)
