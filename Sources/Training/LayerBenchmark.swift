@@ -175,6 +175,12 @@ extension Benchmark {
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in generator.uniform(-1, 1) } }
         var gradients = [Float](repeating: 0, count: model.parameters.count)
         var profiles: [LayerProfile] = []
+        // Dropout draws its masks from the batch's instance ids.
+        let ids = [Int32](0..<Int32(batch))
+        let idPointer = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, batch))
+        defer { idPointer.deallocate() }
+        idPointer.update(from: ids, count: batch)
+        let options = Model.TrainingOptions(identity: BatchIdentity(seed: 1, epoch: 0, ids: idPointer))
         let leaves = Model.walk(model.root).filter { $0.layer.children.isEmpty }
         var parametersBefore = firstInputGradient
         for (prefix, layer) in leaves {
@@ -185,7 +191,7 @@ extension Benchmark {
             let dy = random(batch * layer.outputSize)
             var dx = [Float](repeating: 0, count: inputGradient ? batch * layer.inputSize : 0)
             let (forward, backward) = gradients.withUnsafeMutableBufferPointer { g in
-                model.withContext(gradients: g, training: true) { context in
+                model.withContext(gradients: g, training: true, options: options) { context in
                     x.withUnsafeBufferPointer { x in
                         y.withUnsafeMutableBufferPointer { y in
                             dy.withUnsafeBufferPointer { dy in
@@ -217,10 +223,10 @@ extension Benchmark {
         let outputGradient = random(batch * model.outputSize)
         model.outputGradient.update(from: outputGradient, count: outputGradient.count)
         let modelForward = secondsPerCall(repeats: repeats, seconds: seconds) {
-            model.forward(batch: batch, training: true)
+            model.forward(batch: batch, training: true, options: options)
         }
         let modelBackward = gradients.withUnsafeMutableBufferPointer { g in
-            secondsPerCall(repeats: repeats, seconds: seconds) { model.backward(batch: batch, into: g) }
+            secondsPerCall(repeats: repeats, seconds: seconds) { model.backward(batch: batch, into: g, options: options) }
         }
 
         if sgemm {

@@ -38,8 +38,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Convolution algorithm for --layers and --convs (automatic picks per shape).")
     var convAlgorithm: Conv2d.Algorithm = .automatic
 
-    @Option(help: ArgumentHelp("Per-sample input shape for --layers.", valueName: "c,h,w"))
-    var input = "1,28,28"
+    @Option(help: ArgumentHelp(
+        "Per-sample input shape for --layers (default 3,32,32 for the image networks, else 1,28,28).",
+        valueName: "c,h,w"))
+    var input: String?
+
+    @Option(help: "First-stage width of the resnets for --layers (default 64).")
+    var width: Int?
 
     @Option(parsing: .upToNextOption, help: "Thread counts to measure.")
     var threads: [Int] = [1, 2]
@@ -51,7 +56,11 @@ struct Bench: ParsableCommand {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard (repeats ?? 1) > 0 else { throw ValidationError("--repeats must be positive") }
         guard (seconds ?? 1) > 0 else { throw ValidationError("--seconds must be positive") }
-        guard inputShape != nil else { throw ValidationError("--input must be three positive integers c,h,w") }
+        if input != nil && inputShape == nil { throw ValidationError("--input must be three positive integers c,h,w") }
+        if let width {
+            guard width > 0 else { throw ValidationError("--width must be positive") }
+            guard layers?.takesWidth == true else { throw ValidationError("--width applies to --layers with a resnet") }
+        }
         guard threads.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads values must be positive") }
     }
 
@@ -62,6 +71,7 @@ struct Bench: ParsableCommand {
     var checkpointData = "/usr/share/datasets/fashion-mnist"
 
     private var inputShape: [Int]? {
+        guard let input else { return layers?.isImageNetwork == true ? [3, 32, 32] : [1, 28, 28] }
         let values = input.split(separator: ",").compactMap { Int($0) }
         return values.count == 3 && values.allSatisfy({ $0 > 0 }) ? values : nil
     }
@@ -157,9 +167,9 @@ extension Bench {
             if let preset = layers, let shape = inputShape {
                 let model = try preset.build(
                     channels: shape[0], height: shape[1], width: shape[2], classes: 10, maxBatch: batchSize, seed: 1,
-                    compute: Compute(threads: t))
+                    compute: Compute(threads: t), stageWidth: width)
                 use(convAlgorithm, in: model)
-                print("\(preset.rawValue) on \(shape.map(String.init).joined(separator: "x")):")
+                print("\(preset.rawValue)\(width.map { " width \($0)" } ?? "") on \(shape.map(String.init).joined(separator: "x")):")
                 let profile = Benchmark.profileLayers(
                     model: model, batch: batchSize, repeats: repeats, seconds: seconds, sgemm: true)
                 profile.table.forEach { print($0) }
