@@ -129,4 +129,35 @@ final class MaxPool2dTests: XCTestCase {
         let harness = LayerHarness(pool, batch: 2, input: distinctInput(2 * pool.inputSize, seed: 5))
         GradientCheck.assertPassed(harness.checkGradients())
     }
+
+    /// The 2x2 stride-2 path against a direct max with first-maximum ties, PyTorch's rule:
+    /// wide, odd and narrow planes, many ties, one and two threads.
+    func testKernel2MatchesDirectMaximum() throws {
+        for (channels, h, w) in [(3, 28, 28), (2, 14, 14), (2, 7, 7), (1, 5, 35), (2, 33, 17), (1, 2, 50)] {
+            for compute in [Compute.serial, Compute(threads: 2)] {
+                let pool = try MaxPool2d(shape: [channels, h, w], kernel: 2)
+                var generator = SeededGenerator(seed: UInt64(h * 100 + w))
+                let input = (0..<(2 * pool.inputSize)).map { _ in Float(generator.below(4)) }
+                let harness = LayerHarness(pool, batch: 2, input: input, compute: compute)
+                var expected = [Float](), expectedDx = [Float](repeating: 0, count: input.count)
+                var o = 0
+                for plane in 0..<(2 * channels) {
+                    for oh in 0..<(h / 2) {
+                        for ow in 0..<(w / 2) {
+                            var best = -Float.infinity, at = 0
+                            for (i, j) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                                let index = plane * h * w + (2 * oh + i) * w + 2 * ow + j
+                                if input[index] > best { (best, at) = (input[index], index) }
+                            }
+                            expected.append(best)
+                            expectedDx[at] = harness.dyWeights[o]
+                            o += 1
+                        }
+                    }
+                }
+                XCTAssertEqual(harness.forward(training: true), expected, "\(channels)x\(h)x\(w)")
+                XCTAssertEqual(harness.backward()!, expectedDx, "dx \(channels)x\(h)x\(w)")
+            }
+        }
+    }
 }
