@@ -32,20 +32,22 @@ public enum Benchmark {
     }
 
     /// Training throughput (forward + backward + SGD update, normalization included) of `preset`
-    /// on synthetic 1x28x28 images with 10 classes: per-run samples/s over `repeats` runs.
+    /// on synthetic images of shape `input` (C, H, W; 1x28x28 by default) with 10 classes:
+    /// per-run samples/s over `repeats` runs. `stageWidth` sets the resnets' width.
     public static func trainingThroughput(
-        preset: ModelPreset, threads: Int, batchSize: Int, repeats: Int, seconds: Double
+        preset: ModelPreset, threads: Int, batchSize: Int, repeats: Int, seconds: Double, input: [Int] = [1, 28, 28],
+        stageWidth: Int? = nil
     ) throws -> (runs: [Double], flopsPerSample: Double) {
-        let count = 4096, size = 28 * 28
+        let count = max(4096, 4 * batchSize), size = input.reduce(1, *)
         var generator = SeededGenerator(seed: 11)
         let images = (0..<(count * size)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         let labels = (0..<count).map { _ in Int32(generator.below(10)) }
         let data = Dataset(
-            images: images, labels: labels, ids: (0..<Int32(count)).map { $0 }, channels: 1, height: 28, width: 28,
-            classCount: 10)
+            images: images, labels: labels, ids: (0..<Int32(count)).map { $0 }, channels: input[0], height: input[1],
+            width: input[2], classCount: 10)
         let model = try preset.build(
-            channels: 1, height: 28, width: 28, classes: 10, maxBatch: batchSize, seed: 1,
-            compute: Compute(threads: threads))
+            channels: input[0], height: input[1], width: input[2], classes: 10, maxBatch: batchSize, seed: 1,
+            compute: Compute(threads: threads), stageWidth: stageWidth)
         let optimizer = SGD(parameterCount: model.parameters.count, momentum: 0.9, weightDecay: 5e-4)
         let step = TrainingStep(model: model, optimizer: optimizer, normalization: Normalization(computedFrom: data))
         var order = Array(0..<count)

@@ -39,11 +39,11 @@ struct Bench: ParsableCommand {
     var convAlgorithm: Conv2d.Algorithm = .automatic
 
     @Option(help: ArgumentHelp(
-        "Per-sample input shape for --layers (default 3,32,32 for the image networks, else 1,28,28).",
+        "Per-sample input shape (default 1,28,28; 3,32,32 for an image network with --layers).",
         valueName: "c,h,w"))
     var input: String?
 
-    @Option(help: "First-stage width of the resnets for --layers (default 64).")
+    @Option(help: "First-stage width of the resnets (default 64).")
     var width: Int?
 
     @Option(parsing: .upToNextOption, help: "Thread counts to measure.")
@@ -59,7 +59,9 @@ struct Bench: ParsableCommand {
         if input != nil && inputShape == nil { throw ValidationError("--input must be three positive integers c,h,w") }
         if let width {
             guard width > 0 else { throw ValidationError("--width must be positive") }
-            guard layers?.takesWidth == true else { throw ValidationError("--width applies to --layers with a resnet") }
+            guard layers?.takesWidth == true || models.contains(where: \.takesWidth) else {
+                throw ValidationError("--width applies to the resnets")
+            }
         }
         guard threads.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads values must be positive") }
     }
@@ -111,12 +113,13 @@ struct Bench: ParsableCommand {
         for preset in models {
             for t in threads {
                 let (runs, flops) = try Benchmark.trainingThroughput(
-                    preset: preset, threads: t, batchSize: batchSize, repeats: repeats, seconds: seconds)
+                    preset: preset, threads: t, batchSize: batchSize, repeats: repeats, seconds: seconds,
+                    input: input == nil ? [1, 28, 28] : inputShape!, stageWidth: preset.takesWidth ? width : nil)
                 let median = Benchmark.median(runs)
                 let gflops = median * flops / 1e9
                 print(String(
                     format: "train %@ threads %d  %9.0f samples/s (min %.0f, max %.0f)  %6.1f GFLOP/s = %.2f of sgemm",
-                    preset.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0), t, median,
+                    preset.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0), t, median,
                     runs.min()!, runs.max()!, gflops, gflops / sgemm[t]!))
             }
         }
