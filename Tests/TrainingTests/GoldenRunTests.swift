@@ -61,10 +61,13 @@ final class GoldenRunTests: RunDirectoryTestCase {
             "c840f244c24ff1bb5fa4d226417ea382cceb3ae2207b3b7c0611af35872091bb")
     }
 
+    /// Re-recorded for the Winograd / per-image convolution (issue 15), which rounds
+    /// differently: the run it replaced ended at test accuracy 70.31%, loss 0.8086; this one
+    /// at 70.33%, 0.8063.
     func testCNNTwoEpochs() throws {
         try requireRecordedPlatform()
         XCTAssertEqual(
             try train(ranks: nil, ["--model", "cnn", "--limit", "1000", "--epochs", "2", "--threads", "1", "--seed", "3", "--no-progress"]),
-            "28209035547e95e057e7a230c6231cb2330d2a1d86fd42db8c5e89e5db25d296")
+            "12448f68f1b301157c2b26b0a97c21eeeafae3fc368aded93f0f412743119e97")
     }
 }
