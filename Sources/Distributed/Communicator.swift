@@ -1,4 +1,5 @@
-// The only Swift file that imports CMPI: everything MPI goes through here.
+// With its extensions (Communicator+PointToPoint.swift, Communicator+Nonblocking.swift),
+// the only Swift code that imports CMPI: everything MPI goes through here.
 import CMPI
 import Foundation
 
@@ -42,19 +43,19 @@ public final class Communicator: @unchecked Sendable {
     public let processorName: String
 
     /// `MPI_COMM_WORLD`; nil for the singleton.
-    private let comm: MPI_Comm?
+    let comm: MPI_Comm?
     /// Serializes MPI calls (recursive: compound operations hold it throughout).
-    private let lock = NSRecursiveLock()
-    private var finalized = false
+    let lock = NSRecursiveLock()
+    var finalized = false
     /// Singleton only: messages sent to self, FIFO per tag.
-    private var mailbox: [Int: [[UInt8]]] = [:]
+    var mailbox: [Int: [[UInt8]]] = [:]
     /// Deadlines on every wait, when enabled (`enableStallWatchdog`).
-    private var watchdog: StallWatchdog?
+    var watchdog: StallWatchdog?
 
-    nonisolated(unsafe) private static var shared: Communicator?
-    private static let sharedLock = NSLock()
+    nonisolated(unsafe) static var shared: Communicator?
+    static let sharedLock = NSLock()
     /// Stand-in address for empty buffers (MPI wants a valid pointer even for count 0).
-    nonisolated(unsafe) private static let emptyBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+    nonisolated(unsafe) static let emptyBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
 
     /// Largest tag accepted (the minimum `MPI_TAG_UB` every MPI guarantees).
     public static let maxTag = 32767
@@ -81,7 +82,7 @@ public final class Communicator: @unchecked Sendable {
         return made
     }
 
-    private init(singleton: Void) {
+    init(singleton: Void) {
         rank = 0
         size = 1
         localRank = 0
@@ -92,7 +93,7 @@ public final class Communicator: @unchecked Sendable {
         processorName = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
     }
 
-    private init(mpiWorld: Void) throws {
+    init(mpiWorld: Void) throws {
         // Until MPI_Comm_rank answers, errors name the rank mpirun announced.
         let envRank = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "") ?? -1
         var flag: Int32 = 0
@@ -197,416 +198,13 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
-    // MARK: - Gathers
-
-    /// One value per rank, in rank order, on every rank.
-    public func allgathered(_ value: Int64) throws -> [Int64] {
-        let call = "MPI_Allgather"
-        return try locked(call) {
-            guard let comm else { return [value] }
-            var mine = value
-            var all = [Int64](repeating: 0, count: size)
-            try withUnsafeMutablePointer(to: &mine) { mine in
-                try all.withUnsafeMutableBufferPointer { out in
-                    let out = out.baseAddress
-                    try perform(
-                        call, blocking: { MPI_Allgather(mine, 1, cmpi_int64(), out, 1, cmpi_int64(), comm) },
-                        start: { MPI_Iallgather(mine, 1, cmpi_int64(), out, 1, cmpi_int64(), comm, $0) })
-                }
-            }
-            return all
-        }
-    }
-
-    /// Root receives every rank's `local` (in rank order); other ranks get nil.
-    /// Element counts are exchanged first (on all ranks, so that all reject a
-    /// total above `Int32.max` bytes together); data moves as `MPI_BYTE`.
-    public func gathered<T: BitwiseCopyable>(_ local: [T], root: Int) throws -> [[T]]? {
-        let call = "MPI_Gatherv"
-        return try locked(call) {
-            try checkRoot(root, call)
-            let layout = try byteLayout(of: local, call: call)
-            guard let comm else { return [local] }
-            if rank != root {
-                try local.withUnsafeBytes { send in
-                    let data = send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), count = layout.counts[rank]
-                    try perform(
-                        call,
-                        blocking: { MPI_Gatherv(data, count, cmpi_byte(), nil, nil, nil, cmpi_byte(), Int32(root), comm) },
-                        start: { MPI_Igatherv(data, count, cmpi_byte(), nil, nil, nil, cmpi_byte(), Int32(root), comm, $0) })
-                }
-                return nil
-            }
-            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs, request in
-                guard let request else {
-                    return MPI_Gatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), Int32(root), comm)
-                }
-                return MPI_Igatherv(
-                    send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), Int32(root), comm, request)
-            }
-            return split(flat, layout)
-        }
-    }
-
-    /// Every rank receives every rank's `local`, in rank order.
-    public func allgathered<T: BitwiseCopyable>(_ local: [T]) throws -> [[T]] {
-        let call = "MPI_Allgatherv"
-        return try locked(call) {
-            let layout = try byteLayout(of: local, call: call)
-            guard let comm else { return [local] }
-            let flat = try receiveFlat(local, layout: layout, call: call) { send, sendCount, recv, counts, displs, request in
-                guard let request else {
-                    return MPI_Allgatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), comm)
-                }
-                return MPI_Iallgatherv(send, sendCount, cmpi_byte(), recv, counts, displs, cmpi_byte(), comm, request)
-            }
-            return split(flat, layout)
-        }
-    }
-
-    private struct ByteLayout {
-        /// Per rank, in elements.
-        var elements: [Int]
-        /// Per rank, in bytes.
-        var counts: [Int32]
-        var displacements: [Int32]
-        var totalElements: Int
-    }
-
-    private func byteLayout<T>(of local: [T], call: String) throws -> ByteLayout {
-        let stride = MemoryLayout<T>.stride
-        let elements = try allgathered(Int64(local.count)).map { Int($0) }
-        var counts: [Int32] = []
-        var displacements: [Int32] = []
-        var offset = 0
-        for (r, n) in elements.enumerated() {
-            let bytes = n.multipliedReportingOverflow(by: stride)
-            let end = offset.addingReportingOverflow(bytes.partialValue)
-            guard !bytes.overflow, !end.overflow, end.partialValue <= Int(Int32.max) else {
-                throw error(
-                    call, MPI_ERR_COUNT,
-                    "gathered size exceeds Int32.max bytes at rank \(r) (\(n) elements of \(stride) bytes)")
-            }
-            counts.append(Int32(bytes.partialValue))
-            displacements.append(Int32(offset))
-            offset = end.partialValue
-        }
-        return ByteLayout(
-            elements: elements, counts: counts, displacements: displacements,
-            totalElements: elements.reduce(0, +))
-    }
-
-    /// Runs a v-gather into one contiguous `[T]` sized from `layout`; `gather` starts the
-    /// non-blocking variant when given a request, else runs the blocking one.
-    private func receiveFlat<T: BitwiseCopyable>(
-        _ local: [T], layout: ByteLayout, call: String,
-        _ gather: (
-            UnsafeRawPointer, Int32, UnsafeMutableRawPointer, UnsafePointer<Int32>, UnsafePointer<Int32>,
-            UnsafeMutablePointer<MPI_Request?>?
-        ) -> Int32
-    ) throws -> [T] {
-        var thrown: Error?
-        let flat = [T](unsafeUninitializedCapacity: layout.totalElements) { out, initialized in
-            local.withUnsafeBytes { send in
-                layout.counts.withUnsafeBufferPointer { counts in
-                    layout.displacements.withUnsafeBufferPointer { displs in
-                        let data = send.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer), count = layout.counts[rank]
-                        let into = UnsafeMutableRawPointer(out.baseAddress) ?? Self.emptyBuffer
-                        do {
-                            try perform(
-                                call, blocking: { gather(data, count, into, counts.baseAddress!, displs.baseAddress!, nil) },
-                                start: { gather(data, count, into, counts.baseAddress!, displs.baseAddress!, $0) })
-                        } catch {
-                            thrown = error
-                        }
-                    }
-                }
-            }
-            // Bitwise-copyable elements: nothing to clean up if the call failed.
-            initialized = thrown == nil ? layout.totalElements : 0
-        }
-        if let thrown { throw thrown }
-        return flat
-    }
-
-    private func split<T>(_ flat: [T], _ layout: ByteLayout) -> [[T]] {
-        var result: [[T]] = []
-        result.reserveCapacity(layout.elements.count)
-        var start = 0
-        for n in layout.elements {
-            result.append(Array(flat[start..<(start + n)]))
-            start += n
-        }
-        return result
-    }
-
-    // MARK: - Point to point
-
-    /// Sends `values` as one message of `MPI_BYTE`s (the receiver sizes it with
-    /// `MPI_Mprobe` + `MPI_Get_count`). Blocking `MPI_Send`: large messages wait
-    /// for the matching receive, so order ring exchanges to avoid deadlock.
-    public func send<T: BitwiseCopyable>(_ values: [T], to destination: Int, tag: Int) throws {
-        let call = "MPI_Send"
-        try locked(call) {
-            try checkPeer(destination, call)
-            try checkTag(tag, call)
-            let bytes = values.count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
-            let n = try mpiCount(bytes.overflow ? Int.max : bytes.partialValue, call, what: "message size in bytes")
-            guard let comm else {
-                mailbox[tag, default: []].append(values.withUnsafeBytes { Array($0) })
-                return
-            }
-            try values.withUnsafeBytes { raw in
-                let data = raw.baseAddress ?? UnsafeRawPointer(Self.emptyBuffer)
-                try perform(
-                    call, peer: destination,
-                    blocking: { MPI_Send(data, n, cmpi_byte(), Int32(destination), Int32(tag), comm) },
-                    start: { MPI_Isend(data, n, cmpi_byte(), Int32(destination), Int32(tag), comm, $0) })
-            }
-        }
-    }
-
-    /// Receives one message sent by `send` from `source` with `tag`, whatever its length.
-    /// Throws `MPI_ERR_TRUNCATE` (after consuming the message) if its byte count is
-    /// not a whole number of `T`s.
-    public func receive<T: BitwiseCopyable>(_ type: T.Type, from source: Int, tag: Int) throws -> [T] {
-        let call = "MPI_Mrecv"
-        return try locked(call) {
-            try checkPeer(source, call)
-            try checkTag(tag, call)
-            let stride = MemoryLayout<T>.stride
-            guard let comm else {
-                let bytes = try popMailbox(tag: tag, call: call)
-                guard bytes.count % stride == 0 else {
-                    throw error(call, MPI_ERR_TRUNCATE, notWhole(bytes.count, T.self))
-                }
-                return bytes.withUnsafeBytes { raw in
-                    [T](unsafeUninitializedCapacity: bytes.count / stride) { out, initialized in
-                        if !raw.isEmpty { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
-                        initialized = bytes.count / stride
-                    }
-                }
-            }
-            var message: MPI_Message? = cmpi_message_null()
-            var status = MPI_Status()
-            if let watchdog {
-                try watchdog.wait(call: "MPI_Improbe", peer: source) {
-                    var found: Int32 = 0
-                    try check(MPI_Improbe(Int32(source), Int32(tag), comm, &found, &message, &status), "MPI_Improbe")
-                    return found != 0
-                }
-            } else {
-                try check(MPI_Mprobe(Int32(source), Int32(tag), comm, &message, &status), "MPI_Mprobe")
-            }
-            var bytes: Int32 = 0
-            try check(MPI_Get_count(&status, cmpi_byte(), &bytes), "MPI_Get_count")
-            guard bytes != cmpi_undefined(), bytes >= 0 else {
-                throw error("MPI_Get_count", MPI_ERR_COUNT, "message size does not fit in Int32")
-            }
-            guard Int(bytes) % stride == 0 else {
-                var scratch = [UInt8](repeating: 0, count: Int(bytes))
-                try check(MPI_Mrecv(&scratch, bytes, cmpi_byte(), &message, cmpi_status_ignore()), call)
-                throw error(call, MPI_ERR_TRUNCATE, notWhole(Int(bytes), T.self))
-            }
-            let count = Int(bytes) / stride
-            var rc: Int32 = MPI_SUCCESS
-            let values = [T](unsafeUninitializedCapacity: count) { out, initialized in
-                rc = MPI_Mrecv(
-                    UnsafeMutableRawPointer(out.baseAddress) ?? Self.emptyBuffer, bytes, cmpi_byte(), &message,
-                    cmpi_status_ignore())
-                initialized = rc == MPI_SUCCESS ? count : 0
-            }
-            try check(rc, call)
-            return values
-        }
-    }
-
-    /// Receives one message into `buffer` (plain `MPI_Recv`); returns the number
-    /// of elements received. A longer message fails with `MPI_ERR_TRUNCATE` from MPI.
-    public func receive<T: BitwiseCopyable>(
-        into buffer: UnsafeMutableBufferPointer<T>, from source: Int, tag: Int
-    ) throws -> Int {
-        let call = "MPI_Recv"
-        return try locked(call) {
-            try checkPeer(source, call)
-            try checkTag(tag, call)
-            let stride = MemoryLayout<T>.stride
-            let capacity = try mpiCount(buffer.count * stride, call, what: "buffer size in bytes")
-            guard let comm else {
-                let bytes = try popMailbox(tag: tag, call: call)
-                guard bytes.count <= Int(capacity) else {
-                    throw error(call, MPI_ERR_TRUNCATE, "\(bytes.count) bytes sent, room for \(capacity)")
-                }
-                guard bytes.count % stride == 0 else {
-                    throw error(call, MPI_ERR_TRUNCATE, notWhole(bytes.count, T.self))
-                }
-                bytes.withUnsafeBytes { raw in
-                    if !raw.isEmpty { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
-                }
-                return bytes.count / stride
-            }
-            var status = MPI_Status()
-            try check(
-                MPI_Recv(
-                    UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer, capacity, cmpi_byte(),
-                    Int32(source), Int32(tag), comm, &status), call)
-            var bytes: Int32 = 0
-            try check(MPI_Get_count(&status, cmpi_byte(), &bytes), "MPI_Get_count")
-            guard Int(bytes) % stride == 0 else {
-                throw error(call, MPI_ERR_TRUNCATE, notWhole(Int(bytes), T.self))
-            }
-            return Int(bytes) / stride
-        }
-    }
-
-    private func popMailbox(tag: Int, call: String) throws -> [UInt8] {
-        guard var queue = mailbox[tag], !queue.isEmpty else {
-            throw error(
-                call, MPI_ERR_OTHER, "no message with tag \(tag) was sent to this singleton; MPI would block forever")
-        }
-        let first = queue.removeFirst()
-        mailbox[tag] = queue.isEmpty ? nil : queue
-        return first
-    }
-
-    private func notWhole<T>(_ bytes: Int, _: T.Type) -> String {
-        "message of \(bytes) bytes is not a whole number of \(MemoryLayout<T>.stride)-byte \(T.self) values"
-    }
-
-    // MARK: - Non-blocking allreduce
-
-    /// An allreduce in flight (`startAllreduce`); finish it with `wait`, let it progress with `test`.
-    public final class PendingReduction {
-        fileprivate var request: MPI_Request?
-        fileprivate var done: Bool
-
-        fileprivate init(request: MPI_Request?, done: Bool) {
-            self.request = request
-            self.done = done
-        }
-    }
+    // MARK: - Non-blocking allreduce state (methods in Communicator+Nonblocking.swift)
 
     /// Reductions in flight, which the progress thread keeps moving.
-    private var inFlight: [PendingReduction] = []
-    private var progressThread: Thread?
-    private let progressSignal = NSCondition()
-
-    /// MPI moves a non-blocking operation's data only inside MPI calls, and backward spends
-    /// milliseconds in one layer: a thread calls `MPI_Test` on the reductions in flight
-    /// every 100 µs (taking the communicator's lock, so MPI is never entered by two threads
-    /// at once, as `MPI_THREAD_SERIALIZED` requires), and sleeps while there are none.
-    private func ensureProgressThread() {
-        guard progressThread == nil else { return }
-        let thread = Thread { [weak self] in
-            while let self {
-                self.progressSignal.lock()
-                while self.inFlight.isEmpty && !self.finalized { self.progressSignal.wait() }
-                let stop = self.finalized
-                self.progressSignal.unlock()
-                if stop { return }
-                self.lock.lock()
-                for pending in self.inFlight where !pending.done {
-                    var flag: Int32 = 0
-                    if MPI_Test(&pending.request, &flag, cmpi_status_ignore()) == MPI_SUCCESS, flag != 0 {
-                        pending.done = true
-                    }
-                }
-                self.progressSignal.lock()
-                self.inFlight.removeAll { $0.done }
-                self.progressSignal.unlock()
-                self.lock.unlock()
-                usleep(100)
-            }
-        }
-        thread.name = "ies.mpi-progress"
-        progressThread = thread
-        thread.start()
-    }
-
-    /// Starts combining `buffer` over all ranks in place; the buffer must stay untouched
-    /// until `wait` returns. Every rank starts the same reductions in the same order.
-    public func startAllreduce<T: ReductionElement>(
-        _ buffer: UnsafeMutableBufferPointer<T>, _ operation: ReductionOperation
-    ) throws -> PendingReduction {
-        try startReduction(
-            UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, type: T.reductionType.mpiDatatype,
-            op: { operation.mpiOp })
-    }
-
-    /// Starts summing 16-bit values (`format`) over all ranks in place: each addition is done
-    /// in Float32 and rounded back (an MPI user-defined operation).
-    public func startSum(_ buffer: UnsafeMutableBufferPointer<UInt16>, format: HalfPrecision) throws -> PendingReduction {
-        try startReduction(
-            UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, type: cmpi_uint16(),
-            op: { try self.halfSum(format) })
-    }
-
-    /// Starts an in-place MPI_Iallreduce and hands it to the progress thread.
-    private func startReduction(
-        _ base: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype?, op: () throws -> MPI_Op?
-    ) throws -> PendingReduction {
-        let call = "MPI_Iallreduce"
-        return try locked(call) {
-            let n = try mpiCount(count, call)
-            guard let comm else { return PendingReduction(request: nil, done: true) }
-            let operation = try op()
-            watchdog?.arrive()
-            var request: MPI_Request? = cmpi_request_null()
-            try check(MPI_Iallreduce(cmpi_in_place(), base ?? Self.emptyBuffer, n, type, operation, comm, &request), call)
-            let pending = PendingReduction(request: request, done: false)
-            ensureProgressThread()
-            progressSignal.lock()
-            inFlight.append(pending)
-            progressSignal.signal()
-            progressSignal.unlock()
-            return pending
-        }
-    }
-
-    private var halfSums: [HalfPrecision: MPI_Op?] = [:]
-
-    /// The MPI operation summing 16-bit values of `format` (created once).
-    private func halfSum(_ format: HalfPrecision) throws -> MPI_Op? {
-        if let op = halfSums[format] { return op }
-        var op: MPI_Op? = nil
-        switch format {
-        case .bfloat16: try check(MPI_Op_create(sumBFloat16, 1, &op), "MPI_Op_create")
-        case .float16: try check(MPI_Op_create(sumFloat16, 1, &op), "MPI_Op_create")
-        }
-        halfSums[format] = op
-        return op
-    }
-
-    /// Lets a pending reduction progress (MPI moves data only inside MPI calls); true once done.
-    @discardableResult
-    public func test(_ pending: PendingReduction) throws -> Bool {
-        let call = "MPI_Test"
-        return try locked(call) {
-            guard !pending.done else { return true }
-            var flag: Int32 = 0
-            try check(MPI_Test(&pending.request, &flag, cmpi_status_ignore()), call)
-            pending.done = flag != 0
-            return pending.done
-        }
-    }
-
-    /// Waits for a pending reduction to finish (with the stall watchdog's deadline when it is on).
-    public func wait(_ pending: PendingReduction) throws {
-        let call = "MPI_Wait"
-        try locked(call) {
-            guard !pending.done else { return }
-            if let watchdog {
-                try watchdog.wait(call: "MPI_Iallreduce", peer: nil) {
-                    var flag: Int32 = 0
-                    try check(MPI_Test(&pending.request, &flag, cmpi_status_ignore()), call)
-                    return flag != 0
-                }
-            } else {
-                try check(MPI_Wait(&pending.request, cmpi_status_ignore()), call)
-            }
-            pending.done = true
-        }
-    }
+    var inFlight: [PendingReduction] = []
+    var progressThread: Thread?
+    let progressSignal = NSCondition()
+    var halfSums: [HalfPrecision: MPI_Op?] = [:]
 
     // MARK: - Synchronization and lifetime
 
@@ -671,7 +269,7 @@ public final class Communicator: @unchecked Sendable {
     /// Runs one MPI operation to completion: the blocking call, or, with the watchdog on, the
     /// non-blocking one (`start`) waited on with a deadline. `peer`: the rank a point-to-point
     /// transfer depends on (collectives count as arrivals for the watchers instead).
-    private func perform(
+    func perform(
         _ call: String, peer: Int? = nil, blocking: () -> Int32, start: (UnsafeMutablePointer<MPI_Request?>) -> Int32
     ) throws {
         guard let watchdog else { return try check(blocking(), call) }
@@ -688,7 +286,7 @@ public final class Communicator: @unchecked Sendable {
     // MARK: - Checks
 
     /// True between `MPI_Init` and `MPI_Finalize` (both queries are legal at any time).
-    private static var mpiActive: Bool {
+    static var mpiActive: Bool {
         var initialized: Int32 = 0
         var finalized: Int32 = 0
         _ = MPI_Initialized(&initialized)
@@ -697,7 +295,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Runs `body` holding the lock, after refusing calls made after `finalize()`.
-    private func locked<R>(_ call: String, _ body: () throws -> R) throws -> R {
+    func locked<R>(_ call: String, _ body: () throws -> R) throws -> R {
         lock.lock()
         defer { lock.unlock() }
         guard !finalized else { throw error(call, MPI_ERR_OTHER, "called after finalize()") }
@@ -705,21 +303,21 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// The one place MPI return codes are turned into errors.
-    private func check(_ rc: Int32, _ call: String) throws {
+    func check(_ rc: Int32, _ call: String) throws {
         try Self.check(rc, call, rank: rank)
     }
 
-    private static func check(_ rc: Int32, _ call: String, rank: Int) throws {
+    static func check(_ rc: Int32, _ call: String, rank: Int) throws {
         guard rc != MPI_SUCCESS else { return }
         throw DistributedError(call: call, rank: rank, code: rc, message: errorString(rc))
     }
 
     /// An error found before reaching MPI, worded like MPI's own.
-    private func error(_ call: String, _ code: Int32, _ detail: String) -> DistributedError {
+    func error(_ call: String, _ code: Int32, _ detail: String) -> DistributedError {
         DistributedError(call: call, rank: rank, code: code, message: "\(Self.errorString(code)) (\(detail))")
     }
 
-    private static func errorString(_ code: Int32) -> String {
+    static func errorString(_ code: Int32) -> String {
         if mpiActive {
             var text = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
             var length: Int32 = 0
@@ -737,22 +335,22 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
-    private func mpiCount(_ count: Int, _ call: String, what: String = "count") throws -> Int32 {
+    func mpiCount(_ count: Int, _ call: String, what: String = "count") throws -> Int32 {
         guard count >= 0, count <= Int(Int32.max) else {
             throw error(call, MPI_ERR_COUNT, "\(what) \(count) is outside 0...\(Int32.max); split the data")
         }
         return Int32(count)
     }
 
-    private func checkRoot(_ root: Int, _ call: String) throws {
+    func checkRoot(_ root: Int, _ call: String) throws {
         guard (0..<size).contains(root) else { throw error(call, MPI_ERR_ROOT, "root \(root) not in 0..<\(size)") }
     }
 
-    private func checkPeer(_ peer: Int, _ call: String) throws {
+    func checkPeer(_ peer: Int, _ call: String) throws {
         guard (0..<size).contains(peer) else { throw error(call, MPI_ERR_RANK, "rank \(peer) not in 0..<\(size)") }
     }
 
-    private func checkTag(_ tag: Int, _ call: String) throws {
+    func checkTag(_ tag: Int, _ call: String) throws {
         guard (0...Self.maxTag).contains(tag) else {
             throw error(call, MPI_ERR_TAG, "tag \(tag) not in 0...\(Self.maxTag)")
         }
@@ -762,7 +360,7 @@ public final class Communicator: @unchecked Sendable {
 // MARK: - MPI handles of the reduction types
 
 extension ReductionOperation {
-    fileprivate var mpiOp: MPI_Op? {
+    var mpiOp: MPI_Op? {
         switch self {
         case .sum: return cmpi_op_sum()
         case .max: return cmpi_op_max()
@@ -773,7 +371,7 @@ extension ReductionOperation {
 }
 
 extension ReductionType {
-    fileprivate var mpiDatatype: MPI_Datatype? {
+    var mpiDatatype: MPI_Datatype? {
         switch self {
         case .float32: return cmpi_float()
         case .float64: return cmpi_double()
@@ -783,31 +381,4 @@ extension ReductionType {
         case .uint8: return cmpi_uint8()
         }
     }
-}
-
-// MARK: - MPI user operations for 16-bit sums (C function pointers: no captures)
-
-private func sumBFloat16(
-    _ input: UnsafeMutableRawPointer?, _ inout_: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<Int32>?,
-    _ type: UnsafeMutablePointer<MPI_Datatype?>?
-) {
-    sumHalves(input, inout_, length, .bfloat16)
-}
-
-private func sumFloat16(
-    _ input: UnsafeMutableRawPointer?, _ inout_: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<Int32>?,
-    _ type: UnsafeMutablePointer<MPI_Datatype?>?
-) {
-    sumHalves(input, inout_, length, .float16)
-}
-
-/// inout[i] = round(in[i] + inout[i]), each addition in Float32.
-@inline(__always)
-private func sumHalves(
-    _ input: UnsafeMutableRawPointer?, _ inout_: UnsafeMutableRawPointer?, _ length: UnsafeMutablePointer<Int32>?,
-    _ format: HalfPrecision
-) {
-    guard let input, let inout_, let length else { return }
-    let a = input.assumingMemoryBound(to: UInt16.self), b = inout_.assumingMemoryBound(to: UInt16.self)
-    for i in 0..<Int(length.pointee) { b[i] = format.encode(format.decode(a[i]) + format.decode(b[i])) }
 }
