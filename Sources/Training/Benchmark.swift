@@ -55,7 +55,7 @@ public enum Benchmark {
         let steps = count / batchSize
         var cursor = 0
         func oneStep() {
-            _ = order.withUnsafeBufferPointer { all in
+            order.withUnsafeBufferPointer { all in
                 step.accumulate(data, slots: UnsafeBufferPointer(rebasing: all[(cursor * batchSize)..<((cursor + 1) * batchSize)]))
             }
             step.apply(learningRate: 0.01)

@@ -50,4 +50,4 @@ struct DumpGradients: ParsableCommand {
         print("labels: " + labels.map(String.init).joined(separator: " "))
     }
 }
-extension ModelPreset: @retroactive ExpressibleByArgument {}
+extension ModelPreset: ExpressibleByArgument {}
