@@ -76,4 +76,15 @@ static inline float ies_fma_chains(long iterations) {
     for (int j = 0; j < 12; j++) s += c[j];
     return s;
 }
+
+// Atomics and a spin-wait hint for NN's worker pool (`WorkerPool.swift`): C11/GCC
+// builtins on plain `long`s, because Swift's Synchronization module needs macOS 15.
+static inline long ies_load_acquire(const long *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void ies_store_release(long *p, long v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline long ies_add_release(long *p, long v) { return __atomic_add_fetch(p, v, __ATOMIC_RELEASE); }
+static inline void ies_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
 #endif

@@ -140,12 +140,11 @@ extension Benchmark {
 
     /// Median GFLOP/s of one sgemm of `shape` with OpenBLAS on `threads` threads.
     public static func sgemmGFLOPS(_ shape: LayerCost.GEMM, threads: Int, repeats: Int, seconds: Double) -> Double {
-        _ = Compute(threads: threads)
         var generator = SeededGenerator(seed: 7)
         let a = (0..<(shape.m * shape.k)).map { _ in generator.uniform(-1, 1) }
         let b = (0..<(shape.k * shape.n)).map { _ in generator.uniform(-1, 1) }
         var c = [Float](repeating: 0, count: shape.m * shape.n)
-        let perCall = a.withUnsafeBufferPointer { pa in
+        let perCall = BLAS.withThreads(threads) { a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
                     secondsPerCall(repeats: repeats, seconds: seconds) {
@@ -157,7 +156,7 @@ extension Benchmark {
                     }
                 }
             }
-        }
+        } }
         return shape.flops / perCall / 1e9
     }
 
@@ -246,7 +245,6 @@ extension Benchmark {
                     profiles[i].sgemmBackward = cost.backwardFlops / seconds / 1e9
                 }
             }
-            model.compute = Compute(threads: threads)  // sgemmGFLOPS reconfigured OpenBLAS
         }
         return ModelProfile(
             batch: batch, threads: model.compute.threads, layers: profiles, modelForwardSeconds: modelForward,

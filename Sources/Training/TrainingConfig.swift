@@ -36,7 +36,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var limit: Int? = nil
     /// Evaluate on the first `testLimit` test instances only.
     public var testLimit: Int? = nil
-    /// OpenBLAS threads; nil = all cores of this process's share of the node.
+    /// Compute threads (NN kernels; OpenBLAS runs single-threaded inside them); nil = all cores of this process's share of the node.
     public var threads: Int? = nil
     public var runDirectory: String
     /// Batch size used for evaluation and probes (forward only) of the mlp and cnn; the

@@ -14,7 +14,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Dataset directory (its test split is used).")
     var data = "/usr/share/datasets/fashion-mnist"
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
     func validate() throws {

@@ -74,7 +74,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Evaluate on the first N test instances only (quick experiments).")
     var testLimit: Int?
 
-    @Option(parsing: .unconditional, help: "OpenBLAS threads per rank (default: the node's cores divided by the ranks on it).")
+    @Option(parsing: .unconditional, help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
 
     @Option(help: "How training instances are split across ranks: contiguous (blocks of ids) or class (whole classes per rank). (default: contiguous)")

@@ -57,6 +57,48 @@ final class LinearTests: XCTestCase {
         GradientCheck.assertPassed(harness.checkGradients())
     }
 
+    /// With two threads each computes its own 16-aligned columns of y (outputs) and of
+    /// dW and dx (inputs), the last range ragged: all equal a double-precision reference.
+    func testColumnsSplitOverThreadsMatchReference() {
+        let (inFeatures, outFeatures, batch) = (300, 70, 9)
+        for threads in [1, 2] {
+            let harness = LayerHarness(
+                Linear(inFeatures: inFeatures, outFeatures: outFeatures), batch: batch, seed: 21,
+                compute: Compute(threads: threads))
+            let p = harness.parameters.snapshot(), x = harness.input
+            let weight = { (o: Int, i: Int) in Double(p[o * inFeatures + i]) }
+            let bias = { (o: Int) in Double(p[outFeatures * inFeatures + o]) }
+            let y = harness.forward(training: true)
+            var generator = SeededGenerator(seed: 5)
+            let dy = (0..<(batch * outFeatures)).map { _ in generator.uniform(-1, 1) }
+            harness.zeroGradients()
+            let dx = harness.backward(dy: dy)!
+            let g = harness.gradients
+            for n in 0..<batch {
+                for o in 0..<outFeatures {
+                    var sum = bias(o)
+                    for i in 0..<inFeatures { sum += Double(x[n * inFeatures + i]) * weight(o, i) }
+                    XCTAssertEqual(Double(y[n * outFeatures + o]), sum, accuracy: 1e-4, "y[\(n), \(o)], \(threads) threads")
+                }
+                for i in 0..<inFeatures {
+                    var sum = 0.0
+                    for o in 0..<outFeatures { sum += Double(dy[n * outFeatures + o]) * weight(o, i) }
+                    XCTAssertEqual(Double(dx[n * inFeatures + i]), sum, accuracy: 1e-4, "dx[\(n), \(i)], \(threads) threads")
+                }
+            }
+            for o in 0..<outFeatures {
+                var biasSum = 0.0
+                for n in 0..<batch { biasSum += Double(dy[n * outFeatures + o]) }
+                XCTAssertEqual(Double(g[outFeatures * inFeatures + o]), biasSum, accuracy: 1e-4, "db[\(o)]")
+                for i in 0..<inFeatures {
+                    var sum = 0.0
+                    for n in 0..<batch { sum += Double(dy[n * outFeatures + o]) * Double(x[n * inFeatures + i]) }
+                    XCTAssertEqual(Double(g[o * inFeatures + i]), sum, accuracy: 1e-4, "dW[\(o), \(i)], \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// The checker itself must catch a wrong gradient (guards against a vacuous checker).
     func testGradientCheckDetectsAWrongGradient() {
         let harness = LayerHarness(ScaledGradientLinear(inFeatures: 4, outFeatures: 3, factor: 1.1), batch: 2, seed: 4)

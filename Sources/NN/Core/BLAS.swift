@@ -1,7 +1,9 @@
 import CBLAS
 
-/// The OpenBLAS calls NN uses. Thread counts are set by `Compute`, never left to
-/// OpenBLAS's own default (all cores), so ranks sharing a node do not oversubscribe it.
+/// The OpenBLAS calls NN uses. NN's kernels call sgemm on one OpenBLAS thread (set by
+/// `Compute`) from inside their own parallel loops: OpenBLAS's worker threads keep
+/// spinning on a core for a while after every multi-threaded call, and on a node whose
+/// cores are all busy that spin takes the core from the next layer's threads.
 public enum BLAS {
     /// The number of OpenBLAS threads in effect.
     public static var threads: Int { Int(openblas_get_num_threads()) }
@@ -12,15 +14,11 @@ public enum BLAS {
         return String(cString: name)
     }
 
-    /// Runs `body` with OpenBLAS on one thread when `serial` (then restores the count): for
-    /// sgemm calls made from inside `Compute.chunks`, where our own threads already occupy
-    /// the cores. Not reentrant across threads; NN runs one layer call at a time.
-    @inline(__always)
-    public static func serial<R>(_ serial: Bool, _ body: () throws -> R) rethrows -> R {
-        guard serial else { return try body() }
-        let saved = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(saved) }
+    /// Runs `body` with OpenBLAS on `threads` threads, then back on one: for measuring
+    /// OpenBLAS's own multi-threaded sgemm (benchmarks), never inside a model.
+    public static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+        openblas_set_num_threads(Int32(max(1, threads)))
+        defer { openblas_set_num_threads(1) }
         return try body()
     }
 

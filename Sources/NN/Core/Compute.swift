@@ -1,11 +1,11 @@
 import CBLAS
-import Dispatch
 
-/// How many threads a model's kernels use: OpenBLAS's and NN's own loops (im2col,
-/// pooling, activations) alike, so that the two never compete for the same cores.
+/// How many threads a model's kernels use. Every kernel splits its own work (images,
+/// columns of a GEMM, channels) over these threads and calls OpenBLAS single-threaded
+/// inside them, so OpenBLAS's thread pool never runs beside ours (see `BLAS`).
 ///
-/// Creating a context sets OpenBLAS's thread count for the process (OpenBLAS keeps
-/// it globally); ranks that share a node pass their share of its cores.
+/// Creating a context sets OpenBLAS to one thread for the process (OpenBLAS keeps it
+/// globally); ranks that share a node pass their share of its cores.
 ///
 /// ```swift
 /// let compute = Compute(threads: 2)
@@ -13,12 +13,12 @@ import Dispatch
 ///                                       maxBatch: 64, seed: 0, compute: compute)
 /// ```
 public struct Compute: Sendable, Equatable {
-    /// Threads for OpenBLAS and for NN's own parallel loops (at least 1).
+    /// Threads for NN's parallel loops (at least 1).
     public let threads: Int
 
     public init(threads: Int) {
         self.threads = max(1, threads)
-        openblas_set_num_threads(Int32(self.threads))
+        openblas_set_num_threads(1)
     }
 
     /// One thread, without touching OpenBLAS's setting (for kernels called in tests).
@@ -39,6 +39,17 @@ public struct Compute: Sendable, Equatable {
         max(1, min(threads, count / max(1, minimumPerChunk)))
     }
 
+    /// `chunks` over `count` floats in pieces that start at multiples of 16 floats (whole
+    /// vectors and cache lines): `body(start, count)`, each piece at least
+    /// `minimumPerChunk` floats (rounded down to whole 16-float blocks).
+    @inline(__always)
+    public func alignedChunks(_ count: Int, minimumPerChunk: Int = 16, _ body: (_ start: Int, _ count: Int) -> Void) {
+        chunks((count + 15) / 16, minimumPerChunk: max(1, minimumPerChunk / 16)) { blocks in
+            let start = blocks.lowerBound * 16
+            body(start, min(count, blocks.upperBound * 16) - start)
+        }
+    }
+
     /// `chunks` that also passes the chunk's index in 0..<chunkCount(count, minimumPerChunk:),
     /// for kernels that give each chunk its own scratch memory or partial sums.
     @inline(__always)
@@ -48,7 +59,7 @@ public struct Compute: Sendable, Equatable {
             body(0, 0..<count)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: pieces) { piece in
+        WorkerPool.shared.run(pieces: pieces) { piece in
             body(piece, (count * piece / pieces)..<(count * (piece + 1) / pieces))
         }
     }

@@ -59,36 +59,34 @@ extension Conv2d {
         let pieces = context.compute.chunkCount(batch)
         precondition(context.scratch.count >= pieces * plan.perPiece, "Conv2d: the model's scratch is too small")
         let scratch = context.scratch.baseAddress!
-        BLAS.serial(pieces > 1) {
-            context.compute.indexedChunks(batch) { piece, images in
-                let col = scratch + piece * plan.perPiece
-                let product = col + plan.columnFloats
-                var n = images.lowerBound
-                while n < images.upperBound {
-                    let count = min(plan.group, images.upperBound - n)
-                    let xn = x + n * inSize, yn = y + n * cout * P
-                    if count == 1 {
-                        // y[n] = W col (+ b): NCHW straight out of the sgemm.
-                        var columns = UnsafePointer(col)
-                        if g.isPointwise { columns = xn } else { g.im2col(xn, count: 1, into: col) }
-                        if let bias { for co in 0..<cout { (yn + co * P).update(repeating: bias[co], count: P) } }
-                        BLAS.sgemm(
-                            transA: false, transB: false, m: cout, n: P, k: K, a: weight, lda: K, b: columns, ldb: P,
-                            beta: bias == nil ? 0 : 1, c: yn, ldc: P)
-                    } else {
-                        let N = count * P
-                        g.im2col(xn, count: count, into: col)
-                        BLAS.sgemm(
-                            transA: false, transB: false, m: cout, n: N, k: K, a: weight, lda: K, b: col, ldb: N,
-                            beta: 0, c: product, ldc: N)
-                        for j in 0..<count {
-                            for co in 0..<cout {
-                                Vector.addScalar(product + co * N + j * P, bias?[co] ?? 0, yn + (j * cout + co) * P, count: P)
-                            }
+        context.compute.indexedChunks(batch) { piece, images in
+            let col = scratch + piece * plan.perPiece
+            let product = col + plan.columnFloats
+            var n = images.lowerBound
+            while n < images.upperBound {
+                let count = min(plan.group, images.upperBound - n)
+                let xn = x + n * inSize, yn = y + n * cout * P
+                if count == 1 {
+                    // y[n] = W col (+ b): NCHW straight out of the sgemm.
+                    var columns = UnsafePointer(col)
+                    if g.isPointwise { columns = xn } else { g.im2col(xn, count: 1, into: col) }
+                    if let bias { for co in 0..<cout { (yn + co * P).update(repeating: bias[co], count: P) } }
+                    BLAS.sgemm(
+                        transA: false, transB: false, m: cout, n: P, k: K, a: weight, lda: K, b: columns, ldb: P,
+                        beta: bias == nil ? 0 : 1, c: yn, ldc: P)
+                } else {
+                    let N = count * P
+                    g.im2col(xn, count: count, into: col)
+                    BLAS.sgemm(
+                        transA: false, transB: false, m: cout, n: N, k: K, a: weight, lda: K, b: col, ldb: N,
+                        beta: 0, c: product, ldc: N)
+                    for j in 0..<count {
+                        for co in 0..<cout {
+                            Vector.addScalar(product + co * N + j * P, bias?[co] ?? 0, yn + (j * cout + co) * P, count: P)
                         }
                     }
-                    n += count
                 }
+                n += count
             }
         }
     }
@@ -104,61 +102,59 @@ extension Conv2d {
         let pieces = context.compute.chunkCount(batch)
         precondition(context.scratch.count >= pieces * plan.perPiece, "Conv2d: the model's scratch is too small")
         let scratch = context.scratch.baseAddress!
-        BLAS.serial(pieces > 1) {
-            context.compute.indexedChunks(batch) { piece, images in
-                let col = scratch + piece * plan.perPiece
-                let product = col + plan.columnFloats
-                // The first thread accumulates into the model's gradients, the others into scratch.
-                let dW: UnsafeMutablePointer<Float>
-                if piece == 0 {
-                    dW = gradients + weightOffset
+        context.compute.indexedChunks(batch) { piece, images in
+            let col = scratch + piece * plan.perPiece
+            let product = col + plan.columnFloats
+            // The first thread accumulates into the model's gradients, the others into scratch.
+            let dW: UnsafeMutablePointer<Float>
+            if piece == 0 {
+                dW = gradients + weightOffset
+            } else {
+                dW = product + plan.productFloats
+                dW.update(repeating: 0, count: gradientCount)
+            }
+            let db: UnsafeMutablePointer<Float>? = hasBias ? dW + cout * K : nil
+            var n = images.lowerBound
+            while n < images.upperBound {
+                let count = min(plan.group, images.upperBound - n)
+                let N = count * P
+                let xn = x + n * inSize, dyn = dy + n * cout * P
+                var dyT = dyn
+                var columns = UnsafePointer(col)
+                if count == 1 {
+                    if let db { for co in 0..<cout { db[co] += Vector.sum(dyn + co * P, count: P) } }
+                    if g.isPointwise { columns = xn } else { g.im2col(xn, count: 1, into: col) }
                 } else {
-                    dW = product + plan.productFloats
-                    dW.update(repeating: 0, count: gradientCount)
+                    for co in 0..<cout {
+                        var sum: Float = 0
+                        for j in 0..<count {
+                            sum += Vector.copySum(dyn + (j * cout + co) * P, product + co * N + j * P, count: P)
+                        }
+                        db?[co] += sum
+                    }
+                    dyT = UnsafePointer(product)
+                    g.im2col(xn, count: count, into: col)
                 }
-                let db: UnsafeMutablePointer<Float>? = hasBias ? dW + cout * K : nil
-                var n = images.lowerBound
-                while n < images.upperBound {
-                    let count = min(plan.group, images.upperBound - n)
-                    let N = count * P
-                    let xn = x + n * inSize, dyn = dy + n * cout * P
-                    var dyT = dyn
-                    var columns = UnsafePointer(col)
-                    if count == 1 {
-                        if let db { for co in 0..<cout { db[co] += Vector.sum(dyn + co * P, count: P) } }
-                        if g.isPointwise { columns = xn } else { g.im2col(xn, count: 1, into: col) }
+                // dW[Cout, K] += dyT[Cout, N] col[K, N]^T
+                BLAS.sgemm(
+                    transA: false, transB: true, m: cout, n: K, k: N, a: dyT, lda: N, b: columns, ldb: N,
+                    beta: 1, c: dW, ldc: K)
+                if let dx {
+                    let dxn = dx + n * inSize
+                    if count == 1 && g.isPointwise {
+                        // dx[n][Cin, P] = W^T dy[n]
+                        BLAS.sgemm(
+                            transA: true, transB: false, m: cin, n: P, k: cout, a: weight, lda: K, b: dyT, ldb: P,
+                            beta: 0, c: dxn, ldc: P)
                     } else {
-                        for co in 0..<cout {
-                            var sum: Float = 0
-                            for j in 0..<count {
-                                sum += Vector.copySum(dyn + (j * cout + co) * P, product + co * N + j * P, count: P)
-                            }
-                            db?[co] += sum
-                        }
-                        dyT = UnsafePointer(product)
-                        g.im2col(xn, count: count, into: col)
+                        // dcol[K, N] = W^T dyT, written over col (no longer needed).
+                        BLAS.sgemm(
+                            transA: true, transB: false, m: K, n: N, k: cout, a: weight, lda: K, b: dyT, ldb: N,
+                            beta: 0, c: col, ldc: N)
+                        g.col2im(col, count: count, into: dxn)
                     }
-                    // dW[Cout, K] += dyT[Cout, N] col[K, N]^T
-                    BLAS.sgemm(
-                        transA: false, transB: true, m: cout, n: K, k: N, a: dyT, lda: N, b: columns, ldb: N,
-                        beta: 1, c: dW, ldc: K)
-                    if let dx {
-                        let dxn = dx + n * inSize
-                        if count == 1 && g.isPointwise {
-                            // dx[n][Cin, P] = W^T dy[n]
-                            BLAS.sgemm(
-                                transA: true, transB: false, m: cin, n: P, k: cout, a: weight, lda: K, b: dyT, ldb: P,
-                                beta: 0, c: dxn, ldc: P)
-                        } else {
-                            // dcol[K, N] = W^T dyT, written over col (no longer needed).
-                            BLAS.sgemm(
-                                transA: true, transB: false, m: K, n: N, k: cout, a: weight, lda: K, b: dyT, ldb: N,
-                                beta: 0, c: col, ldc: N)
-                            g.col2im(col, count: count, into: dxn)
-                        }
-                    }
-                    n += count
                 }
+                n += count
             }
         }
         for piece in 1..<pieces {

@@ -63,13 +63,11 @@ extension Conv2d {
             context.parameters + weightOffset, outChannels: outChannels, inChannels: inChannels, flipped: false,
             into: u, compute: context.compute)
         let bias: UnsafePointer<Float>? = hasBias ? context.parameters + biasOffset : nil
-        BLAS.serial(pieces > 1) {
-            context.compute.indexedChunks(batch) { piece, images in
-                let own = u + plan.weightFloats + piece * plan.perPiece
-                plan.forward.convolve(
-                    x, images: images, u: u, bias: bias, into: y, v: own + plan.blockOffset,
-                    m: own + plan.outputBlockOffset, rows: own + plan.rowsOffset)
-            }
+        context.compute.indexedChunks(batch) { piece, images in
+            let own = u + plan.weightFloats + piece * plan.perPiece
+            plan.forward.convolve(
+                x, images: images, u: u, bias: bias, into: y, v: own + plan.blockOffset,
+                m: own + plan.outputBlockOffset, rows: own + plan.rowsOffset)
         }
     }
 
@@ -98,16 +96,14 @@ extension Conv2d {
                 into: u, compute: context.compute)
         }
         let transformedCount = plan.weightFloats
-        BLAS.serial(pieces > 1) {
-            context.compute.indexedChunks(batch) { piece, images in
-                let own = u + plan.weightFloats + piece * plan.perPiece
-                let du = own
-                du.update(repeating: 0, count: transformedCount)
-                let v = own + plan.blockOffset, m = own + plan.outputBlockOffset, rows = own + plan.rowsOffset
-                plan.forward.accumulateTransformedWeightGradient(x, dy, images: images, into: du, v: v, m: m, rows: rows)
-                if let dx {
-                    plan.inputGradient.convolve(dy, images: images, u: u, bias: nil, into: dx, v: v, m: m, rows: rows)
-                }
+        context.compute.indexedChunks(batch) { piece, images in
+            let own = u + plan.weightFloats + piece * plan.perPiece
+            let du = own
+            du.update(repeating: 0, count: transformedCount)
+            let v = own + plan.blockOffset, m = own + plan.outputBlockOffset, rows = own + plan.rowsOffset
+            plan.forward.accumulateTransformedWeightGradient(x, dy, images: images, into: du, v: v, m: m, rows: rows)
+            if let dx {
+                plan.inputGradient.convolve(dy, images: images, u: u, bias: nil, into: dx, v: v, m: m, rows: rows)
             }
         }
         // dU summed in thread order into the first thread's, then dW += G^T dU G.

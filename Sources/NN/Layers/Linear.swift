@@ -22,13 +22,16 @@ public final class Linear: Layer {
     public var description: String { "Linear(in_features=\(inFeatures), out_features=\(outFeatures), bias=True)" }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
-        // y = 1 * broadcast(b) then y += x W^T, so the bias costs one pass.
-        let b = context.parameters + biasOffset
-        for n in 0..<batch { (y + n * outFeatures).update(from: b, count: outFeatures) }
-        BLAS.sgemm(
-            transA: false, transB: true, m: batch, n: outFeatures, k: inFeatures,
-            a: x, lda: inFeatures, b: context.parameters + weightOffset, ldb: inFeatures, beta: 1, c: y,
-            ldc: outFeatures)
+        // y = 1 * broadcast(b) then y += x W^T, so the bias costs one pass; each thread
+        // computes its own columns (outputs) of y.
+        let b = context.parameters + biasOffset, weight = context.parameters + weightOffset
+        context.compute.alignedChunks(outFeatures, minimumPerChunk: Self.minimumColumns(batch * inFeatures)) { o, count in
+            for n in 0..<batch { (y + n * outFeatures + o).update(from: b + o, count: count) }
+            BLAS.sgemm(
+                transA: false, transB: true, m: batch, n: count, k: inFeatures,
+                a: x, lda: inFeatures, b: weight + o * inFeatures, ldb: inFeatures, beta: 1, c: y + o,
+                ldc: outFeatures)
+        }
     }
 
     public func backward(
@@ -36,22 +39,29 @@ public final class Linear: Layer {
         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
         guard let gradients = context.gradients else { return }
-        // dW[out,in] += dy^T[out,B] x[B,in]
-        BLAS.sgemm(
-            transA: true, transB: false, m: outFeatures, n: inFeatures, k: batch,
-            a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: gradients + weightOffset, ldc: inFeatures)
+        let weight = context.parameters + weightOffset
+        // dW[out,in] += dy^T[out,B] x[B,in] and dx[B,in] = dy[B,out] W[out,in], each thread
+        // on its own columns (inputs).
+        context.compute.alignedChunks(inFeatures, minimumPerChunk: Self.minimumColumns(outFeatures * batch)) { i, count in
+            BLAS.sgemm(
+                transA: true, transB: false, m: outFeatures, n: count, k: batch,
+                a: dy, lda: outFeatures, b: x + i, ldb: inFeatures, beta: 1, c: gradients + weightOffset + i,
+                ldc: inFeatures)
+            if let dx {
+                BLAS.sgemm(
+                    transA: false, transB: false, m: batch, n: count, k: outFeatures,
+                    a: dy, lda: outFeatures, b: weight + i, ldb: inFeatures, beta: 0, c: dx + i, ldc: inFeatures)
+            }
+        }
         // db[out] += sum_B dy[B,out]
         let db = gradients + biasOffset
         for n in 0..<batch {
             let row = dy + n * outFeatures
             for o in 0..<outFeatures { db[o] += row[o] }
         }
-        // dx[B,in] = dy[B,out] W[out,in]
-        if let dx {
-            BLAS.sgemm(
-                transA: false, transB: false, m: batch, n: inFeatures, k: outFeatures,
-                a: dy, lda: outFeatures, b: context.parameters + weightOffset, ldb: inFeatures, beta: 0, c: dx,
-                ldc: inFeatures)
-        }
     }
+
+    /// Columns per thread for about 64k multiply-adds each in a GEMM whose other two sides
+    /// multiply to `rowsTimesDepth` (smaller products stay on one thread).
+    private static func minimumColumns(_ rowsTimesDepth: Int) -> Int { 65_536 / max(1, rowsTimesDepth) }
 }

@@ -51,10 +51,14 @@ public final class ResidualBlock: Layer {
             if let shortcut {
                 shortcutOutput.withUnsafeMutableBufferPointer { s in
                     shortcut.forward(x, s.baseAddress!, batch: batch, context: context)
-                    Self.split(count, context) { Vector.addRelu(m.baseAddress! + $0, s.baseAddress! + $0, y + $0, count: $1) }
+                    context.compute.alignedChunks(count, minimumPerChunk: Self.elementwiseMinimum) {
+                        Vector.addRelu(m.baseAddress! + $0, s.baseAddress! + $0, y + $0, count: $1)
+                    }
                 }
             } else {
-                Self.split(count, context) { Vector.addRelu(m.baseAddress! + $0, x + $0, y + $0, count: $1) }
+                context.compute.alignedChunks(count, minimumPerChunk: Self.elementwiseMinimum) {
+                    Vector.addRelu(m.baseAddress! + $0, x + $0, y + $0, count: $1)
+                }
             }
         }
     }
@@ -78,25 +82,23 @@ public final class ResidualBlock: Layer {
                             x, s.baseAddress!, g, dx == nil ? nil : ds.baseAddress!, batch: batch, context: context)
                         context.backwardFinished?(shortcut)
                         if let dx {
-                            Self.split(batch * inputSize, context) { Vector.accumulate(ds.baseAddress! + $0, into: dx + $0, count: $1) }
+                            context.compute.alignedChunks(batch * inputSize, minimumPerChunk: Self.elementwiseMinimum) {
+                                Vector.accumulate(ds.baseAddress! + $0, into: dx + $0, count: $1)
+                            }
                         }
                     }
                 }
             } else if let dx {
-                Self.split(count, context) { Vector.accumulate(g + $0, into: dx + $0, count: $1) }
+                context.compute.alignedChunks(count, minimumPerChunk: Self.elementwiseMinimum) {
+                    Vector.accumulate(g + $0, into: dx + $0, count: $1)
+                }
             }
         }
     }
 
-    /// Runs an elementwise `body(start, count)` over `count` floats on the context's threads
-    /// (in 16-float aligned pieces; residual sums are memory-bound and big at the first stages).
-    private static func split(_ count: Int, _ context: LayerContext, _ body: (Int, Int) -> Void) {
-        let blocks = (count + 15) / 16
-        context.compute.chunks(blocks, minimumPerChunk: 4096) { range in
-            let start = range.lowerBound * 16
-            body(start, min(count, range.upperBound * 16) - start)
-        }
-    }
+    /// Floats per thread for the residual sum and its gradient (memory-bound; worth
+    /// splitting at the first stages, where they are large).
+    private static let elementwiseMinimum = 65_536
 
     public var description: String {
         var lines = ["\(name)("]
