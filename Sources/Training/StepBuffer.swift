@@ -1,3 +1,5 @@
+import NN
+
 /// The buffer one data-parallel step reduces: the model's gradients, its per-batch
 /// statistics (BatchNorm's shifted sums, folded into the running statistics afterwards),
 /// and a small tail [instance count, loss sum, correct, stop requests], so that ONE
@@ -28,8 +30,12 @@ public final class StepBuffer {
 
     deinit { storage.deallocate() }
 
-    /// Zeroes everything.
-    public func zero() { storage.update(repeating: 0) }
+    /// Zeroes everything, split over `compute`'s threads.
+    public func zero(compute: Compute = .serial) {
+        compute.alignedChunks(storage.count, minimumPerChunk: 65_536) { start, count in
+            UnsafeMutableBufferPointer(rebasing: storage[start..<(start + count)]).update(repeating: 0)
+        }
+    }
 
     /// The whole buffer, for the allreduce.
     public var all: UnsafeMutableBufferPointer<Float> { storage }

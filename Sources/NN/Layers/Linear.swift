@@ -40,14 +40,18 @@ public final class Linear: Layer {
     ) {
         guard let gradients = context.gradients else { return }
         let weight = context.parameters + weightOffset
-        // dW[out,in] += dy^T[out,B] x[B,in] and dx[B,in] = dy[B,out] W[out,in], each thread
-        // on its own columns (inputs).
-        context.compute.alignedChunks(inFeatures, minimumPerChunk: Self.minimumColumns(outFeatures * batch)) { i, count in
+        // dW[out,in] += dy^T[out,B] x[B,in], each thread on its own rows (outputs): whole
+        // rows of the flat gradient buffer, as the step's zeroing and the optimizer split it,
+        // so a thread finds its part of dW in its own cache.
+        context.compute.alignedChunks(outFeatures, minimumPerChunk: Self.minimumColumns(inFeatures * batch)) { o, count in
             BLAS.sgemm(
-                transA: true, transB: false, m: outFeatures, n: count, k: batch,
-                a: dy, lda: outFeatures, b: x + i, ldb: inFeatures, beta: 1, c: gradients + weightOffset + i,
+                transA: true, transB: false, m: count, n: inFeatures, k: batch,
+                a: dy + o, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: gradients + weightOffset + o * inFeatures,
                 ldc: inFeatures)
-            if let dx {
+        }
+        // dx[B,in] = dy[B,out] W[out,in], each thread on its own columns (inputs).
+        if let dx {
+            context.compute.alignedChunks(inFeatures, minimumPerChunk: Self.minimumColumns(outFeatures * batch)) { i, count in
                 BLAS.sgemm(
                     transA: false, transB: false, m: batch, n: count, k: outFeatures,
                     a: dy, lda: outFeatures, b: weight + i, ldb: inFeatures, beta: 0, c: dx + i, ldc: inFeatures)
@@ -61,7 +65,7 @@ public final class Linear: Layer {
         }
     }
 
-    /// Columns per thread for about 64k multiply-adds each in a GEMM whose other two sides
-    /// multiply to `rowsTimesDepth` (smaller products stay on one thread).
+    /// Rows or columns per thread for about 64k multiply-adds each in a GEMM whose other two
+    /// sides multiply to `rowsTimesDepth` (smaller products stay on one thread).
     private static func minimumColumns(_ rowsTimesDepth: Int) -> Int { 65_536 / max(1, rowsTimesDepth) }
 }

@@ -55,7 +55,7 @@ public final class Adam: Optimizer {
 
     public func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
-        learningRate lr: Float
+        learningRate lr: Float, compute: Compute
     ) {
         precondition(parameters.count == parameterCount && gradients.count >= parameterCount)
         guard let p = parameters.baseAddress, let g = gradients.baseAddress else { return }
@@ -74,16 +74,18 @@ public final class Adam: Optimizer {
         firstMoment.withUnsafeMutableBufferPointer { firstBuffer in
             secondMoment.withUnsafeMutableBufferPointer { secondBuffer in
                 let m = firstBuffer.baseAddress!, v = secondBuffer.baseAddress!
-                // `addL2` and `smallWeight` are loop invariant; the compiler unswitches them.
-                for i in 0..<parameterCount {
-                    let pi = p[i] * shrink
-                    var gi = g[i] * scale
-                    if addL2 { gi = gi + l2 * pi }
-                    let mi = smallWeight ? m[i] + weight * (gi - m[i]) : gi - (gi - m[i]) * (1 - weight)
-                    let vi = v[i] * b2 + c2 * gi * gi
-                    m[i] = mi
-                    v[i] = vi
-                    p[i] = pi - stepSize * mi / (vi.squareRoot() / root + eps)
+                compute.alignedChunks(parameterCount, minimumPerChunk: optimizerMinimumPerThread) { start, count in
+                    // `addL2` and `smallWeight` are loop invariant; the compiler unswitches them.
+                    for i in start..<(start + count) {
+                        let pi = p[i] * shrink
+                        var gi = g[i] * scale
+                        if addL2 { gi = gi + l2 * pi }
+                        let mi = smallWeight ? m[i] + weight * (gi - m[i]) : gi - (gi - m[i]) * (1 - weight)
+                        let vi = v[i] * b2 + c2 * gi * gi
+                        m[i] = mi
+                        v[i] = vi
+                        p[i] = pi - stepSize * mi / (vi.squareRoot() / root + eps)
+                    }
                 }
             }
         }

@@ -5,15 +5,32 @@
 public protocol Optimizer: AnyObject {
     /// The number of parameters it updates.
     var parameterCount: Int { get }
-    /// One update of `parameters` with `gradients * gradientScale` at `learningRate`.
+    /// One update of `parameters` with `gradients * gradientScale` at `learningRate`, split
+    /// over `compute`'s threads. Every parameter's update depends on its own values only, so
+    /// the result is the same, bit for bit, for any thread count.
     func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
-        learningRate: Float)
+        learningRate: Float, compute: Compute)
     /// What a checkpoint must keep to continue bit for bit.
     var state: OptimizerState { get }
     /// Continues from a saved state (array names and lengths must match).
     func restore(_ state: OptimizerState) throws
 }
+
+extension Optimizer {
+    /// One update on the calling thread.
+    public func step(
+        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
+        learningRate: Float
+    ) {
+        step(parameters: parameters, gradients: gradients, gradientScale: gradientScale, learningRate: learningRate,
+             compute: .serial)
+    }
+}
+
+/// Parameters per thread below which an update is not split: a piece should outweigh the
+/// hand-over to a worker (a few microseconds).
+let optimizerMinimumPerThread = 32_768
 
 /// An optimizer's state: per-parameter arrays by name (PyTorch's state names, such as
 /// "momentum_buffer", "exp_avg") and the number of steps taken.
