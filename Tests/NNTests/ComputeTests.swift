@@ -3,6 +3,16 @@ import NN
 import XCTest
 
 final class ComputeTests: XCTestCase {
+    /// Runs `body` on its own thread and stops the test process if it has not finished
+    /// after `seconds`: a deadlocked pool must fail the run, never hang it.
+    private func withDeadline(seconds: Double = 60, _ body: @escaping @Sendable () -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        Thread { body(); done.signal() }.start()
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            fatalError("ComputeTests: the loops did not finish within \(seconds) s (deadlock in WorkerPool?)")
+        }
+    }
+
     /// Every index is visited exactly once, by chunks that tile 0..<count in order of
     /// their index, whatever the count (fewer items than threads included).
     func testChunksCoverEveryIndexOnce() {
@@ -32,6 +42,10 @@ final class ComputeTests: XCTestCase {
     /// pieces on the calling thread instead of waiting for the busy workers: nothing hangs
     /// and every piece runs once.
     func testNestedAndConcurrentLoopsComplete() {
+        withDeadline { Self.nestedAndConcurrentLoops() }
+    }
+
+    private static func nestedAndConcurrentLoops() {
         let compute = Compute(threads: 4)
         let total = UnsafeMutablePointer<Int>.allocate(capacity: 16 * 4)
         total.initialize(repeating: 0, count: 16 * 4)
@@ -59,6 +73,10 @@ final class ComputeTests: XCTestCase {
     /// Many short loops in a row (the pattern of a training step): the result of a
     /// reduction split over the threads is the same every time.
     func testRepeatedShortLoopsGiveTheSameResult() {
+        withDeadline { Self.repeatedShortLoops() }
+    }
+
+    private static func repeatedShortLoops() {
         let compute = Compute(threads: 2)
         let data = (0..<4096).map { Float($0 % 17) - 8 }
         var results: Set<Float> = []
