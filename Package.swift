@@ -47,6 +47,9 @@ let package = Package(
         // MARK: - Library modules
 
         .target(name: "DurableIO", swiftSettings: swiftSettings),
+        // The run directory: its file names, metrics.jsonl, checkpoints' meta.json and
+        // checksums, the run's identity, "the newest valid checkpoint". Below Training and Report.
+        .target(name: "RunFormat", dependencies: ["DurableIO", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "SafeTensors", dependencies: ["DurableIO"], swiftSettings: swiftSettings),
         .target(name: "NN", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: swiftSettings),
@@ -54,17 +57,24 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),
         .target(
             name: "Training",
-            dependencies: ["NN", "SafeTensors", "DurableIO", "Datasets", "Mastery", "Distributed", "Report", "CCrypto"],
+            dependencies: ["NN", "SafeTensors", "DurableIO", "RunFormat", "Datasets", "Mastery", "Distributed", "Report"],
+            swiftSettings: swiftSettings),
+        // `ies bench`: sgemm, layer, step, tracker, rebalance-plan and checkpoint timings.
+        .target(
+            name: "Benchmarks", dependencies: ["Training", "RunFormat", "NN", "Datasets", "Mastery"],
             swiftSettings: swiftSettings),
         // Reads run directories (metrics.jsonl, meta.json) and writes HTML reports and
         // TensorBoard event files; Foundation only, so the trainer can depend on it.
-        .target(name: "Report", swiftSettings: swiftSettings),
+        .target(name: "Report", dependencies: ["RunFormat"], swiftSettings: swiftSettings),
 
         // MARK: - Command line
 
         .executableTarget(
             name: "ies",
-            dependencies: ["Training", "NN", "Datasets", "Mastery", "Distributed", "Report", "DurableIO", argumentParser],
+            dependencies: [
+                "Training", "Benchmarks", "RunFormat", "NN", "Datasets", "Mastery", "Distributed", "Report", "DurableIO",
+                argumentParser,
+            ],
             swiftSettings: swiftSettings),
 
         // MARK: - Tests
@@ -86,7 +96,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Training", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport"],
+            dependencies: ["Training", "Benchmarks", "RunFormat", "Report", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport"],
             exclude: ["numpy_reference.py"]),
         // Multi-host runs on network namespaces (scripts/cluster-sim): spawns cluster-sim and
         // the built `ies`, links no library. Needs root; skips where namespaces are unavailable.

@@ -49,7 +49,7 @@ public struct HTMLReport: Sendable {
 
         body += section("Test accuracy and loss", [
             ReportFigures.perRunLine(runs, id: "test-accuracy", title: "Test accuracy", yTitle: "test accuracy (%)") {
-                $0.testAccuracy.map { $0 * 100 }
+                $0.testAccuracy * 100
             },
             ReportFigures.perRunLine(runs, id: "test-loss", title: "Test loss", yTitle: "test loss (cross-entropy)") {
                 $0.testLoss
@@ -58,13 +58,13 @@ public struct HTMLReport: Sendable {
 
         body += section("Instances: trained, mastered, returned", [
             ReportFigures.perRunLine(runs, id: "trained", title: "Trained (backpropagated) instances per epoch",
-                                     yTitle: "instances", includeZero: true, integerY: true) { $0.trained.map(Double.init) },
+                                     yTitle: "instances", includeZero: true, integerY: true) { Double($0.trained) },
             ReportFigures.perRunLine(runs, id: "mastered", title: "Mastered instances after each epoch",
-                                     yTitle: "instances", includeZero: true, integerY: true) { $0.mastered.map(Double.init) },
+                                     yTitle: "instances", includeZero: true, integerY: true) { Double($0.mastered) },
             ReportFigures.perRunLine(runs, id: "returned", title: "Returned instances (mastered, then their loss moved)",
-                                     yTitle: "instances", includeZero: true, integerY: true) { $0.returned.map(Double.init) },
+                                     yTitle: "instances", includeZero: true, integerY: true) { Double($0.returned) },
             ReportFigures.perRunLine(runs, id: "backprop-saved", title: "Backpropagation saved, cumulative",
-                                     yTitle: "backprop saved (%)", includeZero: true) { $0.backpropSaved.map { $0 * 100 } },
+                                     yTitle: "backprop saved (%)", includeZero: true) { $0.backpropSaved * 100 },
         ].compactMap { $0 })
 
         body += section("Time per epoch", ReportFigures.timeCharts(runs))

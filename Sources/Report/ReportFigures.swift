@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 
 /// The charts of the report, built from the runs' records. Colours follow the run
 /// (or rank) index everywhere, so a run keeps its colour from chart to chart.
@@ -16,12 +17,12 @@ enum ReportFigures {
     /// One line per run of `value` over epochs.
     static func perRunLine(
         _ runs: [TrainingRun], id: String, title: String, yTitle: String, includeZero: Bool = false,
-        integerY: Bool = false, value: (EpochRecord) -> Double?
+        integerY: Bool = false, value: (EpochMetrics) -> Double?
     ) -> String? {
         let series = runs.enumerated().map { index, run in
             LineSeries(
                 label: run.label,
-                points: run.records.compactMap { record in value(record).map { (Double(record.epoch ?? 0), $0) } },
+                points: run.records.compactMap { record in value(record).map { (Double(record.epoch), $0) } },
                 color: Palette.color(index), dash: Palette.dash(index))
         }
         guard series.contains(where: { !$0.points.isEmpty }) else { return nil }
@@ -49,7 +50,7 @@ enum ReportFigures {
             }
             let chart = StackedBarChart(
                 id: "time-per-epoch-\(index + 1)", title: "Time per epoch: \(run.label)", yTitle: "time per epoch (s)",
-                categories: run.records.map { $0.epoch ?? 0 }, components: components, yMaximum: tallest, unit: " s")
+                categories: run.records.map(\.epoch), components: components, yMaximum: tallest, unit: " s")
             return figure("Time per epoch: \(run.label)", chart.svg(), run: run.label)
         }
     }
@@ -59,11 +60,11 @@ enum ReportFigures {
     static func rebalanceCharts(_ runs: [TrainingRun]) -> [String] {
         runs.enumerated().flatMap { index, run -> [String] in
             let records = run.records
-            let ranks = records.compactMap { $0.worldSize ?? $0.unmasteredPerRankBefore?.count }.max() ?? 1
+            let ranks = records.map { max($0.worldSize, $0.unmasteredPerRankBefore.count) }.max() ?? 1
             guard ranks > 1 else {
                 return [note("\(run.label): single rank, nothing to rebalance.", run: run.label)]
             }
-            guard records.contains(where: { $0.unmasteredPerRankBefore != nil }) else {
+            guard records.contains(where: { !$0.unmasteredPerRankBefore.isEmpty }) else {
                 return [note("\(run.label): \(ranks) ranks, but this run did not record per-rank counts "
                     + "(unmastered_per_rank_before/after).", run: run.label)]
             }
@@ -73,9 +74,9 @@ enum ReportFigures {
                 yTitle: "unmastered instances", series: series, includeZero: true, integerY: true)
             let moved = StackedBarChart(
                 id: "instances-moved-\(index + 1)", title: "Instances moved by rebalancing: \(run.label)",
-                yTitle: "instances moved", categories: records.map { $0.epoch ?? 0 },
+                yTitle: "instances moved", categories: records.map(\.epoch),
                 components: [BarComponent(name: "moved", color: Palette.color(index), values: records.map {
-                    Double($0.instancesMoved ?? 0)
+                    Double($0.instancesMoved)
                 })], integerY: true)
             return [
                 figure("Unmastered instances per rank, before (dashed) and after (solid) rebalancing: \(run.label)",
@@ -87,12 +88,12 @@ enum ReportFigures {
 
     /// Up to 8 ranks: one colour per rank, dashed before and solid after rebalancing.
     /// More ranks: the largest and smallest rank's count, before and after.
-    static func rankSeries(_ records: [EpochRecord], ranks: Int) -> [LineSeries] {
-        func points(_ pick: (EpochRecord) -> Double?) -> [(x: Double, y: Double)] {
-            records.compactMap { record in pick(record).map { (Double(record.epoch ?? 0), $0) } }
+    static func rankSeries(_ records: [EpochMetrics], ranks: Int) -> [LineSeries] {
+        func points(_ pick: (EpochMetrics) -> Double?) -> [(x: Double, y: Double)] {
+            records.compactMap { record in pick(record).map { (Double(record.epoch), $0) } }
         }
-        func at(_ array: [Int]?, _ rank: Int) -> Double? {
-            guard let array, rank < array.count else { return nil }
+        func at(_ array: [Int], _ rank: Int) -> Double? {
+            guard rank < array.count else { return nil }
             return Double(array[rank])
         }
         if ranks <= 8 {
@@ -103,8 +104,8 @@ enum ReportFigures {
                            color: Palette.color(rank)),
             ] }
         }
-        func extreme(_ array: [Int]?, _ largest: Bool) -> Double? {
-            (largest ? array?.max() : array?.min()).map(Double.init)
+        func extreme(_ array: [Int], _ largest: Bool) -> Double? {
+            (largest ? array.max() : array.min()).map(Double.init)
         }
         return [
             LineSeries(label: "largest rank before", points: points { extreme($0.unmasteredPerRankBefore, true) },
@@ -122,19 +123,19 @@ enum ReportFigures {
     /// when the run records class sizes, else raw counts; a note when it recorded neither.
     static func classHeatMaps(_ runs: [TrainingRun]) -> [String] {
         runs.enumerated().map { index, run in
-            let records = run.records.filter { $0.masteredPerClass != nil }
+            let records = run.records.filter { !$0.masteredPerClass.isEmpty }
             guard !records.isEmpty else {
                 return note("\(run.label): no mastered_per_class in metrics.jsonl (recorded by newer versions of "
                     + "ies train), so no per-class view.", run: run.label)
             }
-            let classes = records.map { $0.masteredPerClass!.count }.max() ?? 0
-            let totals = run.records.last(where: { $0.instancesPerClass != nil })?.instancesPerClass
+            let classes = records.map { $0.masteredPerClass.count }.max() ?? 0
+            let totals = run.records.last(where: { !$0.instancesPerClass.isEmpty })?.instancesPerClass
             let shares = totals != nil && totals!.count >= classes
             var values: [[Double?]] = [], details: [[String?]] = []
             for k in 0..<classes {
                 var row: [Double?] = [], detail: [String?] = []
                 for record in records {
-                    let mastered = record.masteredPerClass!
+                    let mastered = record.masteredPerClass
                     guard k < mastered.count else {
                         row.append(nil)
                         detail.append(nil)
@@ -156,7 +157,7 @@ enum ReportFigures {
             let what = shares ? "Mastered share per class (%)" : "Mastered instances per class (counts: class sizes not recorded)"
             var map = HeatMap(
                 id: "mastered-per-class-\(index + 1)", title: "\(what): \(run.label)", rowTitle: "class",
-                rowLabels: (0..<classes).map(String.init), columns: records.map { $0.epoch ?? 0 }, values: values,
+                rowLabels: (0..<classes).map(String.init), columns: records.map(\.epoch), values: values,
                 maximum: maximum, isShare: shares, details: details)
             // The page's full width, so that a cell per epoch stays wide enough for its number.
             map.width = 1200

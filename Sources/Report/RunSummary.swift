@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 
 /// The figures of one run in the summary table.
 public struct RunSummary: Sendable, Equatable {
@@ -10,7 +11,7 @@ public struct RunSummary: Sendable, Equatable {
     public var trainCount: Int?
     public var ranks: Int?
     public var batchSize: Int?
-    public var mastery: RunMetadata.Mastery?
+    public var mastery: IESSettings?
     /// Epochs with a complete line in metrics.jsonl.
     public var epochsDone: Int
     /// Epochs configured for the run (from meta.json), when known.
@@ -31,19 +32,20 @@ public struct RunSummary: Sendable, Equatable {
         let records = run.records
         let config = run.metadata?.config
         label = run.label
-        model = config?.model
-        data = config?.data
-        limit = config?.limit
-        trainCount = run.metadata?.dataset?.trainCount
+        model = config?[SettingsKeys.model]?.string
+        data = config?[SettingsKeys.data]?.string
+        limit = config?[SettingsKeys.limit]?.int
+        trainCount = run.metadata?.dataset.trainCount
         ranks = records.last?.worldSize ?? run.metadata?.worldSize
-        batchSize = config?.batchSize
-        mastery = config?.ies
+        batchSize = records.last.map(\.globalBatch).flatMap { $0 > 0 ? $0 : nil } ?? config?[SettingsKeys.batchSize]?.int
+        mastery = config?[SettingsKeys.ies].map {
+            IESSettings(threshold: $0["threshold"]?.number, window: $0["window"]?.int, k: $0["k"]?.int)
+        }
         epochsDone = records.count
-        epochsConfigured = config?.epochs
+        epochsConfigured = config?[SettingsKeys.epochs]?.int
         var best: (Double, Int)?
-        for record in records {
-            guard let accuracy = record.testAccuracy else { continue }
-            if best == nil || accuracy > best!.0 { best = (accuracy, record.epoch ?? 0) }
+        for record in records where best == nil || record.testAccuracy > best!.0 {
+            best = (record.testAccuracy, record.epoch)
         }
         bestAccuracy = best?.0
         bestEpoch = best?.1
@@ -51,4 +53,25 @@ public struct RunSummary: Sendable, Equatable {
         backpropSaved = records.last?.backpropSaved
         wallSeconds = records.map { EpochTimes($0).total }.reduce(0, +)
     }
+}
+
+/// The IES rule of a run as its meta.json records it.
+public struct IESSettings: Sendable, Equatable {
+    public var threshold: Double?
+    public var window: Int?
+    public var k: Int?
+
+    public init(threshold: Double? = nil, window: Int? = nil, k: Int? = nil) {
+        self.threshold = threshold
+        self.window = window
+        self.k = k
+    }
+}
+
+/// The settings keys (of meta.json's `config`) the report reads; a test checks each is a
+/// key of the trainer's settings table, which owns them.
+public enum SettingsKeys {
+    public static let model = "model", data = "data", limit = "limit", batchSize = "batch_size"
+    public static let epochs = "epochs", ies = "ies"
+    public static let all = [model, data, limit, batchSize, epochs, ies]
 }

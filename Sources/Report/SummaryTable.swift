@@ -62,7 +62,7 @@ struct SummaryTable {
     }
 
     /// "off", or the threshold with window and k below it.
-    private func iesCell(_ mastery: RunMetadata.Mastery?) -> String {
+    private func iesCell(_ mastery: IESSettings?) -> String {
         guard let mastery, let threshold = mastery.threshold else { return cell("ies", "—") }
         if threshold == 0 { return cell("ies", "off", sub: "plain training") }
         let rest = [mastery.window.map { "window \($0)" }, mastery.k.map { "k \($0)" }].compactMap { $0 }

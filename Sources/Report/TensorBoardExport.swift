@@ -18,12 +18,12 @@ public enum TensorBoardExport {
         }
         let attributes = try? FileManager.default.attributesOfItem(atPath: run.metrics.path)
         let end = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? Date().timeIntervalSince1970
-        let durations = run.records.map { max($0.seconds ?? 0, 0) }
+        let durations = run.records.map { max($0.seconds, 0) }
         var remaining = durations.reduce(0, +)
         let writer = try TensorBoardWriter(directory: directory, wallTime: end - remaining)
         for (record, duration) in zip(run.records, durations) {
             remaining -= duration
-            try writer.add(scalars: TensorBoardScalars.scalars(for: record), step: record.epoch ?? 0, wallTime: end - remaining)
+            try writer.add(scalars: TensorBoardScalars.scalars(for: record), step: record.epoch, wallTime: end - remaining)
         }
         try writer.close()
         return writer.path

@@ -1,5 +1,6 @@
 import Foundation
 import Report
+import RunFormat
 
 /// What a run shows and records, on rank 0: the header, a progress line within epochs,
 /// one terminal line and one `metrics.jsonl` record per epoch, and the summary. Other
@@ -27,14 +28,14 @@ final class EpochReporter {
             return
         }
         self.tensorboard = try tensorboard.map { try TensorBoardWriter(directory: $0) }
-        let metricsPath = (directory as NSString).appendingPathComponent("metrics.jsonl")
+        let metricsPath = RunDirectory(directory).metrics
         if epoch == nil && FileManager.default.fileExists(atPath: metricsPath) {
             throw TrainingError.runDirectoryInUse(directory)
         }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw TrainingError.io(path: directory, message: "cannot create run directory: \(error.localizedDescription)")
+            throw RunFormatError.io(path: directory, message: "cannot create the run directory: \(error.localizedDescription)")
         }
         log = try MetricsLog(path: metricsPath, keepingEpochsThrough: epoch ?? 0, restoring: lastRecord)
     }
@@ -54,7 +55,7 @@ final class EpochReporter {
         guard let log else { return }
         try log.append(metrics)
         if let tensorboard {
-            try tensorboard.add(scalars: TensorBoardScalars.scalars(json: JSONEncoder().encode(metrics)), step: metrics.epoch)
+            try tensorboard.add(scalars: TensorBoardScalars.scalars(for: metrics), step: metrics.epoch)
         }
         epochSeconds.append(metrics.seconds)
         var line = Self.epochLine(metrics, epochs: epochs)

@@ -1,3 +1,4 @@
+import RunFormat
 import Datasets
 import Distributed
 import NN
@@ -21,25 +22,6 @@ struct TrainPass {
         PartialPass(
             stepsDone: stepsDone, steps: steps, lossSum: totals.lossSum, count: totals.count, correct: totals.correct,
             seconds: seconds, allreduceSeconds: allreduceSeconds)
-    }
-}
-
-/// A training pass interrupted between two steps: what a mid-epoch checkpoint records so
-/// that the pass continues at step `stepsDone` with the same totals.
-public struct PartialPass: Codable, Sendable, Equatable {
-    public var stepsDone: Int
-    public var steps: Int
-    /// Global loss sum, instance count and correct predictions of the steps done.
-    public var lossSum: Double
-    public var count: Int
-    public var correct: Int
-    /// Rank 0's time in the pass and in its allreduces so far.
-    public var seconds: Double
-    public var allreduceSeconds: Double
-
-    enum CodingKeys: String, CodingKey {
-        case stepsDone = "steps_done", steps, lossSum = "loss_sum", count, correct, seconds
-        case allreduceSeconds = "allreduce_seconds"
     }
 }
 

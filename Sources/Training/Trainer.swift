@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import Mastery
 import NN
+import RunFormat
 
 /// What a finished run reports.
 public struct TrainingSummary: Sendable {
@@ -59,7 +60,7 @@ public final class Trainer {
             ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
         fingerprint = DatasetFingerprint(splits: splits)
         if let resume {
-            try Trainer.checkCompatible(resume, with: config, fingerprint: fingerprint, communicator: communicator)
+            try Resume.checkCompatible(resume, with: config, fingerprint: fingerprint, communicator: communicator)
         }
         data = ShardedData(
             splits: splits, rank: communicator.rank, ranks: communicator.size, strategy: config.sharding,
@@ -117,10 +118,18 @@ public final class Trainer {
     }
 
     /// Counters that run across epochs (and across a resume).
-    struct RunProgress {
+    package struct RunProgress {
         var trainedSoFar = 0
         var bestAccuracy = -1.0
         var bestEpoch = 0
+
+        package init() {}
+
+        init(trainedSoFar: Int, bestAccuracy: Double, bestEpoch: Int) {
+            self.trainedSoFar = trainedSoFar
+            self.bestAccuracy = bestAccuracy
+            self.bestEpoch = bestEpoch
+        }
     }
 
     /// Runs all epochs; rank 0 writes `metrics.jsonl` and `model.safetensors` into the run directory.
@@ -138,7 +147,7 @@ public final class Trainer {
             history.append(try runEpoch(epoch, progress: &progress, reporter: reporter, from: partial))
             partial = nil
         }
-        let modelPath = (config.runDirectory as NSString).appendingPathComponent("model.safetensors")
+        let modelPath = RunDirectory(config.runDirectory).model
         if isRoot { try modelFile.write(model, to: modelPath) }
         let summary = TrainingSummary(
             epochs: history, bestTestAccuracy: progress.bestAccuracy, bestEpoch: progress.bestEpoch,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Mastery
 import NN
+import Benchmarks
 import Training
 
 /// `ies bench`: training throughput of the presets and sgemm GFLOP/s, in one run; with

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import DurableIO
 import Foundation
+import RunFormat
 import Training
 
 /// `ies inspect`: what a checkpoint holds, and whether its files match their checksums.
@@ -18,16 +19,15 @@ struct Inspect: ParsableCommand {
     var instances: String?
 
     func run() throws {
-        let metricsPath = (path as NSString).appendingPathComponent("metrics.jsonl")
-        if FileManager.default.fileExists(atPath: metricsPath),
-           CheckpointStore(runDirectory: path).checkpointNames().isEmpty
-        {
+        let run = RunDirectory(path)
+        let metricsPath = run.metrics
+        if FileManager.default.fileExists(atPath: metricsPath), run.checkpointStore.checkpointNames().isEmpty {
             try describeFromMetrics(metricsPath)
             if instances != nil { throw ValidationError("\(path) has no checkpoint yet: there is no instance state to list") }
             return
         }
-        let (checkpoint, warnings) = try CheckpointStore.resolve(path)
-        for warning in warnings { print("warning: \(warning)") }
+        let (checkpoint, warnings) = try LoadedCheckpoint.newestValid(in: path)
+        for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let meta = checkpoint.meta
         let config = meta.config
         print("checkpoint   \(checkpoint.directory)")
@@ -62,7 +62,7 @@ struct Inspect: ParsableCommand {
     /// A run without a checkpoint yet (early in its first epoch, or --checkpoint-every 0):
     /// what its metrics say.
     private func describeFromMetrics(_ metricsPath: String) throws {
-        let epochs = try MetricsLog.read(EpochMetrics.self, path: metricsPath)
+        let epochs = try MetricsFile(path: metricsPath).records
         print("run          \(path) (no checkpoint yet: the summary comes from metrics.jsonl)")
         guard let last = epochs.last else {
             print("progress     no epoch finished yet")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Distributed
 import Foundation
+import RunFormat
 import Mastery
 import NN
 import Training
@@ -227,11 +228,11 @@ struct Train: ParsableCommand {
             }
             if let resume {
                 let source = resume == Train.resumeFromRunDirectory ? runDir! : resume
-                let (found, warnings) = try CheckpointStore.resolve(source)
+                let (found, warnings) = try LoadedCheckpoint.newestValid(in: source)
                 if communicator.rank == 0 { warnings.forEach { print("warning: \($0)") } }
                 checkpoint = found
                 config = try makeConfig(base: found.meta.config, checkpointPath: found.directory)
-                if runDir == nil { config.runDirectory = Train.runDirectory(of: found) }
+                if runDir == nil { config.runDirectory = Resume.runDirectory(of: found) }
                 if epochs == nil { config.epochs = found.meta.config.epochs }
                 do { try config.validate() } catch { throw Flags.validationError(error) }
             } else {
@@ -265,8 +266,8 @@ struct Train: ParsableCommand {
     /// (start); a metrics.jsonl left by a run that never checkpointed is kept aside (rank 0).
     private func startOrContinue(rank: Int) throws -> String? {
         let directory = runDir!
-        if !CheckpointStore(runDirectory: directory).checkpointNames().isEmpty { return directory }
-        let metrics = (directory as NSString).appendingPathComponent("metrics.jsonl")
+        if !RunDirectory(directory).checkpointStore.checkpointNames().isEmpty { return directory }
+        let metrics = RunDirectory(directory).metrics
         if rank == 0 && FileManager.default.fileExists(atPath: metrics) {
             let aside = metrics + ".previous"
             try? FileManager.default.removeItem(atPath: aside)
@@ -274,14 +275,5 @@ struct Train: ParsableCommand {
             print("warning: \(directory) has no checkpoint; starting over (its metrics.jsonl is kept as metrics.jsonl.previous)")
         }
         return nil
-    }
-
-    /// RUN for RUN/checkpoints/epoch-NNNN, else the run directory recorded in the checkpoint.
-    static func runDirectory(of checkpoint: LoadedCheckpoint) -> String {
-        let parent = (checkpoint.directory as NSString).deletingLastPathComponent
-        if (parent as NSString).lastPathComponent == "checkpoints" {
-            return (parent as NSString).deletingLastPathComponent
-        }
-        return checkpoint.meta.config.runDirectory
     }
 }

@@ -1,3 +1,4 @@
+import RunFormat
 import ArgumentParser
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,11 @@
-import DurableIO
 import Foundation
 
-/// One line of `metrics.jsonl`: what happened in one epoch.
+/// One line of `metrics.jsonl`: what happened in one epoch. The one definition of the
+/// file's schema: the trainer writes it, `ies report`, `ies inspect` and TensorBoard read
+/// it, and the README's field list is checked against `CodingKeys` by a test.
+///
+/// To add a field: a property with a default, a `CodingKeys` case and one line in
+/// `init(from:)` (so that runs written before it still load), plus its producer.
 public struct EpochMetrics: Codable, Sendable, Equatable {
     /// 1-based epoch number.
     public var epoch: Int
@@ -86,7 +90,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         self.samplesPerSecond = samplesPerSecond
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case epoch, lr, trained, probed, mastered, returned, seconds
         case backpropSaved = "backprop_saved", probeSeconds = "probe_seconds"
         case trainLoss = "train_loss", trainAccuracy = "train_accuracy"
@@ -100,66 +104,45 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case evaluateSeconds = "evaluate_seconds", checkpointSeconds = "checkpoint_seconds"
         case masteredPerClass = "mastered_per_class", instancesPerClass = "instances_per_class"
     }
-}
 
-/// Appends JSON lines to `metrics.jsonl`, flushed after each epoch so that a
-/// crashed run keeps what it measured.
-public final class MetricsLog {
-    public let path: String
-    private let handle: FileHandle
-    private let encoder: JSONEncoder
-
-    /// Creates the file; when `keepingEpochsThrough` > 0 (a resumed run) the lines of
-    /// epochs up to that one are kept and later ones (logged after the checkpoint that
-    /// is resumed) are dropped; `restoring`, the checkpoint's own copy of its epoch's
-    /// record, is added if that line never made it to the file.
-    public init(path: String, keepingEpochsThrough kept: Int = 0, restoring record: EpochMetrics? = nil) throws {
-        self.path = path
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        if kept > 0 {
-            var initial = Data()
-            var lastKept = 0
-            for line in (FileManager.default.contents(atPath: path) ?? Data()).split(separator: 0x0A) {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                      let epoch = object["epoch"] as? Int, epoch <= kept
-                else { continue }
-                initial.append(Data(line))
-                initial.append(0x0A)
-                lastKept = epoch
-            }
-            if let record, record.epoch == kept, lastKept < kept {
-                initial.append(try encoder.encode(record))
-                initial.append(0x0A)
-            }
-            try DurableFile.write(Array(initial), to: path)
-        } else if !FileManager.default.createFile(atPath: path, contents: nil) {
-            throw TrainingError.io(path: path, message: "cannot create metrics file")
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw TrainingError.io(path: path, message: "cannot open metrics file for writing")
-        }
-        self.handle = handle
-        handle.seekToEndOfFile()
+    /// Decodes a record tolerantly: the figures every version of `ies train` has written
+    /// are required; the ones added later take their defaults when absent (older runs).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        lr = try c.decode(Double.self, forKey: .lr)
+        trained = try c.decode(Int.self, forKey: .trained)
+        probed = try c.decode(Int.self, forKey: .probed)
+        mastered = try c.decode(Int.self, forKey: .mastered)
+        returned = try c.decode(Int.self, forKey: .returned)
+        backpropSaved = try c.decode(Double.self, forKey: .backpropSaved)
+        trainLoss = try c.decode(Double.self, forKey: .trainLoss)
+        trainAccuracy = try c.decode(Double.self, forKey: .trainAccuracy)
+        testLoss = try c.decode(Double.self, forKey: .testLoss)
+        testAccuracy = try c.decode(Double.self, forKey: .testAccuracy)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        trainSeconds = try c.decodeIfPresent(Double.self, forKey: .trainSeconds) ?? 0
+        probeSeconds = try c.decodeIfPresent(Double.self, forKey: .probeSeconds) ?? 0
+        samplesPerSecond = try c.decodeIfPresent(Double.self, forKey: .samplesPerSecond) ?? 0
+        worldSize = try c.decodeIfPresent(Int.self, forKey: .worldSize) ?? worldSize
+        globalBatch = try c.decodeIfPresent(Int.self, forKey: .globalBatch) ?? globalBatch
+        trainedPerRank = try c.decodeIfPresent([Int].self, forKey: .trainedPerRank) ?? []
+        masteredPerRank = try c.decodeIfPresent([Int].self, forKey: .masteredPerRank) ?? []
+        parameterDigestAgree = try c.decodeIfPresent(Bool.self, forKey: .parameterDigestAgree) ?? true
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? 0
+        allreduceSeconds = try c.decodeIfPresent(Double.self, forKey: .allreduceSeconds) ?? 0
+        allreduceSecondsPerRank = try c.decodeIfPresent([Double].self, forKey: .allreduceSecondsPerRank) ?? []
+        unmasteredPerRankBefore = try c.decodeIfPresent([Int].self, forKey: .unmasteredPerRankBefore) ?? []
+        unmasteredPerRankAfter = try c.decodeIfPresent([Int].self, forKey: .unmasteredPerRankAfter) ?? []
+        instancesMoved = try c.decodeIfPresent(Int.self, forKey: .instancesMoved) ?? 0
+        bytesMoved = try c.decodeIfPresent(Int.self, forKey: .bytesMoved) ?? 0
+        rebalanceSeconds = try c.decodeIfPresent(Double.self, forKey: .rebalanceSeconds) ?? 0
+        evaluateSeconds = try c.decodeIfPresent(Double.self, forKey: .evaluateSeconds) ?? 0
+        checkpointSeconds = try c.decodeIfPresent(Double.self, forKey: .checkpointSeconds) ?? 0
+        masteredPerClass = try c.decodeIfPresent([Int].self, forKey: .masteredPerClass) ?? []
+        instancesPerClass = try c.decodeIfPresent([Int].self, forKey: .instancesPerClass) ?? []
     }
 
-    deinit { try? handle.close() }
-
-    public func append<T: Encodable>(_ record: T) throws {
-        var data = try encoder.encode(record)
-        data.append(0x0A)
-        do {
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-        } catch {
-            throw TrainingError.io(path: path, message: "write failed: \(error.localizedDescription)")
-        }
-    }
-
-    /// Reads every line of a metrics file (for tests and tools).
-    public static func read<T: Decodable>(_ type: T.Type, path: String) throws -> [T] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
-        return try text.split(separator: "\n").map { try decoder.decode(T.self, from: Data($0.utf8)) }
-    }
+    /// The JSON key of every field, in declaration order (the README's field list is tested against it).
+    public static var fieldNames: [String] { CodingKeys.allCases.map(\.stringValue) }
 }

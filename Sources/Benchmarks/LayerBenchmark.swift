@@ -1,4 +1,6 @@
 import NN
+import RunFormat
+import Training
 
 /// The arithmetic of one leaf layer on a batch: floating-point operations of its forward
 /// and backward passes, and the shapes of the single sgemm calls that would do the same

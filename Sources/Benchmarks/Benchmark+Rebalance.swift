@@ -1,4 +1,6 @@
 import NN
+import RunFormat
+import Training
 
 extension Benchmark {
     /// Milliseconds for every rank to compute the rebalance plan of `ranks` ranks holding

@@ -2,6 +2,8 @@ import Datasets
 import Foundation
 import Mastery
 import NN
+import RunFormat
+import Training
 
 /// Throughput measurements for `ies bench`: training samples per second of the model
 /// presets and OpenBLAS sgemm GFLOP/s, measured in the same process so that ratios
@@ -131,7 +133,7 @@ extension Benchmark {
             writes.append(monotonicSeconds() - start)
             let readStart = monotonicSeconds()
             let loaded = try LoadedCheckpoint(
-                directory: CheckpointStore(runDirectory: directory).path(CheckpointStore.name(epoch: run + 1)))
+                directory: RunDirectory(directory).checkpointStore.path(CheckpointStore.name(epoch: run + 1)))
             _ = try Trainer.restore(
                 loaded, model: trainer.model, optimizer: trainer.optimizer, rule: config.mastery,
                 localIDs: trainer.data.train.ids)

@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import Mastery
 import NN
+import RunFormat
 import SafeTensors
 
 /// Names of the tensors in `trainer.safetensors` besides the tracker's columns
@@ -20,7 +21,7 @@ enum TrainerTensors {
 }
 
 /// Where a resumed run starts.
-struct ResumeState {
+package struct ResumeState {
     /// Epochs completed.
     var epoch: Int
     var progress: Trainer.RunProgress
@@ -31,37 +32,6 @@ struct ResumeState {
 }
 
 extension Trainer {
-    /// Refuses a checkpoint made from other data or with settings that determine the result.
-    static func checkCompatible(
-        _ checkpoint: LoadedCheckpoint, with config: TrainingConfig, fingerprint: DatasetFingerprint,
-        communicator: Communicator
-    ) throws {
-        let meta = checkpoint.meta, directory = checkpoint.directory
-        guard meta.dataset == fingerprint else {
-            throw TrainingError.incompatibleCheckpoint(
-                path: directory, "it was made from different data (\(meta.dataset)); the data given now are \(fingerprint)")
-        }
-        guard meta.config.model == config.model else {
-            throw TrainingError.incompatibleCheckpoint(
-                path: directory, "it holds a \(meta.config.model.rawValue) model, not \(config.model.rawValue)")
-        }
-        guard meta.config.mastery == config.mastery else {
-            throw TrainingError.incompatibleCheckpoint(
-                path: directory, "it tracked mastery with \(meta.config.mastery), not \(config.mastery)")
-        }
-        if let partial = meta.partialPass, meta.worldSize != communicator.size {
-            throw TrainingError.incompatibleCheckpoint(
-                path: directory,
-                "it stopped in the middle of epoch \(meta.epoch + 1) (step \(partial.stepsDone) of \(partial.steps)) "
-                    + "on \(meta.worldSize) rank(s) and continues exactly only on \(meta.worldSize); use an end-of-epoch "
-                    + "checkpoint (epoch-\(String(format: "%04d", meta.epoch))) to change the number of ranks")
-        }
-        guard meta.epoch < config.epochs else {
-            throw TrainingError.incompatibleCheckpoint(
-                path: directory, "it is at epoch \(meta.epoch); a run of \(config.epochs) epochs leaves nothing to train")
-        }
-    }
-
     /// Rank 0 gathers every rank's tracker state (one packed message each), orders it by
     /// global id and writes `checkpoints/epoch-NNNN/`; every rank waits for it to be complete
     /// (a barrier), so that no rank runs ahead of a checkpoint.
@@ -70,14 +40,14 @@ extension Trainer {
     /// interrupted between steps (a mid-epoch checkpoint, resumable on the same number of
     /// ranks). Returns the checkpoint directory (the same path on every rank).
     @discardableResult
-    func writeCheckpoint(
+    package func writeCheckpoint(
         epoch: Int, progress: RunProgress, metrics: EpochMetrics?, partial: PartialPass? = nil
     ) throws -> String {
         let optimizerState = optimizer.state
         guard model.parameters.allFinite, model.buffers.allFinite,
               optimizerState.arrays.values.allSatisfy({ $0.allSatisfy(\.isFinite) })
         else { throw TrainingError.diverged(epoch: epoch, step: 0) }
-        let store = CheckpointStore(runDirectory: config.runDirectory)
+        let store = RunDirectory(config.runDirectory).checkpointStore
         let name = CheckpointStore.name(epoch: epoch, step: partial?.stepsDone ?? 0)
         let gathered = try communicator.gathered(tracker.state().packed(), root: 0)
         if let gathered {
@@ -105,7 +75,7 @@ extension Trainer {
                         name: TrainerTensors.progress, shape: [3],
                         int64s: [Int64(epoch), Int64(progress.trainedSoFar), Int64(bitPattern: config.seed)]),
                 ])
-            let meta = CheckpointMeta(
+            let meta = TrainingCheckpointMeta(
                 epoch: epoch, worldSize: communicator.size, config: config, dataset: fingerprint,
                 mastered: masteredPerRank.reduce(0, +), masteredPerRank: masteredPerRank,
                 trainedSoFar: progress.trainedSoFar, bestTestAccuracy: progress.bestAccuracy,
@@ -113,7 +83,10 @@ extension Trainer {
                 partialPass: partial)
             try store.write(
                 name: name,
-                files: [("model.safetensors", modelFile.encoded(model)), ("trainer.safetensors", trainerFile.encoded())],
+                files: [
+                    (LoadedCheckpoint.modelFile, modelFile.encoded(model)),
+                    (LoadedCheckpoint.trainerFile, trainerFile.encoded()),
+                ],
                 meta: meta, keep: config.keepCheckpoints)
         }
         try communicator.barrier()
@@ -147,18 +120,19 @@ extension Trainer {
         guard checkpoint.meta.worldSize == ranks else { return nil }
         let owners = try ownerTable(of: checkpoint)
         guard owners.allSatisfy({ $0 >= 0 && Int($0) < ranks }) else {
-            throw TrainingError.io(path: checkpoint.directory, message: "owner table does not match \(ranks) ranks")
+            throw RunFormatError.invalidCheckpoint(
+                path: checkpoint.directory, message: "its owner table names ranks outside 0..<\(ranks)")
         }
         return owners
     }
 
     /// Loads parameters, buffers, optimizer state and the tracker state of this rank's instances.
-    static func restore(
+    package static func restore(
         _ checkpoint: LoadedCheckpoint, model: Model, optimizer: Optimizer, rule: MasteryRule, localIDs: [Int32]
     ) throws -> (MasteryTracker, ResumeState) {
         let path = checkpoint.directory
         try ModelFile.load(
-            checkpoint.model, into: model, path: (path as NSString).appendingPathComponent("model.safetensors"))
+            checkpoint.model, into: model, path: (path as NSString).appendingPathComponent(LoadedCheckpoint.modelFile))
         var arrays: [String: [Float]] = [:]
         for tensor in checkpoint.trainer.tensors
         where tensor.name.hasPrefix(TrainerTensors.optimizerPrefix) && tensor.dtype == .f32 {
@@ -168,7 +142,8 @@ extension Trainer {
         do {
             try optimizer.restore(OptimizerState(arrays: arrays, steps: Int(steps)))
         } catch {
-            throw TrainingError.io(path: path, message: "trainer.safetensors: \(error)")
+            throw RunFormatError.invalidCheckpoint(
+                path: (path as NSString).appendingPathComponent(LoadedCheckpoint.trainerFile), message: "\(error)")
         }
 
         let n = checkpoint.meta.dataset.trainCount
@@ -180,7 +155,8 @@ extension Trainer {
             }
             tracker = try MasteryTracker(state: global.rows(localIDs.map(Int.init)))
         } catch let error as MasteryError {
-            throw TrainingError.io(path: path, message: "trainer.safetensors: \(error)")
+            throw RunFormatError.invalidCheckpoint(
+                path: (path as NSString).appendingPathComponent(LoadedCheckpoint.trainerFile), message: "\(error)")
         }
         let progress = try checkpoint.tensor(TrainerTensors.progress, .i64, [3]).int64s
         let meta = checkpoint.meta
@@ -223,8 +199,8 @@ extension LoadedCheckpoint {
     /// The tensor `name` of trainer.safetensors, which must have `dtype` and `shape`.
     func tensor(_ name: String, _ dtype: SafetensorsDType, _ shape: [Int]) throws -> SafetensorsTensor {
         guard let tensor = trainer[name], tensor.dtype == dtype, tensor.shape == shape else {
-            throw TrainingError.io(
-                path: (directory as NSString).appendingPathComponent("trainer.safetensors"),
+            throw RunFormatError.invalidCheckpoint(
+                path: (directory as NSString).appendingPathComponent(LoadedCheckpoint.trainerFile),
                 message: "\(name) missing or not \(dtype.rawValue) \(shape)")
         }
         return tensor

@@ -1,0 +1,46 @@
+import Foundation
+import RunFormat
+import SafeTensors
+
+/// `meta.json` as the trainer reads it.
+public typealias TrainingCheckpointMeta = CheckpointMeta<TrainingConfig>
+
+/// A checkpoint that passed `VerifiedCheckpoint`'s checks, with its two tensor files decoded.
+public struct LoadedCheckpoint: Sendable {
+    public static let modelFile = "model.safetensors"
+    public static let trainerFile = "trainer.safetensors"
+
+    public let directory: String
+    public let meta: TrainingCheckpointMeta
+    public let model: SafetensorsFile
+    public let trainer: SafetensorsFile
+
+    public init(_ verified: VerifiedCheckpoint<TrainingConfig>) throws {
+        directory = verified.directory
+        meta = verified.meta
+        model = try Self.decoded(Self.modelFile, of: verified)
+        trainer = try Self.decoded(Self.trainerFile, of: verified)
+    }
+
+    private static func decoded(_ name: String, of verified: VerifiedCheckpoint<TrainingConfig>) throws -> SafetensorsFile {
+        let directory = verified.directory as NSString
+        guard let bytes = verified.files[name] else {
+            throw RunFormatError.invalidCheckpoint(
+                path: directory.appendingPathComponent(CheckpointStore.metaFile), message: "lists no checksum for \(name)")
+        }
+        return try SafetensorsFile.decode(bytes, path: directory.appendingPathComponent(name))
+    }
+
+    /// Reads and checks the checkpoint in `directory`.
+    public init(directory: String) throws {
+        try self.init(VerifiedCheckpoint<TrainingConfig>(directory: directory))
+    }
+
+    /// The newest valid checkpoint of what `path` names (a checkpoint, a run directory or
+    /// its checkpoints/ folder); invalid newer ones are skipped with a warning each.
+    public static func newestValid(in path: String) throws -> (checkpoint: LoadedCheckpoint, warnings: [String]) {
+        var loaded: LoadedCheckpoint?
+        let (_, warnings) = try CheckpointStore.resolve(path, TrainingConfig.self) { loaded = try LoadedCheckpoint($0) }
+        return (loaded!, warnings)
+    }
+}
