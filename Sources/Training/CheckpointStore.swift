@@ -110,7 +110,7 @@ public struct CheckpointStore: Sendable {
         var warnings: [String] = []
         let names = checkpointNames()
         guard !names.isEmpty else {
-            throw TrainingError.io(path: directory, message: "no checkpoints to resume from (expected epoch-NNNN directories)")
+            throw TrainingError.noCheckpoint(path: directory, message: "no checkpoints to resume from (expected epoch-NNNN directories)")
         }
         for name in names {
             do {
@@ -119,7 +119,7 @@ public struct CheckpointStore: Sendable {
                 warnings.append("skipping checkpoint \(path(name)): \(error)")
             }
         }
-        throw TrainingError.io(
+        throw TrainingError.noCheckpoint(
             path: directory, message: "no valid checkpoint: " + warnings.joined(separator: "; "))
     }
 
@@ -129,7 +129,7 @@ public struct CheckpointStore: Sendable {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw TrainingError.io(path: path, message: "no such checkpoint or run directory")
+            throw TrainingError.noCheckpoint(path: path, message: "no such checkpoint or run directory")
         }
         if manager.fileExists(atPath: (path as NSString).appendingPathComponent("meta.json")) {
             return (try LoadedCheckpoint(directory: path), [])
@@ -156,17 +156,17 @@ public struct LoadedCheckpoint: Sendable {
         do {
             meta = try JSONDecoder().decode(CheckpointMeta.self, from: metaData)
         } catch {
-            throw TrainingError.io(path: metaPath, message: "not a valid checkpoint description: \(error)")
+            throw TrainingError.invalidCheckpoint(path: metaPath, message: "not a valid checkpoint description: \(error)")
         }
         guard meta.format == CheckpointMeta.currentFormat else {
-            throw TrainingError.io(
+            throw TrainingError.invalidCheckpoint(
                 path: metaPath, message: "checkpoint format \(meta.format), this ies reads \(CheckpointMeta.currentFormat)")
         }
         var loaded: [String: SafetensorsFile] = [:]
         for name in ["model.safetensors", "trainer.safetensors"] {
             let path = (directory as NSString).appendingPathComponent(name)
             guard let expected = meta.files[name] else {
-                throw TrainingError.io(path: metaPath, message: "lists no checksum for \(name)")
+                throw TrainingError.invalidCheckpoint(path: metaPath, message: "lists no checksum for \(name)")
             }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw TrainingError.io(path: path, message: "missing or unreadable")
@@ -174,7 +174,7 @@ public struct LoadedCheckpoint: Sendable {
             let bytes = [UInt8](data)
             let actual = SHA256.hex(bytes)
             guard actual == expected else {
-                throw TrainingError.io(
+                throw TrainingError.invalidCheckpoint(
                     path: path, message: "checksum mismatch (SHA-256 \(actual.prefix(12))..., meta.json says \(expected.prefix(12))...)")
             }
             loaded[name] = try SafetensorsFile.decode(bytes, path: path)

@@ -26,8 +26,9 @@ public struct InstanceListing {
         let state = try Trainer.trackerState(of: checkpoint, rule: checkpoint.meta.config.mastery)
         let owners = try Trainer.ownerTable(of: checkpoint)
         guard labels.count == state.count else {
-            throw TrainingError.io(
-                path: checkpoint.directory, message: "holds \(state.count) instances, the data \(labels.count)")
+            throw TrainingError.invalidCheckpoint(
+                path: checkpoint.directory,
+                message: "holds \(state.count) instances, the data given \(labels.count): it was made from other data")
         }
         self.init(state: state, owners: owners, labels: labels)
     }

@@ -168,7 +168,7 @@ extension Trainer {
         do {
             try optimizer.restore(OptimizerState(arrays: arrays, steps: Int(steps)))
         } catch {
-            throw TrainingError.io(path: path, message: "trainer.safetensors: \(error)")
+            throw TrainingError.invalidCheckpoint(path: path, message: "trainer.safetensors: \(error)")
         }
 
         let n = checkpoint.meta.dataset.trainCount
@@ -180,7 +180,7 @@ extension Trainer {
             }
             tracker = try MasteryTracker(state: global.rows(localIDs.map(Int.init)))
         } catch let error as MasteryError {
-            throw TrainingError.io(path: path, message: "trainer.safetensors: \(error)")
+            throw TrainingError.invalidCheckpoint(path: path, message: "trainer.safetensors: \(error)")
         }
         let progress = try checkpoint.tensor(TrainerTensors.progress, .i64, [3]).int64s
         let meta = checkpoint.meta
@@ -223,7 +223,7 @@ extension LoadedCheckpoint {
     /// The tensor `name` of trainer.safetensors, which must have `dtype` and `shape`.
     func tensor(_ name: String, _ dtype: SafetensorsDType, _ shape: [Int]) throws -> SafetensorsTensor {
         guard let tensor = trainer[name], tensor.dtype == dtype, tensor.shape == shape else {
-            throw TrainingError.io(
+            throw TrainingError.invalidCheckpoint(
                 path: (directory as NSString).appendingPathComponent("trainer.safetensors"),
                 message: "\(name) missing or not \(dtype.rawValue) \(shape)")
         }

@@ -35,7 +35,7 @@ struct InstanceParcel {
     /// Reads what `encoded()` wrote for samples of `sampleSize` bytes; `source` names the sender in errors.
     init(decoding bytes: [UInt8], rule: MasteryRule, sampleSize: Int, source: Int) throws {
         func broken(_ what: String) -> TrainingError {
-            .conservation("rank \(source) sent a malformed parcel of \(bytes.count) bytes: \(what)")
+            .malformedMessage(source: source, bytes: bytes.count, problem: what)
         }
         guard bytes.count >= 8 else { throw broken("no header") }
         let stateBytes = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
