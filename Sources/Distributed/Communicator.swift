@@ -247,7 +247,7 @@ public final class Communicator: @unchecked Sendable {
     // MARK: - Deadlines
 
     /// Waits on every collective and point-to-point transfer with a deadline of `timeout`
-    /// seconds (see `StallWatchdog`): past it the job ends with status 76 and a message naming
+    /// seconds (see `StallWatchdog`): past it the job ends with `ExitStatus.stalled` (76) and a message naming
     /// the ranks and hosts that did not arrive. A collective: every rank calls it.
     public func enableStallWatchdog(timeout: Double, grace: Double = 10) throws {
         guard let comm, size > 1, timeout > 0 else { return }
@@ -262,9 +262,6 @@ public final class Communicator: @unchecked Sendable {
         get { watchdog?.activity ?? "" }
         set { watchdog?.activity = newValue }
     }
-
-    /// The exit status of a job the stall watchdog ended.
-    public static let stallExitStatus = StallWatchdog.exitStatus
 
     /// Runs one MPI operation to completion: the blocking call, or, with the watchdog on, the
     /// non-blocking one (`start`) waited on with a deadline. `peer`: the rank a point-to-point

@@ -41,8 +41,6 @@ final class StallWatchdog {
 
     static let arrivalTag: Int32 = 32_000
     static let watchers = [0, 1]
-    /// Exit status of a job ended by the watchdog.
-    static let exitStatus: Int32 = 76
 
     init(timeout: Double, grace: Double, rank: Int, size: Int, hosts: [String], comm: MPI_Comm?, abort: @escaping (Int32) -> Never) {
         self.timeout = timeout
@@ -170,7 +168,7 @@ final class StallWatchdog {
         let line = "Error (rank \(rank), host \(hosts[rank])): stalled: \(what); ending the job (stall timeout "
             + "\(format(timeout))). Resume from the last checkpoint.\n"
         FileHandle.standardError.write(Data(line.utf8))
-        abort(Self.exitStatus)
+        abort(ExitStatus.stalled.rawValue)
     }
 
     private func format(_ seconds: Double) -> String { String(format: "%.1f s", seconds) }

@@ -48,24 +48,36 @@ public struct MasteryRule: Sendable, Equatable, Codable, CustomStringConvertible
             window: container.decode(Int.self, forKey: .window), k: container.decode(Int.self, forKey: .k))
     }
 
-    /// The decision for one instance from its last `historyLength` d2 values, oldest first.
-    /// (The reference implementation of the decision; the tracker inlines the same arithmetic.)
+    /// The decision for one instance from its last `historyLength` d2 values, oldest first:
+    /// `movingAverageSum(history:) < threshold` (never, when the rule is disabled). THE IES
+    /// decision: the tracker's `decide()` calls exactly this.
+    @inlinable @inline(__always)
     public func isMastered(history: UnsafePointer<Float>) -> Bool {
-        guard isEnabled else { return false }
-        return movingAverageSum(history: history) < threshold
+        isEnabled && movingAverageSum(history: history) < threshold
     }
 
     /// The sum of the moving averages of |d2| over `window` values at each of the last `k`
-    /// positions of a full history (oldest first): what is compared with the threshold.
+    /// positions of a full history of `historyLength` values (oldest first): what is compared
+    /// with the threshold.
+    ///
+    ///   sum over j in 0..<k of (|d2[h-j-window]| + ... + |d2[h-j-1]|) * (1 / window)
+    ///
+    /// The ONE place this value is computed: the tracker's decisions, `isMastered(history:)`,
+    /// `MasteryTracker.movingAverageSum(slot:)` and `ies inspect --instances` all call it, so
+    /// a listed value is always on the side of the threshold that the decision took. The
+    /// order of the additions and the multiplication by the inverse of the window (not a
+    /// division, which rounds differently for about a third of inputs) are part of the
+    /// result: every run so far decided with exactly this arithmetic.
+    @inlinable @inline(__always)
     public func movingAverageSum(history: UnsafePointer<Float>) -> Float {
-        let h = historyLength
+        let h = historyLength, window = self.window
+        let inverseWindow = 1 / Float(window)
         var sum: Float = 0
         for j in 0..<k {
-            // window ending at position h - 1 - j
-            let end = h - 1 - j
+            // the window ending at position h - 1 - j
             var windowSum: Float = 0
-            for p in (end - window + 1)...end { windowSum += abs(history[p]) }
-            sum += windowSum / Float(window)
+            for p in (h - j - window)..<(h - j) { windowSum += abs(history[p]) }
+            sum += windowSum * inverseWindow
         }
         return sum
     }

@@ -268,6 +268,16 @@ extension MasteryTracker.State {
     }
 }
 
+extension MasteryTracker.State {
+    /// `rule.movingAverageSum(history:)` of instance `i` (what its decision compared with the
+    /// threshold), or nil while its history is not full.
+    public func movingAverageSum(_ i: Int) -> Float? {
+        let h = rule.historyLength
+        guard Int(historyCount[i]) == h else { return nil }
+        return history.withUnsafeBufferPointer { rule.movingAverageSum(history: $0.baseAddress! + i * h) }
+    }
+}
+
 // MARK: - Moving instances in and out of a tracker
 
 extension MasteryTracker {

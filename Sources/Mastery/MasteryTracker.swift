@@ -62,9 +62,7 @@ public final class MasteryTracker {
     /// epoch is the rule's premise); a missing one is a programming error and traps.
     @discardableResult
     public func decide() -> MasteryCounts {
-        let h = rule.historyLength, window = rule.window, k = rule.k
-        let threshold = rule.threshold, enabled = rule.isEnabled
-        let inverseWindow = 1 / Float(window)
+        let rule = self.rule, h = rule.historyLength
         var counts = MasteryCounts()
         // Work on a local copy (moved out, so the arrays are not copied): several of its
         // arrays are accessed at once, which exclusivity allows on a local value only.
@@ -96,16 +94,7 @@ public final class MasteryTracker {
                 recorded[slot] &+= 1
                 previous[slot] = last[slot]
                 last[slot] = loss
-                var now = false
-                if enabled && historyCount[slot] == UInt8(h) {
-                    var sum: Float = 0
-                    for j in 0..<k {
-                        var windowSum: Float = 0
-                        for p in (h - j - window)..<(h - j) { windowSum += abs(row[p]) }
-                        sum += windowSum * inverseWindow
-                    }
-                    now = sum < threshold
-                }
+                let now = historyCount[slot] == UInt8(h) && rule.isMastered(history: row)
                 if now {
                     counts.mastered += 1
                     masteredEpochs[slot] += 1
@@ -121,11 +110,7 @@ public final class MasteryTracker {
 
     /// The sum of the last `k` moving averages of |d2| of the instance in `slot` (what the
     /// rule compares with the threshold), or nil while its history is not full.
-    public func movingAverageSum(slot: Int) -> Float? {
-        let h = rule.historyLength
-        guard stored.historyCount[slot] == UInt8(h) else { return nil }
-        return stored.history.withUnsafeBufferPointer { rule.movingAverageSum(history: $0.baseAddress! + slot * h) }
-    }
+    public func movingAverageSum(slot: Int) -> Float? { stored.movingAverageSum(slot) }
 }
 
 /// What one `decide()` changed.

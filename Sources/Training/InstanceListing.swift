@@ -1,5 +1,6 @@
 import Foundation
 import Mastery
+import RunFormat
 
 /// One row per training instance of a checkpoint, for `ies inspect --instances`: what IES
 /// decided about it so far.
@@ -23,23 +24,26 @@ public struct InstanceListing {
 
     /// The rows of `checkpoint`; `labels` are the training labels by global id.
     public init(checkpoint: LoadedCheckpoint, labels: [Int32]) throws {
-        let rule = checkpoint.meta.config.mastery
-        let state = try Trainer.trackerState(of: checkpoint, rule: rule)
+        let state = try Trainer.trackerState(of: checkpoint, rule: checkpoint.meta.config.mastery)
         let owners = try Trainer.ownerTable(of: checkpoint)
         guard labels.count == state.count else {
-            throw TrainingError.io(
-                path: checkpoint.directory, message: "holds \(state.count) instances, the data \(labels.count)")
+            throw RunFormatError.invalidCheckpoint(
+                path: checkpoint.directory,
+                message: "holds \(state.count) instances, the data given \(labels.count): it was made from other data")
         }
-        let h = rule.historyLength
-        rows = state.history.withUnsafeBufferPointer { history in
-            (0..<state.count).map { i in
-                Row(
-                    id: state.ids[i], label: labels[i], owner: owners[i], mastered: state.mastered[i],
-                    epochsMastered: state.masteredEpochs[i],
-                    firstMastered: state.firstMastered[i] > 0 ? state.firstMastered[i] : nil, lastLoss: state.lastLoss[i],
-                    movingAverage: Int(state.historyCount[i]) == h
-                        ? rule.movingAverageSum(history: history.baseAddress! + i * h) : nil)
-            }
+        self.init(state: state, owners: owners, labels: labels)
+    }
+
+    /// The rows of a tracker `state` in global id order, with the owner rank and label of each instance.
+    /// The moving average is the state's own (`State.movingAverageSum`), computed as its decision was.
+    public init(state: MasteryTracker.State, owners: [Int32], labels: [Int32]) {
+        precondition(owners.count == state.count && labels.count == state.count)
+        rows = (0..<state.count).map { i in
+            Row(
+                id: state.ids[i], label: labels[i], owner: owners[i], mastered: state.mastered[i],
+                epochsMastered: state.masteredEpochs[i],
+                firstMastered: state.firstMastered[i] > 0 ? state.firstMastered[i] : nil, lastLoss: state.lastLoss[i],
+                movingAverage: state.movingAverageSum(i))
         }
     }
 

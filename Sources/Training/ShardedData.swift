@@ -11,8 +11,8 @@ public struct ShardedData: Sendable {
     /// Instances in the whole training split, over all ranks.
     public let globalTrainCount: Int
     public let globalTestCount: Int
-    /// Sum and xor of all training ids, for the conservation check.
-    public let globalIDTotals: (sum: Int64, xor: UInt64)
+    /// Count, sum and xor of all training ids, for the conservation check.
+    public let globalIDTotals: IDTotals
     /// Training instances of each class over the whole split (index = label).
     public let instancesPerClass: [Int]
 
@@ -27,12 +27,7 @@ public struct ShardedData: Sendable {
         let block = Sharding.block(count: splits.test.count, rank: rank, ranks: ranks)
         test = ranks == 1 ? splits.test : splits.test.subset(slots: Array(block))
         globalTrainCount = full.count
-        var sum: Int64 = 0, xor: UInt64 = 0
-        for id in full.ids {
-            sum &+= Int64(id)
-            xor ^= UInt64(UInt32(bitPattern: id))
-        }
-        globalIDTotals = (sum, xor)
+        globalIDTotals = IDTotals(ids: full.ids)
         var perClass = [Int](repeating: 0, count: full.classCount)
         for label in full.labels { perClass[Int(label)] += 1 }
         instancesPerClass = perClass

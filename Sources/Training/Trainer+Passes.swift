@@ -54,7 +54,7 @@ extension Trainer {
         var pass = TrainPass(trained: 0, totals: EvaluationTotals(), seconds: 0, steps: steps, allreduceSeconds: 0)
         if let partial {
             guard partial.steps == steps, partial.stepsDone <= steps else {
-                throw TrainingError.conservation(
+                throw TrainingError.resumeMismatch(
                     "the checkpoint stopped at step \(partial.stepsDone) of \(partial.steps); this epoch has \(steps) steps")
             }
             pass.stepsDone = partial.stepsDone

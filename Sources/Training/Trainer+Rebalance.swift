@@ -35,7 +35,7 @@ struct InstanceParcel {
     /// Reads what `encoded()` wrote for samples of `sampleSize` bytes; `source` names the sender in errors.
     init(decoding bytes: [UInt8], rule: MasteryRule, sampleSize: Int, source: Int) throws {
         func broken(_ what: String) -> TrainingError {
-            .conservation("rank \(source) sent a malformed parcel of \(bytes.count) bytes: \(what)")
+            .malformedMessage(source: source, bytes: bytes.count, problem: what)
         }
         guard bytes.count >= 8 else { throw broken("no header") }
         let stateBytes = bytes.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
@@ -137,26 +137,22 @@ extension Trainer {
         tracker.sortByID()
     }
 
-    /// Every global id owned exactly once: count, sum and xor of the owned ids, reduced over
+    /// Every global id owned exactly once: the `IDTotals` of the owned ids, reduced over
     /// ranks, must equal those of the whole training split. Cheap enough for every epoch.
     func checkConservation(epoch: Int) throws {
         hooks.beforeConservationCheck(epoch, communicator.rank, &data.train)
         guard tracker.ids == data.train.ids else {
             throw TrainingError.conservation("rank \(communicator.rank): tracker and data slots disagree at epoch \(epoch)")
         }
-        var sums: [Int64] = [Int64(data.train.count), 0]
-        var xor: [UInt64] = [0]
-        for id in data.train.ids {
-            sums[1] &+= Int64(id)
-            xor[0] ^= UInt64(UInt32(bitPattern: id))
-        }
+        let local = IDTotals(ids: data.train.ids)
+        var sums = [local.count, local.sum]
+        var xor = [local.xor]
         try communicator.allreduce(&sums, .sum)
         try communicator.allreduce(&xor, .bitwiseXor)
-        let expected = data.globalIDTotals
-        guard sums[0] == Int64(data.globalTrainCount), sums[1] == expected.sum, xor[0] == expected.xor else {
+        let owned = IDTotals(count: sums[0], sum: sums[1], xor: xor[0]), expected = data.globalIDTotals
+        guard owned == expected else {
             throw TrainingError.conservation(
-                "epoch \(epoch): ranks own \(sums[0]) instances (id sum \(sums[1]), xor \(xor[0])); expected "
-                    + "\(data.globalTrainCount) (\(expected.sum), \(expected.xor)): an instance was lost or duplicated")
+                "epoch \(epoch): ranks own \(owned), expected \(expected): an instance was lost or duplicated")
         }
     }
 }

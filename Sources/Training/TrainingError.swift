@@ -1,24 +1,27 @@
-/// Errors of a training run, each a one-line message a user can act on.
+/// Errors of a training run, each a one-line message a user can act on, named for what
+/// happened.
+/// (A checkpoint that fails a check, or none found, is `RunFormatError.invalidCheckpoint` /
+/// `.noCheckpoint`: the run format owns those checks.)
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-    /// The exit status of a run stopped by a preemption signal after writing its checkpoint
-    /// (EX_TEMPFAIL: try again, e.g. requeue with `--resume auto`).
-    public static let preemptedExitStatus: Int32 = 75
-
-    case invalidConfiguration(String)
     case runDirectoryInUse(String)
+    /// Reading or writing `path` failed (the file system refused, or a file is missing).
     case io(path: String, message: String)
     case diverged(epoch: Int, step: Int)
     case badModelFile(path: String, message: String)
+    /// Instances lost, duplicated, owned by no rank or out of range: the run stops rather
+    /// than train on the wrong data.
     case conservation(String)
+    /// Rank `source` sent an instance parcel of `bytes` bytes that does not decode.
+    case malformedMessage(source: Int, bytes: Int, problem: String)
+    /// A mid-epoch checkpoint does not fit the epoch it continues (its step count differs).
+    case resumeMismatch(String)
     case incompatibleCheckpoint(path: String, String)
     /// A preemption signal stopped the run after `step` of `steps` of `epoch` (1-based), with a
-    /// checkpoint to resume from.
+    /// checkpoint to resume from (the CLI exits with `ExitStatus.preempted`).
     case preempted(epoch: Int, step: Int, steps: Int, checkpoint: String)
 
     public var description: String {
         switch self {
-        case .invalidConfiguration(let message):
-            return message
         case .runDirectoryInUse(let path):
             return "\(path) already holds a run (metrics.jsonl exists): choose another run directory, or resume it"
         case .io(let path, let message):
@@ -32,6 +35,11 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
                 + "\(checkpoint) (resume with --resume)"
         case .incompatibleCheckpoint(let path, let message):
             return "cannot resume from \(path): \(message)"
+        case .resumeMismatch(let message):
+            return "cannot continue the interrupted epoch: \(message)"
+        case .malformedMessage(let source, let bytes, let problem):
+            return "rank \(source) sent a malformed instance parcel of \(bytes) bytes: \(problem); stopping rather than "
+                + "training on lost or corrupted data"
         case .conservation(let message):
             return "instance ownership broken, stopping rather than training on lost or duplicated data: \(message)"
         }

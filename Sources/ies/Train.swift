@@ -251,7 +251,7 @@ struct Train: ParsableCommand {
                         + "\(checkpoint). Resume with: ies train --run-dir \(runDir ?? "RUN_DIR") --resume auto")
             }
             communicator.finalize()
-            throw ExitCode(TrainingError.preemptedExitStatus)
+            throw ExitCode(ExitStatus.preempted.rawValue)
         } catch {
             // One rank failing alone would leave the others waiting in a collective: end the job.
             if communicator.size > 1 {

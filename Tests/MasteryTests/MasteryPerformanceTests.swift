@@ -33,8 +33,13 @@ final class MasteryPerformanceTests: XCTestCase {
         XCTAssertEqual(tracker.masteredCount, n / 2)
         XCTAssertTrue(tracker.isMastered(0))
         XCTAssertFalse(tracker.isMastered(1))
+        #if DEBUG
+        let build = "debug"
+        #else
+        let build = "release"
+        #endif
         print(String(
-            format: "MasteryTracker smoke: %d instances, %d epochs: record %.3f s/epoch, decide %.3f s/epoch (debug build)",
-            n, epochs, recordTime / Double(epochs), decideTime / Double(epochs)))
+            format: "MasteryTracker smoke: %d instances, %d epochs: record %.3f s/epoch, decide %.3f s/epoch",
+            n, epochs, recordTime / Double(epochs), decideTime / Double(epochs)) + " (\(build) build)")
     }
 }

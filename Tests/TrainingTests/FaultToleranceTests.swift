@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import XCTest
 
@@ -106,7 +107,7 @@ final class FaultToleranceTests: RunDirectoryTestCase {
         kill(target, signal)
         let end = job.finish(seconds: 60, since: signalled)
         XCTAssertFalse(end.timedOut, job.output.stderr)
-        XCTAssertEqual(end.status, 75, "\(job.output.stdout)\n\(job.output.stderr)")
+        XCTAssertEqual(end.status, ExitStatus.preempted.rawValue, "\(job.output.stdout)\n\(job.output.stderr)")
         XCTAssertTrue(job.output.stdout.contains("stopped by a preemption signal"), job.output.stdout)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints")) ?? []
         XCTAssertTrue(names.contains { $0.contains(".step-") }, "no mid-epoch checkpoint: \(names)")
@@ -145,7 +146,7 @@ final class FaultToleranceTests: RunDirectoryTestCase {
         job.waitFor("epoch 1/3")
         usleep(300_000)
         kill(job.process.processIdentifier, SIGTERM)
-        XCTAssertEqual(job.finish(seconds: 60, since: Date()).status, 75)
+        XCTAssertEqual(job.finish(seconds: 60, since: Date()).status, ExitStatus.preempted.rawValue)
         let result = try Fixtures.mpirunIES(ranks: 2, ["train", "--run-dir", run, "--resume", "--threads", "1", "--no-progress"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("continues exactly only on 1"), result.stderr)
@@ -166,7 +167,7 @@ final class FaultToleranceTests: RunDirectoryTestCase {
         kill(victim, SIGKILL)
         XCTAssertFalse(end.timedOut, "the job hung after a rank stopped")
         print(String(format: "SIGSTOP of rank 2: job ended %.1f s later, exit %d", end.seconds, end.status))
-        XCTAssertEqual(end.status, 76, job.output.stderr)
+        XCTAssertEqual(end.status, ExitStatus.stalled.rawValue, job.output.stderr)
         XCTAssertLessThan(end.seconds, 5 + 10)
         XCTAssertTrue(job.output.stderr.contains("rank 2 (host"), job.output.stderr)
         // Resume from the last checkpoint, on two ranks.

@@ -54,19 +54,7 @@ extension Trainer {
             let states = try gathered.map { try MasteryTracker.State(packed: $0, rule: config.mastery) }
             let masteredPerRank = states.map { $0.mastered.filter { $0 }.count }
             let n = data.globalTrainCount
-            var owner = [Int32](repeating: -1, count: n)
-            for (rank, state) in states.enumerated() {
-                for id in state.ids {
-                    guard id >= 0, Int(id) < n, owner[Int(id)] == -1 else {
-                        throw TrainingError.conservation(
-                            "instance \(id) is owned by more than one rank or out of range: refusing to checkpoint")
-                    }
-                    owner[Int(id)] = Int32(rank)
-                }
-            }
-            if let missing = owner.firstIndex(of: -1) {
-                throw TrainingError.conservation("instance \(missing) is owned by no rank: refusing to checkpoint")
-            }
+            let owner = try OwnerTable.build(idsByRank: states.map(\.ids), count: n)
             let tracker = try MasteryTracker.State.concatenating(states, rule: config.mastery).orderedByID()
             let trainerFile = SafetensorsFile(
                 tensors: Trainer.tensors(of: optimizerState) + Trainer.tensors(of: tracker) + [
@@ -118,12 +106,7 @@ extension Trainer {
     /// world size is unchanged, else nil (a fresh plan re-shards by global id).
     static func owners(from checkpoint: LoadedCheckpoint, ranks: Int) throws -> [Int32]? {
         guard checkpoint.meta.worldSize == ranks else { return nil }
-        let owners = try ownerTable(of: checkpoint)
-        guard owners.allSatisfy({ $0 >= 0 && Int($0) < ranks }) else {
-            throw RunFormatError.invalidCheckpoint(
-                path: checkpoint.directory, message: "its owner table names ranks outside 0..<\(ranks)")
-        }
-        return owners
+        return try ownerTable(of: checkpoint)
     }
 
     /// Loads parameters, buffers, optimizer state and the tracker state of this rank's instances.
@@ -189,9 +172,16 @@ extension Trainer {
         return try MasteryTracker.State(rule: rule, ids: (0..<Int32(n)).map { $0 }, columns: columns)
     }
 
-    /// The owner rank of every instance in a checkpoint (index = global id).
+    /// The owner rank of every instance in a checkpoint (index = global id), checked by
+    /// `OwnerTable.problem` against the checkpoint's world size.
     public static func ownerTable(of checkpoint: LoadedCheckpoint) throws -> [Int32] {
-        try checkpoint.tensor(TrainerTensors.owner, .i32, [checkpoint.meta.dataset.trainCount]).int32s
+        let owners = try checkpoint.tensor(TrainerTensors.owner, .i32, [checkpoint.meta.dataset.trainCount]).int32s
+        if let problem = OwnerTable.problem(in: owners, ranks: checkpoint.meta.worldSize) {
+            throw RunFormatError.invalidCheckpoint(
+                path: (checkpoint.directory as NSString).appendingPathComponent(LoadedCheckpoint.trainerFile),
+                message: "owner table of a \(checkpoint.meta.worldSize)-rank run: \(problem)")
+        }
+        return owners
     }
 }
 
