@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import TestSupport
 import Training
 import XCTest
 
@@ -22,7 +23,7 @@ final class GoldenRunTests: RunDirectoryTestCase {
     }
 
     private func digest(_ run: String) throws -> String {
-        let result = try Fixtures.run("/usr/bin/env", ["sha256sum", run + "/model.safetensors"], timeout: 30)
+        let result = try Subprocess.run("/usr/bin/env", ["sha256sum", run + "/model.safetensors"], timeout: 30)
         return String(result.stdout.prefix(64))
     }
 
