@@ -79,30 +79,39 @@ let package = Package(
 
         // MARK: - Tests
 
-        .target(name: "TestSupport", dependencies: ["NN"], path: "Tests/TestSupport"),
+        // Test helpers every test target may use: Foundation and XCTest only (processes with
+        // deadlines, the built products, temporary directories, mpirun, python3, isolation).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Helpers for tests of NN: the finite-difference gradient checker and `LayerHarness`.
+        .target(name: "NNTestSupport", dependencies: ["NN", "TestSupport"], path: "Tests/NNTestSupport"),
         /// Test-only executable run under mpirun by the tests: the MPI self-test and
         /// training with injected faults. Not a product; never part of `ies`.
         .executableTarget(
             name: "ies-testbed", dependencies: ["Distributed", "Training", "Mastery", "Datasets", "NN", "SafeTensors", argumentParser],
             path: "Tests/TestBed", swiftSettings: swiftSettings),
-        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport", "NNTestSupport"]),
         .testTarget(
-            name: "SafeTensorsTests", dependencies: ["SafeTensors", "DurableIO"], exclude: ["safetensors_check.py"]),
+            name: "SafeTensorsTests", dependencies: ["SafeTensors", "DurableIO", "TestSupport"], exclude: ["safetensors_check.py"]),
         .testTarget(
             name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"],
             exclude: ["cifar_convert_check.py"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "MasteryTests", dependencies: ["Mastery"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(
             name: "TrainingTests",
+<<<<<<< HEAD
             dependencies: ["Training", "Benchmarks", "RunFormat", "Report", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport"],
+=======
+            dependencies: ["Training", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport", "NNTestSupport"],
+>>>>>>> testsupport
             exclude: ["numpy_reference.py"]),
         // Multi-host runs on network namespaces (scripts/cluster-sim): spawns cluster-sim and
-        // the built `ies`, links no library. Needs root; skips where namespaces are unavailable.
-        .testTarget(name: "ClusterTests"),
+        // the built `ies`, links no library of ours but TestSupport. Needs root; skips where
+        // namespaces are unavailable.
+        .testTarget(name: "ClusterTests", dependencies: ["TestSupport"]),
         .testTarget(
-            name: "ReportTests", dependencies: ["Report", "CZlib"],
+            name: "ReportTests", dependencies: ["Report", "CZlib", "TestSupport"],
             exclude: ["read_events.py"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The multi-host test bed (`scripts/cluster-sim/cluster-sim`) and the processes the
-/// cluster tests start. Every process has a deadline; every bed gets a unique name.
+/// cluster tests start. Every process has a deadline (`Subprocess`); every bed gets a unique name.
 enum Cluster {
     /// `cluster-sim`'s exit status when this machine cannot make network namespaces.
     static let unavailableStatus: Int32 = 77
@@ -14,44 +15,13 @@ enum Cluster {
     static let script = packageRoot + "/scripts/cluster-sim/cluster-sim"
     static let fashionMNIST = "/usr/share/datasets/fashion-mnist"
 
-    /// The `ies` executable built beside the test runner (`<products>/iesPackageTests.xctest`),
-    /// else the release build in the package.
-    static var iesBinary: String { product("ies") }
-
-    /// The test-only `ies-testbed` (the MPI self-test), found the same way.
-    static var testbedBinary: String { product("ies-testbed") }
-
-    private static func product(_ name: String) -> String {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent(name).path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory.deleteLastPathComponent()
-        }
-        return packageRoot + "/.build/release/" + name
-    }
-
     /// Skips (or, under CI, fails) when the prerequisites of a multi-process run are missing.
     static func requirePrerequisites() throws {
-        guard FileManager.default.isExecutableFile(atPath: iesBinary) else {
-            XCTFail("ies binary not found at \(iesBinary): run `swift build -c release` first")
-            throw XCTSkip("no ies binary")
-        }
+        _ = try BuiltProducts.require("ies")
         guard FileManager.default.fileExists(atPath: fashionMNIST) else {
             throw XCTSkip("\(fashionMNIST) is missing: run scripts/install-deps.sh")
         }
-        guard which("mpirun") != nil else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("mpirun is not installed") }
-            throw XCTSkip("mpirun is not installed (scripts/install-deps.sh)")
-        }
-    }
-
-    static func which(_ name: String) -> String? {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
+        _ = try MPIRun.launcher()
     }
 
     /// A bed name no other test (or concurrent test run) uses: `xct` + random letters, so
@@ -62,82 +32,13 @@ enum Cluster {
     }
 
     /// `cluster-sim ARGS...`.
-    static func clusterSim(_ arguments: [String], timeout: Double) throws -> ProcessResult {
-        try run("/bin/bash", [script] + arguments, timeout: timeout)
+    static func clusterSim(_ arguments: [String], timeout: Double) throws -> Subprocess.Result {
+        try Subprocess.run("/bin/bash", [script] + arguments, timeout: timeout)
     }
 
     /// `mpirun -np ranks ies ARGS` on this machine over shared memory (the reference runs).
-    static func sharedMemoryRun(ranks: Int, _ arguments: [String], timeout: Double = 90) throws -> ProcessResult {
-        try run(
-            which("mpirun")!,
-            ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks), iesBinary]
-                + arguments, timeout: timeout)
-    }
-
-    struct ProcessResult {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var timedOut: Bool
-        var seconds: Double
-        var succeeded: Bool { status == 0 && !timedOut }
-        var output: String { stdout + stderr }
-    }
-
-    /// Runs a program with a deadline: past `timeout` seconds it gets SIGTERM, ten seconds
-    /// later SIGKILL, and the result says `timedOut`, so a hang fails a test instead of
-    /// stalling the suite. (`cluster-sim mpirun` execs mpirun, so the signal reaches it.)
-    /// Every wait is bounded, also the ones for the end of its output: a descendant left
-    /// running (an orted, until the bed goes down) may hold the pipes, and Foundation only
-    /// reports the child ended once such inherited descriptors close.
-    static func run(_ executable: String, _ arguments: [String], timeout: Double) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let collected = Collector()
-        let outputEnded = DispatchSemaphore(value: 0)
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; outputEnded.signal() } else { collected.append(out: data) }
-        }
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; outputEnded.signal() } else { collected.append(err: data) }
-        }
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        let started = Date()
-        try process.run()
-        var timedOut = false
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            process.terminate()
-            if finished.wait(timeout: .now() + 10) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
-                _ = finished.wait(timeout: .now() + 10)
-            }
-        }
-        // Both pipes at end of file, or give up on what is still buffered.
-        let drainDeadline = DispatchTime.now() + (timedOut ? 1 : 10)
-        for _ in 0..<2 { if outputEnded.wait(timeout: drainDeadline) == .timedOut { break } }
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        return ProcessResult(
-            status: process.isRunning ? -1 : process.terminationStatus, stdout: collected.stdout,
-            stderr: collected.stderr, timedOut: timedOut, seconds: Date().timeIntervalSince(started))
-    }
-
-    /// A child's output, appended from the pipes' reader threads.
-    final class Collector: @unchecked Sendable {
-        private let lock = NSLock()
-        private var outData = Data(), errData = Data()
-        func append(out data: Data) { lock.lock(); outData.append(data); lock.unlock() }
-        func append(err data: Data) { lock.lock(); errData.append(data); lock.unlock() }
-        var stdout: String { lock.lock(); defer { lock.unlock() }; return String(decoding: outData, as: UTF8.self) }
-        var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: errData, as: UTF8.self) }
+    static func sharedMemoryRun(ranks: Int, _ arguments: [String], timeout: Double = 90) throws -> Subprocess.Result {
+        try MPIRun.run(ranks: ranks, [BuiltProducts.ies] + arguments, timeout: timeout)
     }
 
     /// The epochs of `metrics.jsonl`, one dictionary per line.
@@ -159,13 +60,13 @@ struct Bed {
     let slots: Int
 
     /// `cluster-sim mpirun NAME ARGS...`: mpirun from the bed's head node, ranks on its hosts.
-    func mpirun(_ arguments: [String], timeout: Double = 90) throws -> Cluster.ProcessResult {
+    func mpirun(_ arguments: [String], timeout: Double = 90) throws -> Subprocess.Result {
         try Cluster.clusterSim(["mpirun", name] + arguments, timeout: timeout)
     }
 
     /// `ies ARGS` on `ranks` ranks of this bed.
-    func ies(ranks: Int, _ arguments: [String], timeout: Double = 90) throws -> Cluster.ProcessResult {
-        try mpirun(["-np", String(ranks), Cluster.iesBinary] + arguments, timeout: timeout)
+    func ies(ranks: Int, _ arguments: [String], timeout: Double = 90) throws -> Subprocess.Result {
+        try mpirun(["-np", String(ranks), BuiltProducts.ies] + arguments, timeout: timeout)
     }
 }
 
@@ -173,7 +74,7 @@ struct Bed {
 /// whether it passed, failed or threw.
 class ClusterTestCase: XCTestCase {
     private var beds: [Bed] = []
-    private var directories: [String] = []
+    private var directories: [TemporaryDirectory] = []
 
     override func setUpWithError() throws {
         try super.setUpWithError()
@@ -186,7 +87,6 @@ class ClusterTestCase: XCTestCase {
             XCTAssertEqual(result?.status, 0, "cluster-sim down \(bed.name): \(result?.output ?? "did not run")")
         }
         beds = []
-        for directory in directories { try? FileManager.default.removeItem(atPath: directory) }
         directories = []
         super.tearDown()
     }
@@ -211,10 +111,8 @@ class ClusterTestCase: XCTestCase {
 
     /// A fresh run directory (its parent is removed after the test).
     func runDirectory(_ label: String) throws -> String {
-        let parent = (NSTemporaryDirectory() as NSString).appendingPathComponent(
-            "ies-cluster-\(name.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let parent = try TemporaryDirectory(name)
         directories.append(parent)
-        return parent + "/" + label
+        return parent.file(label)
     }
 }

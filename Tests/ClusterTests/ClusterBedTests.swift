@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The test bed itself: hosts are separate network namespaces with their own names,
@@ -6,7 +7,7 @@ import XCTest
 final class ClusterBedTests: ClusterTestCase {
     /// Namespaces whose names belong to bed `name`.
     private func namespaces(of name: String) throws -> [String] {
-        let listed = try Cluster.run("/bin/sh", ["-c", "ip netns list"], timeout: 30)
+        let listed = try Subprocess.run("/bin/sh", ["-c", "ip netns list"], timeout: 30)
         XCTAssertEqual(listed.status, 0, listed.output)
         return listed.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
             .filter { $0.hasPrefix("csim-\(name)-") }
@@ -30,7 +31,7 @@ final class ClusterBedTests: ClusterTestCase {
 
         // Every Communicator operation, checked against its closed form; MPI sees two nodes
         // of two ranks each (MPI_Comm_split_type by node).
-        let selftest = try bed.mpirun(["-np", "4", Cluster.testbedBinary, "mpi-selftest"], timeout: 60)
+        let selftest = try bed.mpirun(["-np", "4", BuiltProducts.testbed, "mpi-selftest"], timeout: 60)
         XCTAssertTrue(selftest.succeeded, selftest.output)
         for rank in 0..<4 {
             XCTAssertTrue(
@@ -61,7 +62,7 @@ final class ClusterBedTests: ClusterTestCase {
         leftover.terminationHandler = { _ in ended.signal() }
         try leftover.run()
         defer { if leftover.isRunning { kill(leftover.processIdentifier, SIGKILL) } }
-        let started = try Cluster.run(
+        let started = try Subprocess.run(
             "/bin/bash",
             ["-c", "for _ in $(seq 50); do [ -n \"$(ip netns pids csim-\(bed.name)-h1)\" ] && exit 0; sleep 0.1; done; exit 1"],
             timeout: 30)
@@ -82,10 +83,10 @@ final class ClusterBedTests: ClusterTestCase {
     /// the status the tests turn into a skip.
     func testWithoutPrivilegesUpExits77WithTheReason() throws {
         let name = Cluster.uniqueBedName()
-        let result: Cluster.ProcessResult
+        let result: Subprocess.Result
         if getuid() == 0 {
-            guard let setpriv = Cluster.which("setpriv") else { throw XCTSkip("setpriv is not installed") }
-            result = try Cluster.run(
+            guard let setpriv = ExternalTool.which("setpriv") else { throw XCTSkip("setpriv is not installed") }
+            result = try Subprocess.run(
                 setpriv, ["--reuid", "65534", "--regid", "65534", "--clear-groups", "/bin/bash", Cluster.script, "up", name, "2"],
                 timeout: 30)
         } else {
@@ -93,6 +94,6 @@ final class ClusterBedTests: ClusterTestCase {
         }
         XCTAssertEqual(result.status, Cluster.unavailableStatus, result.output)
         XCTAssertTrue(result.stderr.contains("network namespaces unavailable"), result.stderr)
-        if Cluster.which("ip") != nil { XCTAssertEqual(try namespaces(of: name), []) }
+        if ExternalTool.which("ip") != nil { XCTAssertEqual(try namespaces(of: name), []) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -17,9 +18,9 @@ final class HostFaultTests: ClusterTestCase {
     /// and returns the job's result with the seconds from the fault to the job's end.
     private func runWithFault(
         _ bed: Bed, _ run: String, fault: () throws -> Void
-    ) throws -> (result: Cluster.ProcessResult, secondsAfterFault: Double) {
+    ) throws -> (result: Subprocess.Result, secondsAfterFault: Double) {
         let arguments = ["train", "--run-dir", run, "--epochs", "40", "--stall-timeout", String(stallTimeout)] + common
-        var result: Cluster.ProcessResult?
+        var result: Subprocess.Result?
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             result = try? bed.ies(ranks: 2, arguments, timeout: 180)
@@ -41,7 +42,7 @@ final class HostFaultTests: ClusterTestCase {
 
     /// Process ids living in host `index`'s network namespace of `bed`.
     private func pids(onHost index: Int, of bed: Bed, matching: String? = nil) throws -> [pid_t] {
-        let listing = try Cluster.run("/usr/sbin/ip", ["netns", "pids", "csim-\(bed.name)-h\(index)"], timeout: 20)
+        let listing = try Subprocess.run("/usr/sbin/ip", ["netns", "pids", "csim-\(bed.name)-h\(index)"], timeout: 20)
         return listing.stdout.split(separator: "\n").compactMap { pid_t($0) }.filter { pid in
             guard let matching else { return true }
             let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
@@ -62,7 +63,7 @@ final class HostFaultTests: ClusterTestCase {
         XCTAssertEqual(try Cluster.metrics(run).last?["world_size"] as? Int, 1)
     }
 
-    private func report(_ what: String, _ outcome: (result: Cluster.ProcessResult, secondsAfterFault: Double)) {
+    private func report(_ what: String, _ outcome: (result: Subprocess.Result, secondsAfterFault: Double)) {
         let line = outcome.result.output.split(separator: "\n").first { $0.contains("stalled") || $0.contains("lost") }
         print(String(
             format: "%@: job ended %.1f s after the fault (status %d): %@", what, outcome.secondsAfterFault,

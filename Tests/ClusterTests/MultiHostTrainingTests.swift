@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `ies train` across several hosts, simulated by network namespaces (`cluster-sim`):
@@ -20,7 +21,7 @@ final class MultiHostTrainingTests: ClusterTestCase {
     /// agreed on every rank after every epoch, and every instance was trained or probed.
     @discardableResult
     private func assertCompleted(
-        _ result: Cluster.ProcessResult, _ run: String, epochs: Int, worldSizes: [Int],
+        _ result: Subprocess.Result, _ run: String, epochs: Int, worldSizes: [Int],
         _ label: String, file: StaticString = #filePath, line: UInt = #line
     ) throws -> [[String: Any]] {
         XCTAssertFalse(result.timedOut, "\(label): timed out (hang?)\n\(result.output)", file: file, line: line)

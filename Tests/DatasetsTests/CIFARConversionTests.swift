@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// scripts/cifar-to-binary.py writes what DatasetLoader reads: cifar_convert_check.py makes a
@@ -16,15 +17,15 @@ final class CIFARConversionTests: XCTestCase {
 
     /// The script's own checks: byte-exact records, archives, error messages, unsafe pickles.
     func testConverterPassesItsChecks() throws {
-        let (status, output) = try runPython([script])
-        XCTAssertEqual(status, 0, output)
-        XCTAssertTrue(output.contains(" 0 failed"), output)
+        let result = try Python.run([script])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains(" 0 failed"), result.output)
     }
 
     func testConvertedPythonVersionsLoadWithTheirLabelsAndImages() throws {
         let dir = try TemporaryDirectory()
-        let (status, output) = try runPython([script, "--example", dir.path])
-        XCTAssertEqual(status, 0, output)
+        let result = try Python.run([script, "--example", dir.path])
+        XCTAssertEqual(result.status, 0, result.output)
         let expected = try JSONDecoder().decode(
             [String: [String: Split]].self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("expected.json"))))
 
@@ -39,24 +40,5 @@ final class CIFARConversionTests: XCTestCase {
                 XCTAssertEqual([dataset.channels, dataset.height, dataset.width], [3, 32, 32])
             }
         }
-    }
-
-    /// Runs python3 with `arguments`; skips (fails in CI) when there is no python3.
-    private func runPython(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        if process.terminationStatus == 127 {
-            let message = "python3 is unavailable: \(output)"
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(message) }
-            throw XCTSkip(message)
-        }
-        return (process.terminationStatus, output)
     }
 }

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// CIFAR-10 / CIFAR-100 binary parsing, with record files generated at test time (a record is 3 KB).

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// Directory-level behaviour: detection, errors for unusable directories, `limit`, and the real Fashion-MNIST.

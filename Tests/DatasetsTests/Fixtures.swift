@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 import Datasets
@@ -53,5 +54,15 @@ enum Fixtures {
     /// Contents of a bundled fixture file.
     static func bytes(_ set: String, _ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory(set) + "/" + name)))
+    }
+}
+
+extension TemporaryDirectory {
+    /// Copies every file of the fixture set `set` (e.g. "idx-raw") into this directory.
+    func copyFixtureSet(_ set: String) throws {
+        let source = Fixtures.directory(set)
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: file(name))
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// IDX parsing through `DatasetLoader`: exact values, gzip/raw equivalence, and every malformed case.

@@ -1,11 +1,6 @@
 import Foundation
+import TestSupport
 import XCTest
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Runs `ies-testbed mpi-selftest` under `mpirun` with several world sizes. Every
 /// spawned process has a timeout; on expiry the whole launch (mpirun and its
@@ -24,7 +19,7 @@ final class MPIRunTests: XCTestCase {
     }
 
     func testWithoutMPIRunIsASingleton() throws {
-        let result = try Spawn.run(try testbedBinary(), ["mpi-selftest"], timeout: Self.timeout)
+        let result = try Subprocess.run(try BuiltProducts.require("ies-testbed"), ["mpi-selftest"], timeout: Self.timeout)
         report("singleton", result)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "mpi-selftest ok rank 0 of 1 local 0/1\n")
@@ -76,12 +71,8 @@ final class MPIRunTests: XCTestCase {
     /// The harness itself: a rank that never arrives is killed, with its
     /// launcher and the ranks spinning in the collective, at the timeout.
     func testHangIsKilledAtTheTimeout() throws {
-        let launcher = try mpirunPath()
-        let arguments = [
-            "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", try testbedBinary(),
-            "mpi-selftest", "--hang-on-rank", "1",
-        ]
-        let result = try Spawn.run(launcher, arguments, timeout: 4)
+        let arguments = MPIRun.options(ranks: 2) + [try BuiltProducts.require("ies-testbed"), "mpi-selftest", "--hang-on-rank", "1"]
+        let result = try Subprocess.run(try MPIRun.launcher(), arguments, timeout: 4)
         print(String(format: "mpi-selftest hang -np 2: killed=%d exit %d in %.2f s", result.timedOut ? 1 : 0, result.status, result.seconds))
         XCTAssertTrue(result.timedOut, "expected a timeout; got exit \(result.status)\n\(result.stderr)")
         XCTAssertLessThan(result.seconds, 15)
@@ -91,7 +82,7 @@ final class MPIRunTests: XCTestCase {
     // MARK: - Helpers
 
     @discardableResult
-    private func runSelfTest(ranks: Int, _ options: [String] = []) throws -> Spawn.Result {
+    private func runSelfTest(ranks: Int, _ options: [String] = []) throws -> Subprocess.Result {
         let result = try mpirun(ranks: ranks, options)
         report("-np \(ranks) \(options.joined(separator: " "))", result)
         XCTAssertEqual(result.status, 0, "mpirun -np \(ranks) failed:\n\(result.stdout)\n\(result.stderr)")
@@ -114,172 +105,14 @@ final class MPIRunTests: XCTestCase {
         return result
     }
 
-    private func mpirun(ranks: Int, _ options: [String]) throws -> Spawn.Result {
-        let launcher = try mpirunPath()
-        let arguments =
-            ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", try testbedBinary(), "mpi-selftest"]
-            + options
-        return try Spawn.run(launcher, arguments, timeout: Self.timeout)
+    private func mpirun(ranks: Int, _ options: [String]) throws -> Subprocess.Result {
+        try MPIRun.run(ranks: ranks, [try BuiltProducts.require("ies-testbed"), "mpi-selftest"] + options, timeout: Self.timeout)
     }
 
-    private func report(_ what: String, _ result: Spawn.Result) {
+    private func report(_ what: String, _ result: Subprocess.Result) {
         print(String(format: "mpi-selftest %@: exit %d in %.2f s", what, result.status, result.seconds))
         if result.timedOut {
             XCTFail("\(what): timed out after \(Self.timeout) s and was killed\n\(result.stdout)\n\(result.stderr)")
         }
-    }
-
-    private func mpirunPath() throws -> String {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") where !dir.isEmpty {
-            let candidate = "\(dir)/mpirun"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("mpirun is not on PATH") }
-        throw XCTSkip("mpirun is not on PATH (install openmpi-bin)")
-    }
-
-    /// The test-only `ies-testbed` beside the test runner (on Linux the runner lives in
-    /// `.build/<config>/`), or `$IES_TESTBED_BINARY`.
-    private func testbedBinary() throws -> String {
-        if let explicit = ProcessInfo.processInfo.environment["IES_TESTBED_BINARY"] { return explicit }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("ies-testbed").path
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
-                access(candidate, X_OK) == 0
-            {
-                return candidate
-            }
-            dir.deleteLastPathComponent()
-        }
-        XCTFail("no ies-testbed binary near \(CommandLine.arguments[0]); build it (swift build) or set IES_TESTBED_BINARY")
-        throw XCTSkip("no ies-testbed binary")
-    }
-}
-
-/// posix_spawn with output to files (no pipe to drain), a timeout, and
-/// clean-up of every process the launch created.
-enum Spawn {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var seconds: Double
-        var timedOut: Bool
-        /// After a timeout: processes of the launch still alive after clean-up (should be none).
-        var leftovers: [pid_t] = []
-    }
-
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func run(_ executable: String, _ arguments: [String], timeout: Double) throws -> Result {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ies-mpirun-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let outPath = dir.appendingPathComponent("stdout").path
-        let errPath = dir.appendingPathComponent("stderr").path
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        #if os(Linux)
-        // POSIX_SPAWN_SETSID: a new session, so that every process of the launch
-        // (OpenMPI gives each rank its own process group) can be found again.
-        posix_spawnattr_setflags(&attributes, 0x80)
-        #else
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        #endif
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let start = Date()
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw Failure(description: "posix_spawn \(executable): \(String(cString: strerror(rc)))") }
-
-        var status: Int32 = 0
-        var timedOut = false
-        var leftovers: [pid_t] = []
-        while true {
-            let waited = waitpid(pid, &status, WNOHANG)
-            if waited == pid { break }
-            if waited < 0 && errno != EINTR { throw Failure(description: "waitpid: \(String(cString: strerror(errno)))") }
-            if Date().timeIntervalSince(start) > timeout {
-                timedOut = true
-                terminate(pid, &status)
-                usleep(200_000)
-                leftovers = sessionMembers(pid)
-                break
-            }
-            usleep(20_000)
-        }
-        let seconds = Date().timeIntervalSince(start)
-        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Result(
-            status: exitCode(status), stdout: out, stderr: err, seconds: seconds, timedOut: timedOut, leftovers: leftovers)
-    }
-
-    /// SIGTERM to the launcher (mpirun then stops its ranks), then SIGKILL to
-    /// everything left in its session; reaps the launcher.
-    private static func terminate(_ pid: pid_t, _ status: inout Int32) {
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid {
-                killSession(pid)
-                return
-            }
-            usleep(50_000)
-        }
-        killSession(pid)
-        kill(pid, SIGKILL)
-        waitpid(pid, &status, 0)
-    }
-
-    private static func killSession(_ session: pid_t) {
-        #if os(Linux)
-        for pid in sessionMembers(session) where pid != session { kill(pid, SIGKILL) }
-        #else
-        killpg(session, SIGKILL)
-        #endif
-    }
-
-    /// Live (not zombie) processes whose session id is `session` (Linux; empty elsewhere).
-    static func sessionMembers(_ session: pid_t) -> [pid_t] {
-        #if os(Linux)
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var members: [pid_t] = []
-        for entry in entries {
-            guard let pid = pid_t(entry),
-                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            // After "pid (comm)": state ppid pgrp session ...
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 3, pid_t(fields[3]) == session, fields[0] != "Z" { members.append(pid) }
-        }
-        return members
-        #else
-        return []
-        #endif
-    }
-
-    /// Exit status, or 128 + signal number for a signalled process.
-    private static func exitCode(_ status: Int32) -> Int32 {
-        let signal = status & 0x7F
-        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import NNTestSupport
 import TestSupport
 import XCTest
 

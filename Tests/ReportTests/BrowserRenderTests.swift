@@ -1,5 +1,6 @@
 import Foundation
 import Report
+import TestSupport
 import XCTest
 
 /// A real browser renders the report: headless Chromium takes a screenshot at a laptop's
@@ -8,10 +9,8 @@ final class BrowserRenderTests: XCTestCase {
     static let width = 1280, height = 2400
 
     private func chromium() throws -> String {
-        guard let path = ReportTestSupport.which(["chromium", "chromium-browser", "google-chrome"]) else {
-            try ReportTestSupport.missing("headless Chromium is not installed (apt-get install chromium; scripts/install-deps.sh)")
-        }
-        return path
+        try ExternalTool.require(
+            "chromium", "chromium-browser", "google-chrome", hint: "apt-get install chromium; scripts/install-deps.sh")
     }
 
     /// Screenshot of `html` at width x height; returns the decoded PNG.
@@ -25,14 +24,14 @@ final class BrowserRenderTests: XCTestCase {
             "--screenshot=\(png)", URL(fileURLWithPath: page).absoluteString,
         ]
         if getuid() == 0 { arguments.insert("--no-sandbox", at: 0) }  // Chromium refuses to run as root otherwise
-        let result = try ReportTestSupport.run(browser, arguments, timeout: 120)
+        let result = try Subprocess.run(browser, arguments, timeout: 120)
         XCTAssertFalse(result.timedOut, "chromium did not finish within 120 s")
         XCTAssertTrue(FileManager.default.fileExists(atPath: png), "no screenshot; chromium said: \(result.stderr.suffix(2000))")
         return try PNGImage(path: png)
     }
 
     func testChromiumRendersTheReportWithItsCharts() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let html = try HTMLReport.load(directories: [
             ReportTestSupport.fixture("mlp-1rank"), ReportTestSupport.fixture("mlp-2ranks"),

@@ -1,5 +1,6 @@
 import Foundation
 import Report
+import TestSupport
 import XCTest
 
 /// The report of the fixture runs: every chart present with the right series and points,
@@ -90,7 +91,7 @@ final class HTMLReportTests: XCTestCase {
     /// Two synthetic runs small enough to check by hand: the baseline takes 2 + 2 s and
     /// reaches 80% then 85%; the other takes 1 + 1 s and reaches 82% then 81%.
     func testSpeedupAndAccuracyDifferenceAgainstTheFirstRun() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func write(_ name: String, _ lines: [String]) throws -> String {
             let run = directory + "/" + name
@@ -125,7 +126,7 @@ final class HTMLReportTests: XCTestCase {
 
     /// Past 8 ranks one line per rank would be unreadable: the largest and smallest rank.
     func testManyRanksShowTheLargestAndSmallestRank() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let before = (0..<12).map { 100 + $0 * 10 }, after = [Int](repeating: 155, count: 12)
         let line = "{\"epoch\":1,\"world_size\":12,\"unmastered_per_rank_before\":\(before),"

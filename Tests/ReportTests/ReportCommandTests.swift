@@ -1,21 +1,16 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `ies report` through the command line: output file, errors naming the path.
 final class ReportCommandTests: XCTestCase {
-    private func ies() throws -> String {
-        guard let path = ReportTestSupport.iesBinary else {
-            XCTFail("ies binary not found beside the test bundle; build with --build-tests")
-            throw XCTSkip("no ies binary")
-        }
-        return path
-    }
+    private func ies() throws -> String { try BuiltProducts.require("ies") }
 
     func testWritesTheReportWhereAsked() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = directory + "/out.html"
-        let result = try ReportTestSupport.run(
+        let result = try Subprocess.run(
             try ies(), ["report", ReportTestSupport.fixture("mlp-1rank"), ReportTestSupport.fixture("mlp-2ranks"),
                         "--output", output], timeout: 60)
         XCTAssertFalse(result.timedOut)
@@ -26,9 +21,9 @@ final class ReportCommandTests: XCTestCase {
     }
 
     func testDefaultOutputIsReportHTMLInTheCurrentDirectory() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let process = try ReportTestSupport.run(
+        let process = try Subprocess.run(
             "/bin/sh", ["-c", "cd \"$0\" && exec \"$1\" report \"$2\"", directory, try ies(), ReportTestSupport.fixture("mlp-1rank")],
             timeout: 60)
         XCTAssertEqual(process.status, 0, process.stderr)
@@ -36,9 +31,9 @@ final class ReportCommandTests: XCTestCase {
     }
 
     func testRunDirectoryWithoutMetricsIsNamedInTheError() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let result = try ReportTestSupport.run(
+        let result = try Subprocess.run(
             try ies(), ["report", ReportTestSupport.fixture("mlp-1rank"), directory, "-o", directory + "/r.html"], timeout: 60)
         XCTAssertNotEqual(result.status, 0)
         let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
@@ -48,7 +43,7 @@ final class ReportCommandTests: XCTestCase {
     }
 
     func testNoRunDirectoryIsAUsageError() throws {
-        let result = try ReportTestSupport.run(try ies(), ["report"], timeout: 60)
+        let result = try Subprocess.run(try ies(), ["report"], timeout: 60)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("<run-dir>"), result.stderr)
     }

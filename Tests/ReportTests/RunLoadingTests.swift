@@ -1,5 +1,6 @@
 import Foundation
 import Report
+import TestSupport
 import XCTest
 
 /// Reading run directories: runs in progress, old runs, broken files, clear errors.
@@ -8,7 +9,7 @@ final class RunLoadingTests: XCTestCase {
     /// the trainer sees them: reported up to epoch 5, with a note, and "in progress" since
     /// the checkpoint's configuration asks for 8 epochs.
     func testRunInProgressIsReportedUpToItsLastCompleteLine() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let run = try ReportTestSupport.copyFixture("mlp-2ranks", to: directory)
         let lines = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
@@ -31,7 +32,7 @@ final class RunLoadingTests: XCTestCase {
 
     /// The same without any checkpoint: the run's length is unknown, so no "in progress".
     func testTruncatedRunWithoutCheckpointsStillLoads() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let text = try String(contentsOfFile: ReportTestSupport.fixture("mlp-1rank") + "/metrics.jsonl", encoding: .utf8)
         try String(text.dropLast(40)).write(toFile: directory + "/metrics.jsonl", atomically: true, encoding: .utf8)
@@ -52,7 +53,7 @@ final class RunLoadingTests: XCTestCase {
     }
 
     func testMissingMetricsIsAnErrorNamingTheDirectory() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         XCTAssertThrowsError(try TrainingRun.load(directory: directory)) { error in
             XCTAssertEqual(error as? ReportError, .missingMetrics(path: directory))
@@ -64,7 +65,7 @@ final class RunLoadingTests: XCTestCase {
     }
 
     func testMalformedLineInTheMiddleNamesFileAndLine() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/metrics.jsonl"
         try "{\"epoch\":1,\"test_accuracy\":0.5}\nnot json\n{\"epoch\":3}\n".write(toFile: path, atomically: true, encoding: .utf8)
@@ -77,7 +78,7 @@ final class RunLoadingTests: XCTestCase {
     }
 
     func testEmptyMetricsIsAnError() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         _ = FileManager.default.createFile(atPath: directory + "/metrics.jsonl", contents: Data())
         XCTAssertThrowsError(try TrainingRun.load(directory: directory)) { error in
@@ -88,7 +89,7 @@ final class RunLoadingTests: XCTestCase {
     /// A run written before evaluate_seconds, checkpoint_seconds and the per-class fields
     /// existed: those charts degrade (no evaluation layer, a note instead of the heat map).
     func testOldRunWithoutTheNewFields() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let objects = try ReportTestSupport.metricsObjects(ReportTestSupport.fixture("mlp-1rank"))
         let old = try objects.map { object -> String in
@@ -108,7 +109,7 @@ final class RunLoadingTests: XCTestCase {
 
     /// Without class sizes the heat map shows counts.
     func testClassCountsWithoutClassSizes() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "{\"epoch\":1,\"mastered_per_class\":[3,0,7]}\n{\"epoch\":2,\"mastered_per_class\":[4,1,9]}\n"
             .write(toFile: directory + "/metrics.jsonl", atomically: true, encoding: .utf8)

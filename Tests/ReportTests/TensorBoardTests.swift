@@ -1,5 +1,6 @@
 import Foundation
 import Report
+import TestSupport
 import XCTest
 
 /// Event files: the checksum, the hand-made protobuf, the framing, and TensorBoard's
@@ -47,7 +48,7 @@ final class TensorBoardTests: XCTestCase {
     }
 
     func testWriterFramesEveryEventAndNamesTheFile() throws {
-        let directory = try ReportTestSupport.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let writer = try TensorBoardWriter(directory: directory + "/tb", wallTime: 1_700_000_000)
         try writer.add(scalars: [("accuracy/test", 0.5)], step: 1, wallTime: 1_700_000_001)
@@ -76,26 +77,21 @@ final class TensorBoardTests: XCTestCase {
 
     /// `ies report --tensorboard` on the fixture, read back by TensorBoard's EventAccumulator.
     func testTensorBoardReadsTheSameValuesAsMetricsJSONL() throws {
-        let probe = try ReportTestSupport.run(
-            "/usr/bin/env", ["python3", "-c", "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator"],
-            timeout: 120)
-        if probe.status != 0 {
-            try ReportTestSupport.missing("python3 with the tensorboard package is unavailable (pip install tensorboard; "
-                + "scripts/install-deps.sh): \(probe.stderr.suffix(300))")
-        }
-        let ies = try XCTUnwrap(ReportTestSupport.iesBinary, "ies binary not built beside the tests")
-        let directory = try ReportTestSupport.temporaryDirectory()
+        try Python.require(
+            "tensorboard.backend.event_processing.event_accumulator", hint: "pip install tensorboard; scripts/install-deps.sh")
+        let ies = try BuiltProducts.require("ies")
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let run = ReportTestSupport.fixture("mlp-2ranks")
         for _ in 0..<2 {  // exporting twice replaces the first export instead of doubling the points
-            let export = try ReportTestSupport.run(ies, ["report", "--tensorboard", directory, run], timeout: 60)
+            let export = try Subprocess.run(ies, ["report", "--tensorboard", directory, run], timeout: 60)
             XCTAssertEqual(export.status, 0, export.stderr)
         }
         let events = try FileManager.default.contentsOfDirectory(atPath: directory + "/mlp-2ranks")
         XCTAssertEqual(events.filter { $0.hasPrefix("events.out.tfevents.") }.count, 1, "\(events)")
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("read_events.py").path
-        let read = try ReportTestSupport.run("/usr/bin/env", ["python3", script, directory + "/mlp-2ranks"], timeout: 120)
+        let read = try Python.run([script, directory + "/mlp-2ranks"], timeout: 120)
         XCTAssertEqual(read.status, 0, read.stderr)
         let scalars = try XCTUnwrap(
             JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: [[Double]]], read.stdout)

@@ -1,20 +1,23 @@
 import Foundation
 import DurableIO
 import SafeTensors
+import TestSupport
 import XCTest
 
 /// Tests for the safetensors reader/writer in `Sources/NN/Safetensors`.
 final class SafetensorsTests: XCTestCase {
+    private var directory: TemporaryDirectory?
     private var tempDir: URL!
 
     override func setUpWithError() throws {
-        tempDir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("SafetensorsTests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: tempDir, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory("SafetensorsTests")
+        self.directory = directory
+        tempDir = URL(fileURLWithPath: directory.path, isDirectory: true)
     }
 
-    override func tearDownWithError() throws {
-        if let tempDir { try? FileManager.default.removeItem(at: tempDir) }
+    override func tearDown() {
+        directory = nil  // removes it
+        super.tearDown()
     }
 
     // MARK: - Fixtures
@@ -395,41 +398,6 @@ final class SafetensorsTests: XCTestCase {
     private static let scriptPath = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().appendingPathComponent("safetensors_check.py").path
 
-    /// Runs `python3 args...`, returning the exit status and combined stdout/stderr.
-    private func runPython(_ args: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + args
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    private struct ReferenceUnavailable: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Skips (or, when `CI=true`, fails) unless `python3` can import safetensors and numpy.
-    private func requireReferenceImplementation() throws {
-        let probe: (status: Int32, output: String)
-        do {
-            probe = try runPython(["-c", "import safetensors, numpy"])
-        } catch {
-            probe = (-1, "\(error)")
-        }
-        guard probe.status != 0 else { return }
-        let message = "python3 with safetensors and numpy is unavailable (pip install safetensors numpy): "
-            + probe.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            throw ReferenceUnavailable(description: message)
-        }
-        throw XCTSkip(message)
-    }
-
     /// A JSON string literal (escaping `"`, `\` and control characters).
     private func jsonString(_ s: String) -> String {
         var out = "\""
@@ -472,26 +440,26 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func testReferenceImplementationReadsSwiftFile() throws {
-        try requireReferenceImplementation()
+        try Python.require("safetensors", "numpy", hint: "pip install safetensors numpy")
         let path = tempDir.appendingPathComponent("swift.safetensors").path
         let file = sampleFile()
         try file.write(path: path)
-        let result = try runPython([Self.scriptPath, "check", path, expectationJSON(file)])
+        let result = try Python.run([Self.scriptPath, "check", path, expectationJSON(file)])
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("OK: \(file.tensors.count) tensors match"), result.output)
 
         // Negative control: the checker must notice a single changed value.
         var altered = file
         altered.tensors[1] = SafetensorsTensor(name: "layer.0.bias", shape: [4], floats: [0.1, 0.2, -0.3, 2e-30])
-        let mismatch = try runPython([Self.scriptPath, "check", path, expectationJSON(altered)])
+        let mismatch = try Python.run([Self.scriptPath, "check", path, expectationJSON(altered)])
         XCTAssertEqual(mismatch.status, 1, mismatch.output)
         XCTAssertTrue(mismatch.output.contains("MISMATCH: 'layer.0.bias'"), mismatch.output)
     }
 
     func testSwiftReadsReferenceFile() throws {
-        try requireReferenceImplementation()
+        try Python.require("safetensors", "numpy", hint: "pip install safetensors numpy")
         let path = tempDir.appendingPathComponent("python.safetensors").path
-        let result = try runPython([Self.scriptPath, "write", path])
+        let result = try Python.run([Self.scriptPath, "write", path])
         XCTAssertEqual(result.status, 0, result.output)
         let file = try SafetensorsFile.read(path: path)
 
@@ -522,9 +490,9 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func testEncoderMatchesReferenceBytes() throws {
-        try requireReferenceImplementation()
+        try Python.require("safetensors", "numpy", hint: "pip install safetensors numpy")
         let path = tempDir.appendingPathComponent("single.safetensors").path
-        let result = try runPython([Self.scriptPath, "write-single", path])
+        let result = try Python.run([Self.scriptPath, "write-single", path])
         XCTAssertEqual(result.status, 0, result.output)
         let reference = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let swift = SafetensorsFile(tensors: [SafetensorsTensor(name: "w", shape: [2], floats: [1, -2])]).encoded()

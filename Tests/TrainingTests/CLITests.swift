@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The command line on bad input: a one-line error naming the file or flag, non-zero exit, no crash.
@@ -18,7 +19,7 @@ final class CLITests: XCTestCase {
     }
 
     func testMissingDataDirectoryNamesIt() throws {
-        let run = try Fixtures.temporaryDirectory()
+        let run = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: run) }
         try assertFails(
             ["train", "--data", "/nonexistent/ies-data", "--run-dir", run, "--epochs", "1"],
@@ -26,7 +27,7 @@ final class CLITests: XCTestCase {
     }
 
     func testTruncatedImageFileNamesItAndTheExpectedSize() throws {
-        let data = try Fixtures.temporaryDirectory()
+        let data = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: data) }
         // A valid 2-image 2x2 IDX set, then the training images cut short.
         func idx(_ magic: UInt32, _ dims: [UInt32], _ payload: [UInt8]) -> Data {
@@ -69,7 +70,7 @@ final class CLITests: XCTestCase {
     }
 
     func testEvalRejectsAFileThatIsNotAModel() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/junk.safetensors"
         try Data("not a safetensors file".utf8).write(to: URL(fileURLWithPath: path))
@@ -80,7 +81,7 @@ final class CLITests: XCTestCase {
     /// A real (tiny) run through the CLI, then `ies eval` on its model.
     func testTrainThenEvalThroughTheCommandLine() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.fashionMNIST) else { throw XCTSkip("no dataset") }
-        let run = try Fixtures.temporaryDirectory()
+        let run = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: run) }
         let train = try Fixtures.runIES([
             "train", "--model", "mlp", "--epochs", "1", "--limit", "2000", "--run-dir", run, "--threads", "1",

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import TestSupport
 import Training
 import XCTest
 
@@ -11,8 +12,8 @@ final class CheckpointTests: RunDirectoryTestCase {
     /// `ies train` alone (ranks nil) or under mpirun; asserts success unless `expectFailure`.
     @discardableResult
     private func ies(
-        ranks: Int?, _ arguments: [String], expectFailure: Bool = false, binary: String = Fixtures.iesBinary
-    ) throws -> Fixtures.ProcessResult {
+        ranks: Int?, _ arguments: [String], expectFailure: Bool = false, binary: String = BuiltProducts.ies
+    ) throws -> Subprocess.Result {
         let result = try ranks.map { try Fixtures.mpirunIES(ranks: $0, arguments, binary: binary) }
             ?? Fixtures.runIES(arguments)
         XCTAssertFalse(result.timedOut, "timed out: \(arguments) \(result.stderr)")
@@ -75,7 +76,7 @@ final class CheckpointTests: RunDirectoryTestCase {
         let crash = try ies(
             ranks: 2,
             ["train", "--run-dir", killed, "--epochs", "4", "--kill-rank", "1", "--kill-after-checkpoint", "2"] + common,
-            expectFailure: true, binary: Fixtures.testbedBinary)
+            expectFailure: true, binary: BuiltProducts.testbed)
         XCTAssertLessThan(crash.seconds, 30, "mpirun took \(crash.seconds) s to end after a rank died")
         let names = CheckpointStore(runDirectory: killed).checkpointNames()
         XCTAssertEqual(names.first, "epoch-0002", "checkpoints after the kill: \(names)")

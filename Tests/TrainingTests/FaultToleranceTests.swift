@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import TestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -17,42 +18,22 @@ final class FaultToleranceTests: RunDirectoryTestCase {
 
     /// A running `ies train` (alone or under mpirun) that a test can signal.
     private final class Job {
-        let process = Process()
-        let output = Fixtures.OutputCollector()
-        let start = Date()
+        let process: Subprocess
 
         init(_ executable: String, _ arguments: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            var environment = ProcessInfo.processInfo.environment
-            environment["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
-            process.environment = environment
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            out.fileHandleForReading.readabilityHandler = { [output] in output.append(out: $0.availableData) }
-            err.fileHandleForReading.readabilityHandler = { [output] in output.append(err: $0.availableData) }
-            try process.run()
+            process = try Subprocess(executable, arguments, environment: MPIRun.environment)
         }
 
         /// Waits until `text` shows on stdout (or `seconds` pass).
         func waitFor(_ text: String, seconds: Double = 60) {
             let deadline = Date().addingTimeInterval(seconds)
-            while !output.stdout.contains(text) && process.isRunning && Date() < deadline { usleep(20_000) }
+            while !process.stdout.contains(text) && process.isRunning && Date() < deadline { usleep(20_000) }
         }
 
         /// Waits for the end (killing it past `seconds`); returns the exit status and the seconds from `since`.
         func finish(seconds: Double, since: Date) -> (status: Int32, seconds: Double, timedOut: Bool) {
-            let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            let timedOut = process.isRunning
-            if timedOut {
-                process.terminate()
-                usleep(2_000_000)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            }
-            process.waitUntilExit()
-            return (process.terminationStatus, Date().timeIntervalSince(since), timedOut)
+            let result = process.wait(timeout: seconds)
+            return (result.status, Date().timeIntervalSince(since), result.timedOut)
         }
     }
 
@@ -63,7 +44,7 @@ final class FaultToleranceTests: RunDirectoryTestCase {
             guard let pid = pid_t(entry),
                   let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
                   String(decoding: command, as: UTF8.self).contains(runDirectory),
-                  String(decoding: command, as: UTF8.self).hasPrefix(Fixtures.iesBinary),
+                  String(decoding: command, as: UTF8.self).hasPrefix(BuiltProducts.ies),
                   let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
             else { continue }
             if environment.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=\(rank)" }) {
@@ -74,8 +55,7 @@ final class FaultToleranceTests: RunDirectoryTestCase {
     }
 
     private func mpirunArguments(ranks: Int, _ arguments: [String]) throws -> (String, [String]) {
-        guard let mpirun = Fixtures.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
-        return (mpirun, ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", String(ranks), Fixtures.iesBinary] + arguments)
+        (try MPIRun.launcher(), MPIRun.options(ranks: ranks) + [BuiltProducts.ies] + arguments)
     }
 
     private func model(_ run: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors")) }
@@ -98,17 +78,17 @@ final class FaultToleranceTests: RunDirectoryTestCase {
             ?? Fixtures.runIES(base + ["--run-dir", straight])
         XCTAssertEqual(reference.status, 0, reference.stderr)
         let (executable, arguments) = try ranks.map { try mpirunArguments(ranks: $0, base + ["--run-dir", run]) }
-            ?? (Fixtures.iesBinary, base + ["--run-dir", run])
+            ?? (BuiltProducts.ies, base + ["--run-dir", run])
         let job = try Job(executable, arguments)
         job.waitFor("epoch 1/3")
         usleep(300_000)  // into epoch 2's training pass
-        let target = rank.flatMap { pid(ofRank: $0, runDirectory: run) } ?? job.process.processIdentifier
+        let target = rank.flatMap { pid(ofRank: $0, runDirectory: run) } ?? job.process.pid
         let signalled = Date()
         kill(target, signal)
         let end = job.finish(seconds: 60, since: signalled)
-        XCTAssertFalse(end.timedOut, job.output.stderr)
-        XCTAssertEqual(end.status, ExitStatus.preempted.rawValue, "\(job.output.stdout)\n\(job.output.stderr)")
-        XCTAssertTrue(job.output.stdout.contains("stopped by a preemption signal"), job.output.stdout)
+        XCTAssertFalse(end.timedOut, job.process.stderr)
+        XCTAssertEqual(end.status, ExitStatus.preempted.rawValue, "\(job.process.stdout)\n\(job.process.stderr)")
+        XCTAssertTrue(job.process.stdout.contains("stopped by a preemption signal"), job.process.stdout)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints")) ?? []
         XCTAssertTrue(names.contains { $0.contains(".step-") }, "no mid-epoch checkpoint: \(names)")
         print(String(format: "preemption (%@ to %@): exit %d %.2f s after the signal", signal == SIGTERM ? "SIGTERM" : "SIGUSR1",
@@ -142,10 +122,10 @@ final class FaultToleranceTests: RunDirectoryTestCase {
     /// count is refused with a message that says what to do.
     func testMidEpochCheckpointRefusesAnotherRankCount() throws {
         let run = try runDirectory()
-        let job = try Job(Fixtures.iesBinary, ["train", "--epochs", "3", "--run-dir", run] + common)
+        let job = try Job(BuiltProducts.ies, ["train", "--epochs", "3", "--run-dir", run] + common)
         job.waitFor("epoch 1/3")
         usleep(300_000)
-        kill(job.process.processIdentifier, SIGTERM)
+        kill(job.process.pid, SIGTERM)
         XCTAssertEqual(job.finish(seconds: 60, since: Date()).status, ExitStatus.preempted.rawValue)
         let result = try Fixtures.mpirunIES(ranks: 2, ["train", "--run-dir", run, "--resume", "--threads", "1", "--no-progress"])
         XCTAssertNotEqual(result.status, 0)
@@ -167,9 +147,9 @@ final class FaultToleranceTests: RunDirectoryTestCase {
         kill(victim, SIGKILL)
         XCTAssertFalse(end.timedOut, "the job hung after a rank stopped")
         print(String(format: "SIGSTOP of rank 2: job ended %.1f s later, exit %d", end.seconds, end.status))
-        XCTAssertEqual(end.status, ExitStatus.stalled.rawValue, job.output.stderr)
+        XCTAssertEqual(end.status, ExitStatus.stalled.rawValue, job.process.stderr)
         XCTAssertLessThan(end.seconds, 5 + 10)
-        XCTAssertTrue(job.output.stderr.contains("rank 2 (host"), job.output.stderr)
+        XCTAssertTrue(job.process.stderr.contains("rank 2 (host"), job.process.stderr)
         // Resume from the last checkpoint, on two ranks.
         let result = try Fixtures.mpirunIES(
             ranks: 2, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--threads", "1", "--no-progress"])

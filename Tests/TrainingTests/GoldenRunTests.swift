@@ -1,5 +1,7 @@
 import Foundation
 import NN
+import RunFormat
+import TestSupport
 import Training
 import XCTest
 

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Mastery
 import NN
+import TestSupport
 import Training
 import XCTest
 
@@ -22,7 +23,7 @@ final class IESTrainingTests: XCTestCase {
     /// written here without any mastery bookkeeping (no probe, no decisions).
     func testThresholdZeroGivesExactlyThePlainTrainingParameters() throws {
         let splits = try Fixtures.fashion(limit: 1500)
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let epochs = 7  // past the first epoch in which the defaults could master anything
         let config = try config(directory, epochs: epochs, threshold: 0)
@@ -60,7 +61,7 @@ final class IESTrainingTests: XCTestCase {
     /// With a high threshold many instances are mastered; the bookkeeping must add up every epoch.
     func testMasteredInstancesAreProbedNotTrainedAndCountsAddUp() throws {
         let splits = try Fixtures.fashion(limit: 2000)
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let trainer = try Trainer(config: config(directory, epochs: 10, threshold: 5e-2), splits: splits)
         trainer.report = { _ in }

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import NN
 import SafeTensors
+import NNTestSupport
 import TestSupport
 import Training
 import XCTest
@@ -14,14 +15,6 @@ import XCTest
 final class ModelReferenceTests: RunDirectoryTestCase {
     private static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("numpy_reference.py").path
-
-    private func requirePython() throws {
-        let probe = try Fixtures.run("/usr/bin/env", ["python3", "-c", "import safetensors, numpy"], timeout: 60)
-        guard probe.status != 0 else { return }
-        let message = "python3 with safetensors and numpy is unavailable (scripts/install-deps.sh): \(probe.stderr)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(message) }
-        throw XCTSkip(message)
-    }
 
     /// Builds `preset`, gives its BatchNorm layers random affine parameters and running
     /// statistics, runs a random batch in `training` mode (folding the batch statistics, as
@@ -80,19 +73,18 @@ final class ModelReferenceTests: RunDirectoryTestCase {
         }
         try SafetensorsFile(tensors: tensors).write(path: run + "/io.safetensors")
         let mode = training ? "train" : "eval"
-        let result = try Fixtures.run(
-            "/usr/bin/env", ["python3", Self.script, run + "/model.safetensors", run + "/io.safetensors", mode], timeout: 300)
+        let result = try Python.run([Self.script, run + "/model.safetensors", run + "/io.safetensors", mode], timeout: 300)
         XCTAssertEqual(result.status, 0, "\(preset) \(mode): \(result.stdout) \(result.stderr)")
         print("\(preset.rawValue) \(mode): " + result.stdout.replacingOccurrences(of: "\n", with: "; "))
     }
 
     func testResNet18() throws {
-        try requirePython()
+        try Python.require("safetensors", "numpy")
         for training in [false, true] { try check(.resnet18, input: [1, 28, 28], width: 8, batch: 4, training: training) }
     }
 
     func testResNet34AndResNet50() throws {
-        try requirePython()
+        try Python.require("safetensors", "numpy")
         for training in [false, true] {
             try check(.resnet34, input: [3, 32, 32], width: 4, batch: 3, training: training)
             try check(.resnet50, input: [3, 32, 32], width: 4, batch: 3, training: training)
@@ -100,7 +92,7 @@ final class ModelReferenceTests: RunDirectoryTestCase {
     }
 
     func testVGG16WithDropoutMasks() throws {
-        try requirePython()
+        try Python.require("safetensors", "numpy")
         for training in [false, true] { try check(.vgg16, input: [3, 32, 32], width: nil, batch: 3, training: training) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Training
 import XCTest
 
@@ -10,7 +11,7 @@ final class OutputTests: RunDirectoryTestCase {
     func testEpochLinesReachAPipeAsEpochsEnd() throws {
         let run = try runDirectory()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixtures.iesBinary)
+        process.executableURL = URL(fileURLWithPath: BuiltProducts.ies)
         process.arguments = [
             "train", "--model", "mlp", "--limit", "20000", "--epochs", "3", "--threads", "1", "--run-dir", run,
         ]

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import NN
 import SafeTensors
+import TestSupport
 import Training
 import XCTest
 
@@ -10,7 +11,7 @@ import XCTest
 /// must reproduce the logits ies computes.
 final class PyTorchSemanticsTests: RunDirectoryTestCase {
     func testSavedModelsReproduceTheirLogitsUnderPyTorchSemantics() throws {
-        try requirePythonSafetensors()
+        try Python.require("safetensors", "numpy")
         let splits = try Fixtures.fashion(limit: 600)
         for preset in [ModelPreset.mlp, .cnn] {
             let run = try runDirectory()
@@ -44,18 +45,9 @@ final class PyTorchSemanticsTests: RunDirectoryTestCase {
 
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 .appendingPathComponent("numpy_reference.py").path
-            let result = try Fixtures.run("/usr/bin/env", ["python3", script, summary.modelPath, io, "eval"], timeout: 120)
+            let result = try Python.run([script, summary.modelPath, io, "eval"], timeout: 120)
             XCTAssertEqual(result.status, 0, "\(preset): \(result.stdout) \(result.stderr)")
             XCTAssertTrue(result.stdout.contains(preset.rawValue), result.stdout)
         }
-    }
-
-    /// Skips (fails in CI) unless python3 can import safetensors and numpy.
-    private func requirePythonSafetensors() throws {
-        let probe = try Fixtures.run("/usr/bin/env", ["python3", "-c", "import safetensors, numpy"], timeout: 60)
-        guard probe.status != 0 else { return }
-        let message = "python3 with safetensors and numpy is unavailable (scripts/install-deps.sh): \(probe.stderr)"
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(message) }
-        throw XCTSkip(message)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import TestSupport
 import Training
 import XCTest
 
@@ -62,8 +63,8 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
     private let common = ["--model", "mlp", "--limit", "3000", "--threads", "1", "--no-progress", "--seed", "4",
                           "--shard-by", "class", "--ies-threshold", "0.05"]
 
-    private func train(ranks: Int, _ arguments: [String], binary: String = Fixtures.iesBinary) throws
-        -> Fixtures.ProcessResult
+    private func train(ranks: Int, _ arguments: [String], binary: String = BuiltProducts.ies) throws
+        -> Subprocess.Result
     {
         let result = try Fixtures.mpirunIES(ranks: ranks, ["train"] + arguments, binary: binary)
         XCTAssertFalse(result.timedOut, "timed out: \(arguments) \(result.stderr)")
@@ -129,7 +130,7 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
         let run = try runDirectory()
         let result = try train(
             ranks: 2, ["--run-dir", run, "--epochs", "3", "--drop-instance-rank", "1", "--drop-instance-epoch", "2"] + common,
-            binary: Fixtures.testbedBinary)
+            binary: BuiltProducts.testbed)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("lost or duplicated"), result.stderr)
         let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")

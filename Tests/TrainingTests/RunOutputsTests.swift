@@ -1,5 +1,6 @@
 import Foundation
 import SafeTensors
+import TestSupport
 import Training
 import XCTest
 
@@ -17,13 +18,7 @@ final class RunOutputsTests: RunDirectoryTestCase {
         let result = try Fixtures.runIES(["train", "--run-dir", run, "--tensorboard", events] + common)
         XCTAssertEqual(result.status, 0, result.stderr)
         defer { try? FileManager.default.removeItem(atPath: events) }
-        let probe = try Fixtures.run(
-            "/usr/bin/env", ["python3", "-c", "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator"],
-            timeout: 60)
-        guard probe.status == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("python tensorboard is missing") }
-            throw XCTSkip("python tensorboard is not installed (scripts/install-deps.sh)")
-        }
+        try Python.require("tensorboard.backend.event_processing.event_accumulator")
         let script = """
             import sys
             from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -31,7 +26,7 @@ final class RunOutputsTests: RunDirectoryTestCase {
             for tag in ("accuracy/test", "ies/mastered", "lr"):
                 print(tag, " ".join(f"{e.step}:{e.value!r}" for e in a.Scalars(tag)))
             """
-        let read = try Fixtures.run("/usr/bin/env", ["python3", "-c", script, events], timeout: 60)
+        let read = try Python.run(["-c", script, events], timeout: 60)
         XCTAssertEqual(read.status, 0, read.stderr)
         let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
         var values: [String: [(Int, Double)]] = [:]

@@ -19,7 +19,7 @@ final class TrainerTests: XCTestCase {
     /// The acceptance bar of the engine: cnn, 2 epochs, first 5,000 instances, >= 80% test accuracy.
     func testCNNReachesEightyPercentInTwoEpochsOnFiveThousandInstances() throws {
         let splits = try Fixtures.fashion(limit: 5000)
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var config = config(directory, model: .cnn, epochs: 2)
         config.threads = 2
@@ -53,7 +53,7 @@ final class TrainerTests: XCTestCase {
         let splits = try Fixtures.fashion(limit: 1000)
         var digests: [UInt64] = []
         for seed: UInt64 in [3, 3, 4] {
-            let directory = try Fixtures.temporaryDirectory()
+            let directory = try TemporaryDirectory.make()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             var config = config(directory)
             config.seed = seed
@@ -73,7 +73,7 @@ final class TrainerTests: XCTestCase {
 
     func testLearningRateFollowsTheSchedulePerEpoch() throws {
         let splits = try Fixtures.fashion(limit: 256)
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var config = config(directory, epochs: 3)
         config.schedule = .step(size: 2, gamma: 0.5)
@@ -88,7 +88,7 @@ final class TrainerTests: XCTestCase {
 
     func testRefusesARunDirectoryThatAlreadyHoldsARun() throws {
         let splits = try Fixtures.fashion(limit: 128)
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try Data("{}\n".utf8).write(to: URL(fileURLWithPath: directory + "/metrics.jsonl"))
         let trainer = try Trainer(config: config(directory), splits: splits)
@@ -101,7 +101,7 @@ final class TrainerTests: XCTestCase {
 
     func testDivergenceStopsWithAClearError() throws {
         let splits = try Fixtures.fashion(limit: 512)
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var config = config(directory, epochs: 2)
         config.learningRate = 1e6
@@ -143,7 +143,7 @@ final class MetricsLogResumeTests: XCTestCase {
     }
 
     func testResumeKeepsEarlierLinesAndRestoresTheCheckpointsRecord() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/metrics.jsonl"
         let log = try MetricsLog(path: path)

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import TestSupport
 import XCTest
 
 // Finite-difference gradient checking for NN layers and models.
