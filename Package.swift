@@ -100,18 +100,17 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(
             name: "TrainingTests",
-<<<<<<< HEAD
-            dependencies: ["Training", "Benchmarks", "RunFormat", "Report", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport"],
-=======
-            dependencies: ["Training", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed", "TestSupport", "NNTestSupport"],
->>>>>>> testsupport
+            dependencies: [
+                "Training", "Benchmarks", "RunFormat", "Report", "NN", "SafeTensors", "Datasets", "Mastery", "Distributed",
+                "TestSupport", "NNTestSupport",
+            ],
             exclude: ["numpy_reference.py"]),
         // Multi-host runs on network namespaces (scripts/cluster-sim): spawns cluster-sim and
         // the built `ies`, links no library of ours but TestSupport. Needs root; skips where
         // namespaces are unavailable.
         .testTarget(name: "ClusterTests", dependencies: ["TestSupport"]),
         .testTarget(
-            name: "ReportTests", dependencies: ["Report", "CZlib", "TestSupport"],
+            name: "ReportTests", dependencies: ["Report", "RunFormat", "CZlib", "TestSupport"],
             exclude: ["read_events.py"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
