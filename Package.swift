@@ -97,6 +97,7 @@ let package = Package(
             exclude: ["cifar_convert_check.py"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "MasteryTests", dependencies: ["Mastery"]),
+        .testTarget(name: "RunFormatTests", dependencies: ["RunFormat", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(
             name: "TrainingTests",

@@ -27,7 +27,7 @@ public struct TrainingRun: Sendable {
     }
 
     /// Loads `directory/metrics.jsonl` and the newest valid checkpoint's meta.json (by the
-    /// same rule as a resume: `CheckpointStore.newestValid`).
+    /// same rule as a resume, `CheckpointStore.newestValid`, without reading the tensor files).
     public static func load(directory: String) throws -> TrainingRun {
         let run = RunDirectory(directory)
         var isDirectory: ObjCBool = false
@@ -40,7 +40,7 @@ public struct TrainingRun: Sendable {
         var newest: VerifiedCheckpoint<SettingsRecord>?
         if !run.checkpointStore.checkpointNames().isEmpty {
             do {
-                let found = try run.checkpointStore.newestValid(SettingsRecord.self)
+                let found = try run.checkpointStore.newestValid(SettingsRecord.self, readingFiles: false)
                 newest = found.checkpoint
                 warnings += found.warnings
             } catch {

@@ -7,10 +7,11 @@ import Foundation
 /// this module needs to know nothing of models or optimizers.
 public struct CheckpointMeta<Config: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
     /// 3: `SHA256SUMS` covers meta.json too, and `run_id` names the run. 2: the files'
-    /// checksums only in `files` (still read).
+    /// checksums only in `files`. 1: before mid-epoch checkpoints (its tensors differ).
     public static var currentFormat: Int { 3 }
-    /// The formats this version reads.
-    public static var readableFormats: ClosedRange<Int> { 2...3 }
+    /// The formats whose meta.json this version reads (what can be resumed is the trainer's
+    /// to say: `LoadedCheckpoint.resumableFormats`).
+    public static var readableFormats: ClosedRange<Int> { 1...3 }
 
     public var format: Int = CheckpointMeta.currentFormat
     /// Epochs completed when it was written (training resumes at this 0-based epoch).

@@ -115,14 +115,18 @@ public struct CheckpointStore: Sendable {
 
     /// The newest checkpoint that passes every check of `VerifiedCheckpoint`; invalid newer
     /// ones are skipped with a warning each; none valid is `RunFormatError.noCheckpoint`.
+    ///
+    /// `readingFiles` false checks meta.json alone (parse, SHA256SUMS, folder name) and
+    /// leaves the data files unread: for readers that need only the description (a report).
     public func newestValid<Config>(
-        _ config: Config.Type, accepting accept: (VerifiedCheckpoint<Config>) throws -> Void = { _ in }
+        _ config: Config.Type, readingFiles: Bool = true,
+        accepting accept: (VerifiedCheckpoint<Config>) throws -> Void = { _ in }
     ) throws -> (checkpoint: VerifiedCheckpoint<Config>, warnings: [String]) {
         var warnings: [String] = []
         var problems: [String] = []
         for name in checkpointNames() {
             do {
-                let checkpoint = try VerifiedCheckpoint<Config>(directory: path(name))
+                let checkpoint = try VerifiedCheckpoint<Config>(directory: path(name), readingFiles: readingFiles)
                 try accept(checkpoint)
                 return (checkpoint, warnings)
             } catch {
@@ -164,13 +168,13 @@ public struct CheckpointStore: Sendable {
 /// A checkpoint read from disk that passed every check: meta.json parses and its format is
 /// readable; SHA256SUMS (format 3) matches meta.json and every file; every file meta.json
 /// lists is present with its checksum; the folder's name agrees with the epoch and step
-/// inside. `files` holds the verified bytes.
+/// inside. `files` holds the verified bytes (none when the files were not read).
 public struct VerifiedCheckpoint<Config: Codable & Sendable & Equatable>: Sendable {
     public let directory: String
     public let meta: CheckpointMeta<Config>
     public let files: [String: [UInt8]]
 
-    public init(directory: String) throws {
+    public init(directory: String, readingFiles: Bool = true) throws {
         self.directory = directory
         func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         func fail(_ name: String, _ message: String) -> RunFormatError {
@@ -204,7 +208,7 @@ public struct VerifiedCheckpoint<Config: Codable & Sendable & Equatable>: Sendab
         }
         guard !meta.files.isEmpty else { throw fail(CheckpointStore.metaFile, "lists no files") }
         var files: [String: [UInt8]] = [:]
-        for (name, expected) in meta.files.sorted(by: { $0.key < $1.key }) {
+        for (name, expected) in meta.files.sorted(by: { $0.key < $1.key }) where readingFiles {
             guard !name.contains("/"), let data = FileManager.default.contents(atPath: file(name)) else {
                 throw fail(name, "missing or unreadable")
             }

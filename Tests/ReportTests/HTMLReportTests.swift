@@ -96,7 +96,8 @@ final class HTMLReportTests: XCTestCase {
         func write(_ name: String, _ lines: [String]) throws -> String {
             let run = directory + "/" + name
             try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
-            try (lines.joined(separator: "\n") + "\n").write(toFile: run + "/metrics.jsonl", atomically: true, encoding: .utf8)
+            try (lines.map(ReportTestSupport.record).joined(separator: "\n") + "\n")
+                .write(toFile: run + "/metrics.jsonl", atomically: true, encoding: .utf8)
             return run
         }
         let baseline = try write("baseline", [
@@ -130,8 +131,8 @@ final class HTMLReportTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let before = (0..<12).map { 100 + $0 * 10 }, after = [Int](repeating: 155, count: 12)
         let line = "{\"epoch\":1,\"world_size\":12,\"unmastered_per_rank_before\":\(before),"
-            + "\"unmastered_per_rank_after\":\(after),\"instances_moved\":180}\n"
-        try line.write(toFile: directory + "/metrics.jsonl", atomically: true, encoding: .utf8)
+            + "\"unmastered_per_rank_after\":\(after),\"instances_moved\":180}"
+        try (ReportTestSupport.record(line) + "\n").write(toFile: directory + "/metrics.jsonl", atomically: true, encoding: .utf8)
         let page = try report([directory])
         XCTAssertEqual(
             page.series("unmastered-per-rank-1").map(\.label),

@@ -1,5 +1,6 @@
 import Foundation
 import Report
+import RunFormat
 import TestSupport
 import XCTest
 
@@ -46,9 +47,9 @@ final class RunLoadingTests: XCTestCase {
         let run = try TrainingRun.load(directory: ReportTestSupport.fixture("mlp-2ranks"))
         XCTAssertEqual(run.metadata?.epoch, 8)
         XCTAssertTrue(run.metadataPath?.hasSuffix("checkpoints/epoch-0008/meta.json") ?? false, "\(run.metadataPath ?? "nil")")
-        XCTAssertEqual(run.metadata?.config?.model, "mlp")
-        XCTAssertEqual(run.metadata?.config?.epochs, 8)
-        XCTAssertEqual(run.metadata?.config?.batchSize, 64)
+        XCTAssertEqual(run.metadata?.config["model"]?.string, "mlp")
+        XCTAssertEqual(run.metadata?.config["epochs"]?.int, 8)
+        XCTAssertEqual(run.metadata?.config["batch_size"]?.int, 64)
         XCTAssertEqual(run.metadata?.worldSize, 2)
     }
 
@@ -56,7 +57,7 @@ final class RunLoadingTests: XCTestCase {
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         XCTAssertThrowsError(try TrainingRun.load(directory: directory)) { error in
-            XCTAssertEqual(error as? ReportError, .missingMetrics(path: directory))
+            XCTAssertEqual(error as? RunFormatError, .missingMetrics(path: directory))
             XCTAssertTrue("\(error)".contains(directory) && "\(error)".contains("metrics.jsonl"), "\(error)")
         }
         XCTAssertThrowsError(try TrainingRun.load(directory: directory + "/nonexistent")) { error in
@@ -68,9 +69,10 @@ final class RunLoadingTests: XCTestCase {
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/metrics.jsonl"
-        try "{\"epoch\":1,\"test_accuracy\":0.5}\nnot json\n{\"epoch\":3}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try (ReportTestSupport.record("{\"epoch\":1,\"test_accuracy\":0.5}") + "\nnot json\n" + ReportTestSupport.record("{\"epoch\":3}") + "\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try TrainingRun.load(directory: directory)) { error in
-            guard case .malformed(let file, let line, _)? = error as? ReportError else { return XCTFail("\(error)") }
+            guard case .malformedMetrics(let file, let line, _)? = error as? RunFormatError else { return XCTFail("\(error)") }
             XCTAssertEqual(file, path)
             XCTAssertEqual(line, 2)
             XCTAssertTrue("\(error)".hasPrefix("\(path):2:"), "\(error)")
@@ -111,7 +113,8 @@ final class RunLoadingTests: XCTestCase {
     func testClassCountsWithoutClassSizes() throws {
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try "{\"epoch\":1,\"mastered_per_class\":[3,0,7]}\n{\"epoch\":2,\"mastered_per_class\":[4,1,9]}\n"
+        try (ReportTestSupport.record("{\"epoch\":1,\"mastered_per_class\":[3,0,7]}") + "\n"
+            + ReportTestSupport.record("{\"epoch\":2,\"mastered_per_class\":[4,1,9]}") + "\n")
             .write(toFile: directory + "/metrics.jsonl", atomically: true, encoding: .utf8)
         let page = HTMLInspector(html: try HTMLReport.load(directories: [directory]).html())
         XCTAssertEqual(page.attribute("data-rows", ofPlot: "mastered-per-class-1"), "3")

@@ -1,5 +1,6 @@
 import Foundation
 import Report
+import RunFormat
 import TestSupport
 import XCTest
 
@@ -65,14 +66,13 @@ final class TensorBoardTests: XCTestCase {
     }
 
     func testScalarsOfARecord() throws {
-        let line = #"{"epoch":2,"lr":0.1,"test_accuracy":0.8,"train_accuracy":0.7,"test_loss":0.5,"train_loss":0.6,"mastered":10,"trained":90,"backprop_saved":0.05,"samples_per_second":1234.5}"#
-        let scalars = try TensorBoardScalars.scalars(json: Data(line.utf8))
+        let line = #"{"epoch":2,"lr":0.1,"test_accuracy":0.8,"train_accuracy":0.7,"test_loss":0.5,"train_loss":0.6,"mastered":10,"trained":90,"probed":10,"returned":0,"seconds":1,"backprop_saved":0.05,"samples_per_second":1234.5}"#
+        let scalars = TensorBoardScalars.scalars(for: try JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8)))
         XCTAssertEqual(scalars.map(\.tag), [
             "accuracy/test", "accuracy/train", "loss/test", "loss/train", "ies/mastered", "ies/trained",
             "ies/backprop_saved", "lr", "throughput/samples_per_second",
         ])
         XCTAssertEqual(scalars.map(\.value), [0.8, 0.7, 0.5, 0.6, 10, 90, 0.05, 0.1, 1234.5])
-        XCTAssertEqual(try TensorBoardScalars.scalars(json: Data(#"{"epoch":1,"lr":0.1}"#.utf8)).map(\.tag), ["lr"])
     }
 
     /// `ies report --tensorboard` on the fixture, read back by TensorBoard's EventAccumulator.
@@ -95,13 +95,13 @@ final class TensorBoardTests: XCTestCase {
         XCTAssertEqual(read.status, 0, read.stderr)
         let scalars = try XCTUnwrap(
             JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [String: [[Double]]], read.stdout)
-        let records = try ReportTestSupport.metricsObjects(run)
+        let records = try MetricsFile(path: RunDirectory(run).metrics).records
         XCTAssertEqual(Set(scalars.keys), Set(TensorBoardScalars.tags.map(\.tag)))
-        for (tag, key) in TensorBoardScalars.tags {
+        for (tag, value) in TensorBoardScalars.tags {
             let points = try XCTUnwrap(scalars[tag], tag)
-            XCTAssertEqual(points.map { Int($0[0]) }, records.map { $0["epoch"] as! Int }, tag)
+            XCTAssertEqual(points.map { Int($0[0]) }, records.map(\.epoch), tag)
             for (point, record) in zip(points, records) {
-                let expected = (record[key] as! NSNumber).doubleValue
+                let expected = value(record)
                 XCTAssertEqual(point[1], Double(Float(expected)), accuracy: abs(expected) * 1e-7, "\(tag) epoch \(point[0])")
             }
         }

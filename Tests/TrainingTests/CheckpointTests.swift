@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 import NN
 import TestSupport
 import Training
@@ -30,7 +31,7 @@ final class CheckpointTests: RunDirectoryTestCase {
     }
 
     private func metrics(_ run: String) throws -> [EpochMetrics] {
-        try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        try MetricsFile(path: run + "/metrics.jsonl").records
     }
 
     /// Straight vs interrupted-and-resumed: bit-identical final model, and the same metrics.
@@ -78,7 +79,7 @@ final class CheckpointTests: RunDirectoryTestCase {
             ["train", "--run-dir", killed, "--epochs", "4", "--kill-rank", "1", "--kill-after-checkpoint", "2"] + common,
             expectFailure: true, binary: BuiltProducts.testbed)
         XCTAssertLessThan(crash.seconds, 30, "mpirun took \(crash.seconds) s to end after a rank died")
-        let names = CheckpointStore(runDirectory: killed).checkpointNames()
+        let names = RunDirectory(killed).checkpointStore.checkpointNames()
         XCTAssertEqual(names.first, "epoch-0002", "checkpoints after the kill: \(names)")
         try ies(ranks: 2, ["train", "--run-dir", killed, "--resume", "--no-progress", "--threads", "1"])
         XCTAssertEqual(try sha(straight), try sha(killed))
@@ -88,7 +89,7 @@ final class CheckpointTests: RunDirectoryTestCase {
         for corruption in ["truncate", "flip"] {
             let run = try runDirectory()
             try ies(ranks: nil, ["train", "--run-dir", run, "--epochs", "3"] + common)
-            let newest = CheckpointStore(runDirectory: run).path("epoch-0003") + "/trainer.safetensors"
+            let newest = RunDirectory(run).checkpointStore.path("epoch-0003") + "/trainer.safetensors"
             var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: newest)))
             if corruption == "truncate" { bytes.removeLast(bytes.count / 3) } else { bytes[bytes.count / 2] ^= 0x01 }
             try Data(bytes).write(to: URL(fileURLWithPath: newest))
@@ -103,7 +104,7 @@ final class CheckpointTests: RunDirectoryTestCase {
     func testNoValidCheckpointIsAClearError() throws {
         let run = try runDirectory()
         try ies(ranks: nil, ["train", "--run-dir", run, "--epochs", "1"] + common)
-        let only = CheckpointStore(runDirectory: run).path("epoch-0001") + "/model.safetensors"
+        let only = RunDirectory(run).checkpointStore.path("epoch-0001") + "/model.safetensors"
         try Data("junk".utf8).write(to: URL(fileURLWithPath: only))
         let output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "2"], expectFailure: true)
         XCTAssertTrue(output.stderr.contains("no valid checkpoint"), output.stderr)
@@ -112,7 +113,7 @@ final class CheckpointTests: RunDirectoryTestCase {
     func testLeftoverTemporaryCheckpointIsIgnored() throws {
         let run = try runDirectory()
         try ies(ranks: nil, ["train", "--run-dir", run, "--epochs", "2"] + common)
-        let leftover = CheckpointStore(runDirectory: run).path("epoch-0007.tmp")
+        let leftover = RunDirectory(run).checkpointStore.path("epoch-0007.tmp")
         try FileManager.default.createDirectory(atPath: leftover, withIntermediateDirectories: true)
         try Data("{\"half\": ".utf8).write(to: URL(fileURLWithPath: leftover + "/meta.json"))
         let output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--no-progress"])
@@ -161,7 +162,7 @@ final class CheckpointTests: RunDirectoryTestCase {
     func testKeepsTheNewestCheckpointsAndInspectDescribesThem() throws {
         let run = try runDirectory()
         try ies(ranks: nil, ["train", "--run-dir", run, "--epochs", "5", "--keep", "2"] + common)
-        let store = CheckpointStore(runDirectory: run)
+        let store = RunDirectory(run).checkpointStore
         XCTAssertEqual(store.checkpointNames(), ["epoch-0005", "epoch-0004"])
         XCTAssertEqual(try String(contentsOfFile: store.path("latest"), encoding: .utf8), "epoch-0005\n")
         let output = try Fixtures.runIES(["inspect", run])
@@ -179,7 +180,7 @@ final class CheckpointTests: RunDirectoryTestCase {
     func testDivergenceWritesNoCheckpointAndKeepsThePreviousOnes() throws {
         let run = try runDirectory()
         try ies(ranks: nil, ["train", "--run-dir", run, "--epochs", "2"] + common)
-        let before = try LoadedCheckpoint(directory: CheckpointStore(runDirectory: run).path("epoch-0002")).meta
+        let before = try LoadedCheckpoint(directory: RunDirectory(run).checkpointStore.path("epoch-0002")).meta
         // Same checkpoint, resumed with an absurd learning rate is refused (settings are kept);
         // so diverge a fresh run instead and check it wrote nothing at all.
         let diverging = try runDirectory()
@@ -187,7 +188,7 @@ final class CheckpointTests: RunDirectoryTestCase {
             ranks: nil, ["train", "--run-dir", diverging, "--epochs", "2", "--lr", "1e6", "--momentum", "0"] + common,
             expectFailure: true)
         XCTAssertTrue(output.stderr.contains("diverged"), output.stderr)
-        XCTAssertEqual(CheckpointStore(runDirectory: diverging).checkpointNames(), [])
-        XCTAssertEqual(try LoadedCheckpoint(directory: CheckpointStore(runDirectory: run).path("epoch-0002")).meta, before)
+        XCTAssertEqual(RunDirectory(diverging).checkpointStore.checkpointNames(), [])
+        XCTAssertEqual(try LoadedCheckpoint(directory: RunDirectory(run).checkpointStore.path("epoch-0002")).meta, before)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 import Training
 import XCTest
 
@@ -17,7 +18,7 @@ final class DistributedTrainingTests: RunDirectoryTestCase {
             ?? Fixtures.runIES(trainArguments(run, extra))
         XCTAssertFalse(result.timedOut, "ies train timed out (hang?) with \(ranks ?? 0) ranks: \(result.stderr)")
         XCTAssertEqual(result.status, 0, "ies train failed with \(ranks ?? 0) ranks: \(result.stderr)")
-        let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        let metrics = try MetricsFile(path: run + "/metrics.jsonl").records
         return (run, metrics)
     }
 

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import RunFormat
 import Mastery
 import NN
 import TestSupport
@@ -66,7 +67,7 @@ final class IESTrainingTests: XCTestCase {
         let trainer = try Trainer(config: config(directory, epochs: 10, threshold: 5e-2), splits: splits)
         trainer.report = { _ in }
         let summary = try trainer.run()
-        let metrics = try MetricsLog.read(EpochMetrics.self, path: directory + "/metrics.jsonl")
+        let metrics = try MetricsFile(path: directory + "/metrics.jsonl").records
         XCTAssertEqual(metrics, summary.epochs)
         let n = 2000
         var trainedSoFar = 0

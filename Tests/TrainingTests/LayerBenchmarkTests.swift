@@ -1,3 +1,4 @@
+import Benchmarks
 import NN
 import Training
 import XCTest

@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 import SafeTensors
 import Training
 import XCTest
@@ -19,7 +20,7 @@ final class ModelZooTrainingTests: RunDirectoryTestCase {
         let result = try ranks.map { try Fixtures.mpirunIES(ranks: $0, full) } ?? Fixtures.runIES(full)
         XCTAssertFalse(result.timedOut, "timed out: \(arguments)")
         XCTAssertEqual(result.status, 0, "\(arguments): \(result.stderr)")
-        return (run, try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl"))
+        return (run, try MetricsFile(path: run + "/metrics.jsonl").records)
     }
 
     private func tensors(_ run: String) throws -> SafetensorsFile {

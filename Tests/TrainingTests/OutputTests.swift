@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 import TestSupport
 import Training
 import XCTest
@@ -31,7 +32,7 @@ final class OutputTests: RunDirectoryTestCase {
         pipe.fileHandleForReading.readabilityHandler = nil
         XCTAssertEqual(process.terminationStatus, 0)
         let ends = Date().timeIntervalSince(start)
-        let epochs = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        let epochs = try MetricsFile(path: run + "/metrics.jsonl").records
         let first = try XCTUnwrap(arrivals.time(ofLineStarting: "epoch 1/3"), "no epoch line: \(arrivals.text)")
         let last = try XCTUnwrap(arrivals.time(ofLineStarting: "epoch 3/3"), arrivals.text)
         // Epoch 1's line came at least most of epochs 2 and 3 before epoch 3's.

@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 import NN
 import TestSupport
 import Training
@@ -76,7 +77,7 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
             let run = try runDirectory()
             let result = try train(ranks: ranks, ["--run-dir", run, "--epochs", "9"] + common)
             XCTAssertEqual(result.status, 0, result.stderr)
-            let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+            let metrics = try MetricsFile(path: run + "/metrics.jsonl").records
             var rebalanced = 0
             for m in metrics {
                 XCTAssertEqual(m.trained + m.probed, 3000, "np \(ranks) epoch \(m.epoch)")
@@ -104,7 +105,7 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
         let run = try runDirectory()
         let result = try train(ranks: 4, ["--run-dir", run, "--epochs", "3", "--rebalance", "off"] + common)
         XCTAssertEqual(result.status, 0, result.stderr)
-        let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        let metrics = try MetricsFile(path: run + "/metrics.jsonl").records
         XCTAssertEqual(metrics.map(\.instancesMoved), [0, 0, 0])
         XCTAssertNotEqual(Set(metrics.last!.trainedPerRank).count, 1, "class shards stay uneven without rebalancing")
     }
@@ -113,11 +114,11 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
         let run = try runDirectory()
         var result = try train(ranks: 4, ["--run-dir", run, "--epochs", "7"] + common)
         XCTAssertEqual(result.status, 0, result.stderr)
-        let before = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        let before = try MetricsFile(path: run + "/metrics.jsonl").records
         XCTAssertGreaterThan(before.map(\.instancesMoved).reduce(0, +), 0)
         result = try train(ranks: 3, ["--run-dir", run, "--resume", "--epochs", "9", "--threads", "1", "--no-progress"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        let metrics = try MetricsFile(path: run + "/metrics.jsonl").records
         XCTAssertEqual(metrics.map(\.epoch), Array(1...9))
         for m in metrics[7...] {
             XCTAssertEqual(m.worldSize, 3)
@@ -133,7 +134,7 @@ final class RebalanceTrainingTests: RunDirectoryTestCase {
             binary: BuiltProducts.testbed)
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("lost or duplicated"), result.stderr)
-        let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        let metrics = try MetricsFile(path: run + "/metrics.jsonl").records
         XCTAssertEqual(metrics.count, 1, "nothing is logged for the epoch whose check failed")
     }
 }

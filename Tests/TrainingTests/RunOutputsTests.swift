@@ -1,4 +1,5 @@
 import Foundation
+import RunFormat
 import SafeTensors
 import TestSupport
 import Training
@@ -28,7 +29,7 @@ final class RunOutputsTests: RunDirectoryTestCase {
             """
         let read = try Python.run(["-c", script, events], timeout: 60)
         XCTAssertEqual(read.status, 0, read.stderr)
-        let metrics = try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl")
+        let metrics = try MetricsFile(path: run + "/metrics.jsonl").records
         var values: [String: [(Int, Double)]] = [:]
         for line in read.stdout.split(separator: "\n") {
             let words = line.split(separator: " ")
@@ -57,7 +58,7 @@ final class RunOutputsTests: RunDirectoryTestCase {
         let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(String(lines[0]), InstanceListing.header)
         XCTAssertEqual(lines.count, 2001)
-        let checkpoint = try CheckpointStore.resolve(run).checkpoint
+        let checkpoint = try LoadedCheckpoint.newestValid(in: run).checkpoint
         let state = try Trainer.trackerState(of: checkpoint, rule: checkpoint.meta.config.mastery)
         let splits = try Fixtures.fashion(limit: 2000)
         var masteredRows = 0

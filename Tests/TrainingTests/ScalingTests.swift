@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import RunFormat
 import Training
 import XCTest
 
@@ -11,7 +12,7 @@ final class ScalingTests: RunDirectoryTestCase {
         let result = try Fixtures.mpirunIES(ranks: ranks, ["train", "--run-dir", run, "--threads", "1", "--no-progress"] + arguments)
         XCTAssertFalse(result.timedOut)
         XCTAssertEqual(result.status, 0, result.stderr)
-        return (run, try MetricsLog.read(EpochMetrics.self, path: run + "/metrics.jsonl"))
+        return (run, try MetricsFile(path: run + "/metrics.jsonl").records)
     }
 
     private func model(_ run: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors")) }

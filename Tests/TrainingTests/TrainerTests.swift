@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import RunFormat
 import NN
 import SafeTensors
 import TestSupport
@@ -82,7 +83,7 @@ final class TrainerTests: XCTestCase {
         trainer.report = { _ in }
         let summary = try trainer.run()
         XCTAssertEqual(summary.epochs.map(\.lr), [0.05, 0.05, 0.025])
-        let logged = try MetricsLog.read(EpochMetrics.self, path: directory + "/metrics.jsonl")
+        let logged = try MetricsFile(path: directory + "/metrics.jsonl").records
         XCTAssertEqual(logged, summary.epochs)
     }
 
@@ -150,12 +151,12 @@ final class MetricsLogResumeTests: XCTestCase {
         for epoch in 1...4 { try log.append(record(epoch)) }
         // Resume after a checkpoint of epoch 2: epochs 3 and 4 are dropped.
         _ = try MetricsLog(path: path, keepingEpochsThrough: 2, restoring: record(2))
-        XCTAssertEqual(try MetricsLog.read(EpochMetrics.self, path: path).map(\.epoch), [1, 2])
+        XCTAssertEqual(try MetricsFile(path: path).records.map(\.epoch), [1, 2])
         // The run stopped after checkpoint 3 but before its line: the checkpoint's record is added.
         var third = record(3)
         third.checkpointSeconds = 0.25
         _ = try MetricsLog(path: path, keepingEpochsThrough: 3, restoring: third)
-        let lines = try MetricsLog.read(EpochMetrics.self, path: path)
+        let lines = try MetricsFile(path: path).records
         XCTAssertEqual(lines.map(\.epoch), [1, 2, 3])
         XCTAssertEqual(lines.last, third)
     }

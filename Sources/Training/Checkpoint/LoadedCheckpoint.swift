@@ -15,7 +15,15 @@ public struct LoadedCheckpoint: Sendable {
     public let model: SafetensorsFile
     public let trainer: SafetensorsFile
 
+    /// The checkpoint formats this version resumes from.
+    public static let resumableFormats = 2...TrainingCheckpointMeta.currentFormat
+
     public init(_ verified: VerifiedCheckpoint<TrainingConfig>) throws {
+        guard Self.resumableFormats.contains(verified.meta.format) else {
+            throw RunFormatError.invalidCheckpoint(
+                path: (verified.directory as NSString).appendingPathComponent(CheckpointStore.metaFile),
+                message: "checkpoint format \(verified.meta.format); this ies resumes formats \(Self.resumableFormats)")
+        }
         directory = verified.directory
         meta = verified.meta
         model = try Self.decoded(Self.modelFile, of: verified)
