@@ -1,6 +1,10 @@
 import DurableIO
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `run.json`: who a run directory belongs to. Written once, when the run is created;
 /// every checkpoint carries its `id` (`CheckpointMeta.runID`), so a checkpoint of another
 /// run found in this directory is recognised and never continued or pruned.
@@ -98,8 +102,8 @@ extension RunDirectory {
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            let reason = (error as NSError).underlyingErrors.first.map { "\($0.localizedDescription)" }
-                ?? (error as NSError).localizedFailureReason ?? "permission denied or read-only file system"
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            let reason = underlying.map { String(cString: strerror(Int32($0.code))) } ?? "permission denied or read-only file system"
             throw RunFormatError.io(path: path, message: "cannot create the run directory: \(reason)")
         }
     }

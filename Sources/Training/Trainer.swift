@@ -74,7 +74,7 @@ public final class Trainer {
                 seed: config.seed,
                 compute: compute, stageWidth: config.width)
         } catch let error as ShapeError {
-            throw ConfigurationError(field: .model, "does not fit the data: \(error)")
+            throw ConfigurationError(setting: .model, "does not fit the data: \(error)")
         }
         try model.parameters.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         try model.buffers.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }

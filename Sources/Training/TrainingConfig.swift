@@ -1,9 +1,13 @@
 import Datasets
+import Foundation
 import Distributed
 import Mastery
 import NN
 
 /// Everything that determines a training run (what `ies train` parses and validates).
+///
+/// The property initializers are the defaults; `Setting.all` describes each property (its
+/// meta.json key, flag, help, resume policy), and Codable goes through it (Settings.swift).
 public struct TrainingConfig: Sendable, Equatable, Codable {
     public var dataDirectory: String = "/usr/share/datasets/fashion-mnist"
     public var model: ModelPreset = .cnn
@@ -90,35 +94,22 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     /// Where rank 0 also writes TensorBoard event files (nil: none).
     public var tensorboardDirectory: String? = nil
 
-    enum CodingKeys: String, CodingKey {
-        case dataDirectory = "data", model, width, syncBatchNorm = "sync_bn", epochs, batchSize = "batch_size"
-        case batchSizePerRank = "batch_size_per_rank", lrScaling = "lr_scaling", lrReferenceBatch = "lr_reference_batch"
-        case learningRate = "lr", optimizer, momentum, warmupEpochs = "warmup_epochs", augmentation = "augment"
-        case weightDecay = "weight_decay", schedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads
-        case runDirectory = "run_dir"
-        case evaluationBatchSize = "evaluation_batch_size", showProgress = "progress", mastery = "ies"
-        case sharding = "shard_by", checkpointEvery = "checkpoint_every", keepCheckpoints = "keep"
-        case rebalance, rebalanceTolerance = "rebalance_tolerance", stallTimeout = "stall_timeout"
-        case tensorboardDirectory = "tensorboard", overlap, bucketMegabytes = "bucket_mb"
-        case allreduceFormat = "allreduce_dtype"
-    }
-
     public init(runDirectory: String) { self.runDirectory = runDirectory }
 
-    /// The settings by name, for errors that say which one is wrong (raw value: the key in
-    /// checkpoints' meta.json; the command line maps each to its flag).
-    public enum Field: String, Sendable, CaseIterable {
-        case data, model, width, epochs, batchSize = "batch_size", batchSizePerRank = "batch_size_per_rank"
-        case lrReferenceBatch = "lr_reference_batch", lr, momentum, weightDecay = "weight_decay"
-        case warmupEpochs = "warmup_epochs"
-        case lrSchedule = "lr_schedule", seed, limit, testLimit = "test_limit", threads, evaluationBatchSize = "evaluation_batch_size"
-        case checkpointEvery = "checkpoint_every", keep, rebalanceTolerance = "rebalance_tolerance"
-        case stallTimeout = "stall_timeout", bucketMegabytes = "bucket_mb"
+    /// Where a run without --run-dir writes: runs/<timestamp> (`defaultRunDirectoryPattern`).
+    public static func defaultRunDirectory(at date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return "runs/" + formatter.string(from: date)
     }
+
+    /// `defaultRunDirectory()` as the help shows it.
+    public static let defaultRunDirectoryPattern = "runs/<timestamp>"
 
     /// Checks ranges; the error names the setting and what was expected.
     public func validate() throws {
-        func fail(_ field: Field, _ problem: String) -> ConfigurationError { ConfigurationError(field: field, problem) }
+        func fail(_ setting: Setting, _ problem: String) -> ConfigurationError { ConfigurationError(setting: setting, problem) }
         guard epochs > 0 else { throw fail(.epochs, "must be a positive integer, got \(epochs)") }
         guard batchSize > 0 else { throw fail(.batchSize, "must be a positive integer, got \(batchSize)") }
         if let batchSizePerRank, batchSizePerRank <= 0 {
@@ -152,7 +143,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         }
         guard keepCheckpoints >= 1 else { throw fail(.keep, "must be at least 1, got \(keepCheckpoints)") }
         guard bucketMegabytes > 0, bucketMegabytes.isFinite else {
-            throw fail(.bucketMegabytes, "must be a positive number of MiB, got \(bucketMegabytes)")
+            throw fail(.bucketMb, "must be a positive number of MiB, got \(bucketMegabytes)")
         }
         guard stallTimeout >= 0, stallTimeout.isFinite else {
             throw fail(.stallTimeout, "must be >= 0 seconds (0: no deadline), got \(stallTimeout)")
@@ -163,18 +154,19 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     }
 }
 
-/// A training setting out of range: which one, and what was expected.
+/// A training setting out of range (or changed on resume): which one, and what was expected.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
-    public let field: TrainingConfig.Field
+    public let setting: Setting
     /// What is wrong, e.g. "must be a positive integer, got -3".
     public let problem: String
 
-    public init(field: TrainingConfig.Field, _ problem: String) {
-        self.field = field
+    public init(setting: Setting, _ problem: String) {
+        self.setting = setting
         self.problem = problem
     }
 
-    public var description: String { "\(field.rawValue) \(problem)" }
+    /// The setting by its meta.json key (the command line names its flag instead).
+    public var description: String { "\(setting.key) \(problem)" }
 }
 
 /// How the learning rate follows the global batch (`--lr-scaling`).

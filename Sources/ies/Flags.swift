@@ -3,54 +3,35 @@ import Mastery
 import NN
 import Training
 
-/// How the library's settings are spelled on the command line: library errors name a
-/// setting (`ConfigurationError.field`, `MasteryError.invalidRule(field:)`), the CLI
-/// reports the flag.
-enum Flags {
-    static func flag(for field: TrainingConfig.Field) -> String {
-        switch field {
-        case .data: return "--data"
-        case .model: return "--model"
-        case .width: return "--width"
-        case .epochs: return "--epochs"
-        case .batchSize: return "--batch-size"
-        case .batchSizePerRank: return "--batch-size-per-rank"
-        case .lrReferenceBatch: return "--lr-reference-batch"
-        case .lr: return "--lr"
-        case .momentum: return "--momentum"
-        case .weightDecay: return "--weight-decay"
-        case .lrSchedule: return "--lr-schedule"
-        case .warmupEpochs: return "--warmup-epochs"
-        case .seed: return "--seed"
-        case .limit: return "--limit"
-        case .testLimit: return "--test-limit"
-        case .threads: return "--threads"
-        case .evaluationBatchSize: return "evaluation batch size"
-        case .checkpointEvery: return "--checkpoint-every"
-        case .keep: return "--keep"
-        case .rebalanceTolerance: return "--rebalance-tolerance"
-        case .stallTimeout: return "--stall-timeout"
-        case .bucketMegabytes: return "--bucket-mb"
-        }
+/// The table of settings (`Setting.all`) as ArgumentParser wants it.
+extension Setting {
+    /// `--name` for `@Option(name:)` and `@Flag(name:)`.
+    var optionName: NameSpecification {
+        guard let name else { preconditionFailure("setting \(key) has no flag") }
+        return .customLong(name)
     }
 
-    static func flag(for field: MasteryRule.Field) -> String {
-        switch field {
-        case .threshold: return "--ies-threshold"
-        case .window: return "--ies-window"
-        case .k: return "--ies-k"
-        }
+    /// The help paragraph with the default rendered from `TrainingConfig`.
+    var argumentHelp: ArgumentHelp {
+        ArgumentHelp(help + (defaultText.map { " (default: \($0))" } ?? ""))
+    }
+}
+
+enum Flags {
+    /// `--a, --b and --c`.
+    static func list(_ flags: [String]) -> String {
+        flags.count < 2 ? flags.joined() : flags.dropLast().joined(separator: ", ") + " and " + flags.last!
     }
 
     /// A library error about a setting as the CLI says it: the flag, then the problem.
     static func validationError(_ error: Error) -> ValidationError {
         switch error {
         case let error as ConfigurationError:
-            return ValidationError("\(flag(for: error.field)) \(error.problem)")
+            return ValidationError("\(error.setting) \(error.problem)")
         case MasteryError.invalidRule(let field, let problem):
-            return ValidationError("\(flag(for: field)) \(problem)")
+            return ValidationError("\(Setting.ies(field)) \(problem)")
         case let error as LRScheduleError:
-            return ValidationError("--lr-schedule \(error.description)")
+            return ValidationError("\(Setting.lrSchedule) \(error.description)")
         case let error as ValidationError:
             return error
         default:

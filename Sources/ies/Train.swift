@@ -14,95 +14,103 @@ struct Train: ParsableCommand {
         discussion: """
             Run it alone or under mpirun (data-parallel, one rank per process). \
             With --resume the run continues from a checkpoint with the checkpoint's settings; \
-            only --epochs, --threads, --run-dir, --checkpoint-every, --keep, --rebalance, \
-            --rebalance-tolerance and --no-progress may change.
+            only \(Flags.list(Setting.flagsThatMayChangeOnResume)) may change.
             """)
 
-    @Option(help: "Dataset directory: IDX files (train-images-idx3-ubyte[.gz], ...) or CIFAR-10/100 binary. (default: /usr/share/datasets/fashion-mnist)")
+    // Each option's name and help come from the table of settings (Training/Settings.swift);
+    // makeConfig applies each through it. `parsing: .unconditional` lets a number be negative
+    // (so that validation can say what is wrong with it).
+
+    @Option(name: Setting.data.optionName, help: Setting.data.argumentHelp)
     var data: String?
 
-    @Option(help: "Model preset: mlp, cnn, resnet18, resnet34, resnet50 or vgg16. (default: cnn)")
+    @Option(name: Setting.model.optionName, help: Setting.model.argumentHelp)
     var model: ModelPreset?
 
-    @Option(parsing: .unconditional, help: "ResNets: channels of the first stage (the stages use W, 2W, 4W, 8W). (default: 64)")
+    @Option(name: Setting.width.optionName, parsing: .unconditional, help: Setting.width.argumentHelp)
     var width: Int?
 
-    @Flag(help: "Under mpirun: BatchNorm normalizes with the statistics of the global batch (all ranks), like PyTorch's SyncBatchNorm, instead of each rank's own.")
+    @Flag(name: Setting.syncBn.optionName, help: Setting.syncBn.argumentHelp)
     var syncBn = false
 
-    @Option(parsing: .unconditional, help: "Number of epochs in the whole run (a resumed run continues up to it). (default: 5)")
+    @Option(name: Setting.epochs.optionName, parsing: .unconditional, help: Setting.epochs.argumentHelp)
     var epochs: Int?
 
-    @Option(parsing: .unconditional, help: "Global batch size: instances per optimizer step over all ranks. (default: 64)")
+    @Option(name: Setting.batchSize.optionName, parsing: .unconditional, help: Setting.batchSize.argumentHelp)
     var batchSize: Int?
 
-    @Option(parsing: .unconditional, help: "Instances per step on each rank instead: the global batch is this times the number of ranks (for scaling out).")
+    @Option(
+        name: Setting.batchSizePerRank.optionName, parsing: .unconditional, help: Setting.batchSizePerRank.argumentHelp)
     var batchSizePerRank: Int?
 
-    @Option(help: "Scale the learning rate with the global batch G: none, linear (lr x G/ref, Goyal et al. 2017) or sqrt (lr x sqrt(G/ref)); combine with --warmup-epochs. (default: none)")
+    @Option(name: Setting.lrScaling.optionName, help: Setting.lrScaling.argumentHelp)
     var lrScaling: LRScaling?
 
-    @Option(parsing: .unconditional, help: "The global batch ref at which --lr applies unscaled. (default: 64)")
+    @Option(
+        name: Setting.lrReferenceBatch.optionName, parsing: .unconditional, help: Setting.lrReferenceBatch.argumentHelp)
     var lrReferenceBatch: Int?
 
-    @Option(parsing: .unconditional, help: "Base learning rate. (default: 0.1)")
+    @Option(name: Setting.lr.optionName, parsing: .unconditional, help: Setting.lr.argumentHelp)
     var lr: Double?
 
-    @Option(help: "Optimizer: sgd, adam or adamw (PyTorch semantics; Adam's betas 0.9/0.999, eps 1e-8). (default: sgd)")
+    @Option(name: Setting.optimizer.optionName, help: Setting.optimizer.argumentHelp)
     var optimizer: OptimizerChoice?
 
-    @Option(parsing: .unconditional, help: "SGD momentum, in [0, 1); Adam and AdamW ignore it. (default: 0.9)")
+    @Option(name: Setting.momentum.optionName, parsing: .unconditional, help: Setting.momentum.argumentHelp)
     var momentum: Double?
 
-    @Option(parsing: .unconditional, help: "Weight decay: added to the gradient for sgd and adam (L2), decoupled for adamw, as in PyTorch. (default: 5e-4)")
+    @Option(name: Setting.weightDecay.optionName, parsing: .unconditional, help: Setting.weightDecay.argumentHelp)
     var weightDecay: Double?
 
-    @Option(help: "Per-epoch schedule: constant, exponential:GAMMA, step:SIZE:GAMMA, linear:START:END, cosine[:MIN_LR]. (default: exponential:0.96)")
+    @Option(name: Setting.lrSchedule.optionName, help: Setting.lrSchedule.argumentHelp)
     var lrSchedule: String?
 
-    @Option(parsing: .unconditional, help: "Epochs of linear learning-rate warm-up (lr x (e + 1) / N) before the schedule starts. (default: 0)")
+    @Option(name: Setting.warmupEpochs.optionName, parsing: .unconditional, help: Setting.warmupEpochs.argumentHelp)
     var warmupEpochs: Int?
 
-    @Option(help: "Training-time augmentation: none, or crop-flip (random 4-pixel-padded crop and horizontal flip, a function of seed, epoch and instance). (default: crop-flip for resnets and vgg16, none for mlp and cnn)")
+    @Option(name: Setting.augment.optionName, help: Setting.augment.argumentHelp)
     var augment: Augmentation?
 
-    @Option(parsing: .unconditional, help: "Random seed (initialization and shuffling). (default: 0)")
+    @Option(name: Setting.seed.optionName, parsing: .unconditional, help: Setting.seed.argumentHelp)
     var seed: UInt64?
 
-    @Option(parsing: .unconditional, help: "Use only the first N training instances.")
+    @Option(name: Setting.limit.optionName, parsing: .unconditional, help: Setting.limit.argumentHelp)
     var limit: Int?
 
-    @Option(parsing: .unconditional, help: "Evaluate on the first N test instances only (quick experiments).")
+    @Option(name: Setting.testLimit.optionName, parsing: .unconditional, help: Setting.testLimit.argumentHelp)
     var testLimit: Int?
 
-    @Option(parsing: .unconditional, help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
+    @Option(name: Setting.threads.optionName, parsing: .unconditional, help: Setting.threads.argumentHelp)
     var threads: Int?
 
-    @Option(help: "How training instances are split across ranks: contiguous (blocks of ids) or class (whole classes per rank). (default: contiguous)")
+    @Option(name: Setting.shardBy.optionName, help: Setting.shardBy.argumentHelp)
     var shardBy: ShardStrategy?
 
-    @Option(parsing: .unconditional, help: "IES: an instance is mastered when the sum of its last k moving averages of |d2 loss| is below this; 0 disables IES. (default: 1e-3)")
+    @Option(name: Setting.iesThreshold.optionName, parsing: .unconditional, help: Setting.iesThreshold.argumentHelp)
     var iesThreshold: Float?
 
-    @Option(parsing: .unconditional, help: "IES: d2 values in each moving average. (default: 3)")
+    @Option(name: Setting.iesWindow.optionName, parsing: .unconditional, help: Setting.iesWindow.argumentHelp)
     var iesWindow: Int?
 
-    @Option(parsing: .unconditional, help: "IES: moving averages summed. (default: 1)")
+    @Option(name: Setting.iesK.optionName, parsing: .unconditional, help: Setting.iesK.argumentHelp)
     var iesK: Int?
 
-    @Option(parsing: .unconditional, help: "Write a checkpoint every E epochs, and after the last; 0: only after the last. (default: 1)")
+    @Option(
+        name: Setting.checkpointEvery.optionName, parsing: .unconditional, help: Setting.checkpointEvery.argumentHelp)
     var checkpointEvery: Int?
 
-    @Option(parsing: .unconditional, help: "Checkpoints to keep (the newest). (default: 3)")
+    @Option(name: Setting.keep.optionName, parsing: .unconditional, help: Setting.keep.argumentHelp)
     var keep: Int?
 
-    @Option(help: "Move instances between ranks when unmastered or mastered counts become uneven: on or off. (default: on)")
+    @Option(name: Setting.rebalance.optionName, help: Setting.rebalance.argumentHelp)
     var rebalance: OnOff?
 
-    @Option(parsing: .unconditional, help: "Rebalance when max/mean of the per-rank counts exceeds 1 + this. (default: 0.05)")
+    @Option(
+        name: Setting.rebalanceTolerance.optionName, parsing: .unconditional,
+        help: Setting.rebalanceTolerance.argumentHelp)
     var rebalanceTolerance: Double?
 
-    @Option(help: "Run directory for metrics.jsonl, checkpoints/ and model.safetensors. (default: runs/<timestamp>; when resuming, the checkpoint's run directory)")
+    @Option(name: Setting.runDir.optionName, help: Setting.runDir.argumentHelp)
     var runDir: String?
 
     @Option(help: ArgumentHelp(
@@ -110,22 +118,22 @@ struct Train: ParsableCommand {
         valueName: "path"))
     var resume: String?
 
-    @Option(parsing: .unconditional, help: "Under mpirun: end the job when a rank has waited this many seconds for the others (a stopped process, a dead link), naming the ranks and hosts that did not arrive; 0 waits forever. (default: 300)")
+    @Option(name: Setting.stallTimeout.optionName, parsing: .unconditional, help: Setting.stallTimeout.argumentHelp)
     var stallTimeout: Double?
 
-    @Option(help: "Under mpirun: reduce gradients in buckets while backward runs (on), or in one allreduce after it (off). (default: on)")
+    @Option(name: Setting.overlap.optionName, help: Setting.overlap.argumentHelp)
     var overlap: OnOff?
 
-    @Option(parsing: .unconditional, help: "Size of a gradient bucket for --overlap, in MiB. (default: 1)")
+    @Option(name: Setting.bucketMb.optionName, parsing: .unconditional, help: Setting.bucketMb.argumentHelp)
     var bucketMb: Double?
 
-    @Option(help: "Under mpirun: send gradients as bf16 or fp16 (half the bytes of fp32; each sum is rounded to that format; the counts stay exact). Changes results: measure the accuracy. (default: fp32)")
+    @Option(name: Setting.allreduceDtype.optionName, help: Setting.allreduceDtype.argumentHelp)
     var allreduceDtype: String?
 
-    @Option(help: "Also write TensorBoard event files of the per-epoch scalars into this directory (rank 0); view with `tensorboard --logdir DIR`.")
+    @Option(name: Setting.tensorboard.optionName, help: Setting.tensorboard.argumentHelp)
     var tensorboard: String?
 
-    @Flag(help: "Do not draw the progress line within epochs.")
+    @Flag(name: Setting.progress.optionName, help: Setting.progress.argumentHelp)
     var noProgress = false
 
     func validate() throws {
@@ -152,69 +160,64 @@ struct Train: ParsableCommand {
     static let resumeAutomatically = "auto"
 
     /// The run's configuration: the flags over the defaults, or, when resuming, over the
-    /// checkpoint's configuration, where changing what determines the result is refused.
+    /// checkpoint's configuration, where changing a `.fixed` setting is refused.
     func makeConfig(base: TrainingConfig?, checkpointPath: String = "") throws -> TrainingConfig {
-        var config = base ?? TrainingConfig(runDirectory: runDir ?? Train.defaultRunDirectory())
-        func set<T: Equatable>(_ keyPath: WritableKeyPath<TrainingConfig, T>, _ value: T?, flag: String) throws {
+        var config = base?.resumed() ?? TrainingConfig(runDirectory: runDir ?? TrainingConfig.defaultRunDirectory())
+        /// Applies a flag that was given (non-nil `value`) through the table.
+        func given<Value>(_ setting: Setting, _ value: Value?) throws {
             guard let value else { return }
-            if base != nil && config[keyPath: keyPath] != value {
-                throw ValidationError(
-                    "\(flag) differs from the checkpoint \(checkpointPath) (\(config[keyPath: keyPath])); a resumed run keeps "
-                        + "its settings: drop \(flag) or start a new run")
+            try config.set(setting, to: value, resumingFrom: base == nil ? nil : checkpointPath)
+        }
+        do {
+            try given(.data, data)
+            try given(.model, model)
+            try given(.width, width)
+            try given(.syncBn, syncBn ? true : nil)
+            try given(.epochs, epochs)
+            try given(.batchSize, batchSize)
+            try given(.batchSizePerRank, batchSizePerRank)
+            try given(.lrScaling, lrScaling)
+            try given(.lrReferenceBatch, lrReferenceBatch)
+            try given(.lr, lr)
+            try given(.optimizer, optimizer)
+            try given(.momentum, momentum)
+            try given(.weightDecay, weightDecay)
+            try given(.lrSchedule, try lrSchedule.map { try LRSchedule(parsing: $0) })
+            try given(.warmupEpochs, warmupEpochs)
+            try given(.augment, augment)
+            try given(.seed, seed)
+            try given(.limit, limit)
+            try given(.testLimit, testLimit)
+            try given(.threads, threads)
+            try given(.shardBy, shardBy)
+            if iesThreshold != nil || iesWindow != nil || iesK != nil {
+                try given(.ies, try MasteryRule(
+                    threshold: iesThreshold ?? config.mastery.threshold, window: iesWindow ?? config.mastery.window,
+                    k: iesK ?? config.mastery.k))
             }
-            config[keyPath: keyPath] = value
+            try given(.checkpointEvery, checkpointEvery)
+            try given(.keep, keep)
+            try given(.rebalance, rebalance.map { $0 == .on })
+            try given(.rebalanceTolerance, rebalanceTolerance)
+            try given(.runDir, runDir)
+            try given(.stallTimeout, stallTimeout)
+            try given(.overlap, overlap.map { $0 == .on })
+            try given(.bucketMb, bucketMb)
+            try given(.allreduceDtype, try allreduceDtype.map(Train.allreduceFormat))
+            try given(.tensorboard, tensorboard)
+            try given(.progress, noProgress ? false : nil)
+        } catch {
+            throw Flags.validationError(error)
         }
-        try set(\.dataDirectory, data, flag: "--data")
-        try set(\.model, model, flag: "--model")
-        try set(\.width, width.map { Optional($0) }, flag: "--width")
-        try set(\.syncBatchNorm, syncBn ? true : nil, flag: "--sync-bn")
-        try set(\.batchSize, batchSize, flag: "--batch-size")
-        try set(\.batchSizePerRank, batchSizePerRank.map { Optional($0) }, flag: "--batch-size-per-rank")
-        try set(\.lrScaling, lrScaling, flag: "--lr-scaling")
-        try set(\.lrReferenceBatch, lrReferenceBatch, flag: "--lr-reference-batch")
-        if let allreduceDtype {
-            guard allreduceDtype == "fp32" || HalfPrecision(rawValue: allreduceDtype) != nil else {
-                throw ValidationError("--allreduce-dtype must be fp32, bf16 or fp16, got '\(allreduceDtype)'")
-            }
-            try set(\.allreduceFormat, HalfPrecision(rawValue: allreduceDtype), flag: "--allreduce-dtype")
-        }
-        try set(\.learningRate, lr, flag: "--lr")
-        try set(\.optimizer, optimizer, flag: "--optimizer")
-        try set(\.momentum, momentum, flag: "--momentum")
-        try set(\.warmupEpochs, warmupEpochs, flag: "--warmup-epochs")
-        try set(\.augmentation, augment.map { Optional($0) }, flag: "--augment")
-        try set(\.weightDecay, weightDecay, flag: "--weight-decay")
-        try set(\.schedule, try lrSchedule.map { try LRSchedule(parsing: $0) }, flag: "--lr-schedule")
-        try set(\.seed, seed, flag: "--seed")
-        try set(\.limit, limit.map { Optional($0) }, flag: "--limit")
-        try set(\.testLimit, testLimit.map { Optional($0) }, flag: "--test-limit")
-        try set(\.sharding, shardBy, flag: "--shard-by")
-        if iesThreshold != nil || iesWindow != nil || iesK != nil {
-            let rule = try MasteryRule(
-                threshold: iesThreshold ?? config.mastery.threshold, window: iesWindow ?? config.mastery.window,
-                k: iesK ?? config.mastery.k)
-            try set(\.mastery, rule, flag: "--ies-threshold/--ies-window/--ies-k")
-        }
-        if let rebalance { config.rebalance = rebalance == .on }
-        if let rebalanceTolerance { config.rebalanceTolerance = rebalanceTolerance }
-        if let stallTimeout { config.stallTimeout = stallTimeout }
-        if let tensorboard { config.tensorboardDirectory = tensorboard }
-        if let overlap { config.overlap = overlap == .on }
-        if let bucketMb { config.bucketMegabytes = bucketMb }
-        if let epochs { config.epochs = epochs }
-        config.threads = threads
-        if let runDir { config.runDirectory = runDir }
-        if let checkpointEvery { config.checkpointEvery = checkpointEvery }
-        if let keep { config.keepCheckpoints = keep }
-        config.showProgress = !noProgress
         return config
     }
 
-    static func defaultRunDirectory() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return "runs/" + formatter.string(from: Date())
+    /// `--allreduce-dtype`'s value: fp32 (nil), bf16 or fp16.
+    static func allreduceFormat(_ text: String) throws -> HalfPrecision? {
+        guard text == "fp32" || HalfPrecision(rawValue: text) != nil else {
+            throw ValidationError("\(Setting.allreduceDtype) must be fp32, bf16 or fp16, got '\(text)'")
+        }
+        return HalfPrecision(rawValue: text)
     }
 
     func run() throws {
@@ -233,7 +236,6 @@ struct Train: ParsableCommand {
                 checkpoint = found
                 config = try makeConfig(base: found.meta.config, checkpointPath: found.directory)
                 if runDir == nil { config.runDirectory = Resume.runDirectory(of: found) }
-                if epochs == nil { config.epochs = found.meta.config.epochs }
                 do { try config.validate() } catch { throw Flags.validationError(error) }
             } else {
                 config = try makeConfig(base: nil)
