@@ -42,9 +42,13 @@ public struct CheckpointStore: Sendable {
 
     /// Writes the checkpoint `name` (default: the end of `meta.epoch`) with `files` (name,
     /// bytes); fills in the checksums. Returns the checkpoint directory.
+    ///
+    /// `belongs` says which checkpoints (by the run id in their meta.json) are the run's own:
+    /// only those are pruned and counted against `keep`; another run's are left alone.
     @discardableResult
     public func write<Config>(
-        name: String? = nil, files: [(name: String, bytes: [UInt8])], meta: CheckpointMeta<Config>, keep: Int
+        name: String? = nil, files: [(name: String, bytes: [UInt8])], meta: CheckpointMeta<Config>, keep: Int,
+        belongs: (String?) -> Bool = { _ in true }
     ) throws -> String {
         let manager = FileManager.default
         let name = name ?? Self.name(epoch: meta.epoch)
@@ -74,6 +78,13 @@ public struct CheckpointStore: Sendable {
         // Replacing a checkpoint of the same epoch (a resumed run going over it again):
         // move the old one aside first, so that a crash leaves one of the two complete.
         let aside = final + ".old.tmp"
+        if manager.fileExists(atPath: final), case let owner = runID(of: name), !belongs(owner) {
+            // Another run's checkpoint under this name: kept, under a name no run reads.
+            let kept = final + ".foreign-" + (owner ?? "unknown").prefix(8)
+            guard rename(final, kept) == 0 else {
+                throw FileError(path: final, operation: "moving another run's checkpoint aside (rename)", errno: errno)
+            }
+        }
         if manager.fileExists(atPath: final) {
             if manager.fileExists(atPath: aside) { try? manager.removeItem(atPath: aside) }
             guard rename(final, aside) == 0 else {
@@ -86,13 +97,14 @@ public struct CheckpointStore: Sendable {
         try DurableFile.syncDirectory(directory)
         try? manager.removeItem(atPath: aside)
         try DurableFile.write(Array((name + "\n").utf8), to: path(Self.latestFile))
-        try prune(keep: keep, protecting: name)
+        try prune(keep: keep, protecting: name, belongs: belongs)
         return final
     }
 
-    /// Removes all but the newest `keep` checkpoints (never `protecting`), and stale `*.tmp` leftovers.
-    public func prune(keep: Int, protecting: String) throws {
-        let names = checkpointNames()
+    /// Removes all but the newest `keep` checkpoints that `belongs` to the run (never
+    /// `protecting`), and stale `*.tmp` leftovers.
+    public func prune(keep: Int, protecting: String, belongs: (String?) -> Bool = { _ in true }) throws {
+        let names = checkpointNames().filter { belongs(runID(of: $0)) }
         for name in names.dropFirst(max(1, keep)) where name != protecting {
             try? FileManager.default.removeItem(atPath: path(name))
         }
@@ -112,6 +124,17 @@ public struct CheckpointStore: Sendable {
     }
 
     public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// The run id in checkpoint `name`'s meta.json (nil: none, or unreadable).
+    func runID(of name: String) -> String? {
+        struct Stamp: Decodable {
+            var runID: String?
+            enum CodingKeys: String, CodingKey { case runID = "run_id" }
+        }
+        guard let data = FileManager.default.contents(atPath: (path(name) as NSString).appendingPathComponent(Self.metaFile))
+        else { return nil }
+        return (try? JSONDecoder().decode(Stamp.self, from: data))?.runID
+    }
 
     /// The newest checkpoint that passes every check of `VerifiedCheckpoint`; invalid newer
     /// ones are skipped with a warning each; none valid is `RunFormatError.noCheckpoint`.

@@ -15,8 +15,8 @@ final class EpochReporter {
     /// Receives each human-readable line.
     var sink: (String) -> Void
 
-    /// On rank 0 (`active`), opens `metrics.jsonl` in `directory` (creating the directory);
-    /// a resumed run keeps the lines up to the epoch it resumes after.
+    /// On rank 0 (`active`), opens `metrics.jsonl` in `directory` (claimed by `RunClaim`
+    /// before); a resumed run keeps the lines up to the epoch it resumes after.
     init(directory: String, active: Bool, resumedAfter epoch: Int?, lastRecord: EpochMetrics?, epochs: Int,
          showProgress: Bool, tensorboard: String?, sink: @escaping (String) -> Void) throws {
         self.epochs = epochs
@@ -29,14 +29,6 @@ final class EpochReporter {
         }
         self.tensorboard = try tensorboard.map { try TensorBoardWriter(directory: $0) }
         let metricsPath = RunDirectory(directory).metrics
-        if epoch == nil && FileManager.default.fileExists(atPath: metricsPath) {
-            throw TrainingError.runDirectoryInUse(directory)
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw RunFormatError.io(path: directory, message: "cannot create the run directory: \(error.localizedDescription)")
-        }
         log = try MetricsLog(path: metricsPath, keepingEpochsThrough: epoch ?? 0, restoring: lastRecord)
     }
 

@@ -283,7 +283,11 @@ struct Property: @unchecked Sendable {
             keyPath,
             encode: { config, container in try container.encode(config[keyPath: keyPath], forKey: codingKey) },
             decode: { config, container in
-                config[keyPath: keyPath] = try container.decode(Value.self, forKey: codingKey)
+                // A key a checkpoint lacks is a setting added after it was written: the run
+                // behaved as its default does.
+                if let value = try container.decodeIfPresent(Value.self, forKey: codingKey) {
+                    config[keyPath: keyPath] = value
+                }
             })
     }
 
@@ -321,11 +325,11 @@ struct SettingKey: CodingKey {
 }
 
 extension TrainingConfig {
-    /// Decodes meta.json's `config` through the table; a property whose key is absent keeps
-    /// its default when optional and is an error otherwise (as Codable synthesizes).
+    /// Decodes meta.json's `config` through the table; a property whose key is absent (a
+    /// checkpoint written before the setting existed) keeps its default. `run_dir` is required.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: SettingKey.self)
-        self.init(runDirectory: "")
+        self.init(runDirectory: try container.decode(String.self, forKey: SettingKey(Setting.runDir.key)))
         for property in Setting.all.compactMap(\.property) { try property.decode(&self, container) }
     }
 

@@ -38,6 +38,12 @@ public final class Trainer {
     public let fingerprint: DatasetFingerprint
     /// Set when resuming: the epoch to start at and the counters so far.
     let resumeState: ResumeState?
+    /// Set when resuming: the checkpoint continued (for `RunClaim`).
+    let resumeOrigin: RunClaim.Origin?
+    /// `--resume auto` found no checkpoint: a run of this directory may start over.
+    let restartAllowed: Bool
+    /// Rank 0's hold on the run directory while `run` runs.
+    var claim: RunClaim?
     /// Receives each human-readable line on rank 0 (epoch lines, the summary).
     public var report: (String) -> Void = { print($0) }
 
@@ -49,10 +55,12 @@ public final class Trainer {
     /// checkpoint (re-sharding by global id when the number of ranks changed).
     public init(
         config: TrainingConfig, communicator: Communicator = .singleton, splits: DatasetSplits? = nil,
-        resume: LoadedCheckpoint? = nil, hooks: TrainerHooks = .none
+        resume: LoadedCheckpoint? = nil, hooks: TrainerHooks = .none, restartAllowed: Bool = false
     ) throws {
         try config.validate()
         self.config = config
+        self.restartAllowed = restartAllowed
+        resumeOrigin = resume.map(RunClaim.Origin.init)
         self.communicator = communicator
         self.hooks = hooks
         try communicator.enableStallWatchdog(timeout: config.stallTimeout)
@@ -112,6 +120,25 @@ public final class Trainer {
             width: train.width, classes: train.classCount, normalization: data.normalization)
     }
 
+    /// Rank 0 takes the run directory (`RunClaim`) before anything is written; when it
+    /// cannot, every rank stops with its message.
+    private func claimRunDirectory() throws -> RunClaim? {
+        var claim: RunClaim?
+        var failure: Error?
+        if isRoot {
+            do {
+                claim = try RunClaim(RunDirectory(config.runDirectory), resuming: resumeOrigin, restartAllowed: restartAllowed)
+            } catch {
+                failure = error
+            }
+        }
+        var message = failure.map { Array("\($0)".utf8) } ?? []
+        if communicator.size > 1 { try communicator.broadcast(bytes: &message, root: 0) }
+        if let failure { throw failure }
+        if !message.isEmpty { throw TrainingError.runDirectory(String(decoding: message, as: UTF8.self)) }
+        return claim
+    }
+
     /// The node's cores divided among the ranks on it, at least 1.
     public static func defaultThreads(localRanks: Int) -> Int {
         max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks))
@@ -134,10 +161,15 @@ public final class Trainer {
 
     /// Runs all epochs; rank 0 writes `metrics.jsonl` and `model.safetensors` into the run directory.
     public func run() throws -> TrainingSummary {
+        claim = try claimRunDirectory()
+        defer { claim = nil }
         let reporter = try EpochReporter(
             directory: config.runDirectory, active: isRoot, resumedAfter: resumeState?.epoch,
             lastRecord: resumeState?.lastMetrics, epochs: config.epochs,
             showProgress: config.showProgress, tensorboard: config.tensorboardDirectory, sink: report)
+        for note in claim?.notes ?? [] {
+            if note.hasPrefix("warning:") { FileHandle.standardError.write(Data((note + "\n").utf8)) } else { reporter.say(note) }
+        }
         announce(reporter)
         let start = monotonicSeconds()
         var progress = resumeState?.progress ?? RunProgress()
@@ -148,7 +180,10 @@ public final class Trainer {
             partial = nil
         }
         let modelPath = RunDirectory(config.runDirectory).model
-        if isRoot { try modelFile.write(model, to: modelPath) }
+        if isRoot {
+            try claim?.verify(RunDirectory(config.runDirectory))
+            try modelFile.write(model, to: modelPath)
+        }
         let summary = TrainingSummary(
             epochs: history, bestTestAccuracy: progress.bestAccuracy, bestEpoch: progress.bestEpoch,
             finalTestAccuracy: history.last?.testAccuracy ?? 0, backpropSaved: history.last?.backpropSaved ?? 0,

@@ -3,7 +3,9 @@
 /// (A checkpoint that fails a check, or none found, is `RunFormatError.invalidCheckpoint` /
 /// `.noCheckpoint`: the run format owns those checks.)
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-    case runDirectoryInUse(String)
+    /// Rank 0 could not take the run directory (`RunClaimError`, `RunFormatError`); the
+    /// other ranks stop with its message.
+    case runDirectory(String)
     /// Reading or writing `path` failed (the file system refused, or a file is missing).
     case io(path: String, message: String)
     case diverged(epoch: Int, step: Int)
@@ -22,8 +24,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .runDirectoryInUse(let path):
-            return "\(path) already holds a run (metrics.jsonl exists): choose another run directory, or resume it"
+        case .runDirectory(let message):
+            return message
         case .io(let path, let message):
             return "\(path): \(message)"
         case .diverged(let epoch, let step):

@@ -51,6 +51,7 @@ struct Inspect: ParsableCommand {
         for (name, sum) in meta.files.sorted(by: { $0.key < $1.key }) {
             print("checksum     \(name) sha256 \(sum): ok")
         }
+        if meta.format >= 3 { print("checksum     \(CheckpointStore.metaFile): ok (\(CheckpointStore.checksumsFile))") }
         if let instances {
             let labels = try DatasetLoader.load(directory: config.dataDirectory, limit: config.limit).train.labels
             let listing = try InstanceListing(checkpoint: checkpoint, labels: labels)

@@ -154,6 +154,16 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// What `--resume` asks for.
+    var resumeRequest: ResumeRequest {
+        switch resume {
+        case nil: return .none
+        case Train.resumeFromRunDirectory: return .runDirectory
+        case Train.resumeAutomatically: return .auto
+        case let path?: return .path(path)
+        }
+    }
+
     /// What `--resume` with no PATH becomes (see main.swift).
     static let resumeFromRunDirectory = ""
     /// `--resume auto`: resume if the run directory has a checkpoint, else start.
@@ -223,17 +233,12 @@ struct Train: ParsableCommand {
     func run() throws {
         let communicator = try Communicator.world()
         do {
-            var checkpoint: LoadedCheckpoint?
             var config: TrainingConfig
-            var resume = self.resume
-            if resume == Train.resumeAutomatically {
-                resume = try startOrContinue(rank: communicator.rank)
+            let (checkpoint, warnings) = try Resume.checkpoint(for: resumeRequest, runDirectory: runDir)
+            if communicator.rank == 0 {
+                warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
             }
-            if let resume {
-                let source = resume == Train.resumeFromRunDirectory ? runDir! : resume
-                let (found, warnings) = try LoadedCheckpoint.newestValid(in: source)
-                if communicator.rank == 0 { warnings.forEach { print("warning: \($0)") } }
-                checkpoint = found
+            if let found = checkpoint {
                 config = try makeConfig(base: found.meta.config, checkpointPath: found.directory)
                 if runDir == nil { config.runDirectory = Resume.runDirectory(of: found) }
                 do { try config.validate() } catch { throw Flags.validationError(error) }
@@ -242,7 +247,8 @@ struct Train: ParsableCommand {
                 do { try config.validate() } catch { throw Flags.validationError(error) }
             }
             StopRequest.shared.listen()
-            let trainer = try Trainer(config: config, communicator: communicator, resume: checkpoint)
+            let trainer = try Trainer(
+                config: config, communicator: communicator, resume: checkpoint, restartAllowed: resumeRequest == .auto)
             _ = try trainer.run()
             communicator.finalize()
         } catch let TrainingError.preempted(epoch, step, steps, checkpoint) {
@@ -262,20 +268,5 @@ struct Train: ParsableCommand {
             }
             throw error
         }
-    }
-
-    /// `--resume auto`: the run directory's checkpoint when it has one (resume), else nil
-    /// (start); a metrics.jsonl left by a run that never checkpointed is kept aside (rank 0).
-    private func startOrContinue(rank: Int) throws -> String? {
-        let directory = runDir!
-        if !RunDirectory(directory).checkpointStore.checkpointNames().isEmpty { return directory }
-        let metrics = RunDirectory(directory).metrics
-        if rank == 0 && FileManager.default.fileExists(atPath: metrics) {
-            let aside = metrics + ".previous"
-            try? FileManager.default.removeItem(atPath: aside)
-            try FileManager.default.moveItem(atPath: metrics, toPath: aside)
-            print("warning: \(directory) has no checkpoint; starting over (its metrics.jsonl is kept as metrics.jsonl.previous)")
-        }
-        return nil
     }
 }

@@ -95,7 +95,7 @@ final class TrainerTests: XCTestCase {
         let trainer = try Trainer(config: config(directory), splits: splits)
         trainer.report = { _ in }
         XCTAssertThrowsError(try trainer.run()) { error in
-            XCTAssertEqual(error as? TrainingError, .runDirectoryInUse(directory))
+            XCTAssertEqual(error as? RunClaimError, .holdsAnotherRun(path: directory, traces: [RunDirectory.metricsFile]))
         }
         XCTAssertEqual(try String(contentsOfFile: directory + "/metrics.jsonl", encoding: .utf8), "{}\n")
     }

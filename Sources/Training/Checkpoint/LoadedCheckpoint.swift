@@ -45,10 +45,31 @@ public struct LoadedCheckpoint: Sendable {
     }
 
     /// The newest valid checkpoint of what `path` names (a checkpoint, a run directory or
-    /// its checkpoints/ folder); invalid newer ones are skipped with a warning each.
+    /// its checkpoints/ folder); invalid newer ones, and checkpoints of another run (by the
+    /// run's `run.json`), are skipped with a warning each.
     public static func newestValid(in path: String) throws -> (checkpoint: LoadedCheckpoint, warnings: [String]) {
+        let owner = try run(holding: path).flatMap { try RunIdentity.read($0) }
         var loaded: LoadedCheckpoint?
-        let (_, warnings) = try CheckpointStore.resolve(path, TrainingConfig.self) { loaded = try LoadedCheckpoint($0) }
+        let (_, warnings) = try CheckpointStore.resolve(path, TrainingConfig.self) { verified in
+            if let owner, let id = verified.meta.runID, !owner.owns(checkpointRunID: id) {
+                throw RunClaimError.foreignCheckpoint(path: verified.directory, runID: id, owner: owner.id)
+            }
+            loaded = try LoadedCheckpoint(verified)
+        }
         return (loaded!, warnings)
+    }
+
+    /// The run directory `path` belongs to: itself when it holds checkpoints/, the parent of a
+    /// checkpoints/ folder, or the run holding a checkpoint directory.
+    private static func run(holding path: String) -> RunDirectory? {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: (path as NSString).appendingPathComponent(CheckpointStore.metaFile)) {
+            return RunDirectory.containing(checkpoint: path)
+        }
+        if manager.fileExists(atPath: RunDirectory(path).checkpoints) { return RunDirectory(path) }
+        if (path as NSString).lastPathComponent == RunDirectory.checkpointsFolder {
+            return RunDirectory((path as NSString).deletingLastPathComponent)
+        }
+        return nil
     }
 }

@@ -63,19 +63,24 @@ extension Trainer {
                         name: TrainerTensors.progress, shape: [3],
                         int64s: [Int64(epoch), Int64(progress.trainedSoFar), Int64(bitPattern: config.seed)]),
                 ])
-            let meta = TrainingCheckpointMeta(
+            var meta = TrainingCheckpointMeta(
                 epoch: epoch, worldSize: communicator.size, config: config, dataset: fingerprint,
                 mastered: masteredPerRank.reduce(0, +), masteredPerRank: masteredPerRank,
                 trainedSoFar: progress.trainedSoFar, bestTestAccuracy: progress.bestAccuracy,
                 bestEpoch: progress.bestEpoch, created: ISO8601DateFormatter().string(from: Date()), metrics: metrics,
                 partialPass: partial)
+            if let claim {
+                try claim.verify(RunDirectory(config.runDirectory))
+                meta.runID = claim.identity.id
+            }
             try store.write(
                 name: name,
                 files: [
                     (LoadedCheckpoint.modelFile, modelFile.encoded(model)),
                     (LoadedCheckpoint.trainerFile, trainerFile.encoded()),
                 ],
-                meta: meta, keep: config.keepCheckpoints)
+                meta: meta, keep: config.keepCheckpoints,
+                belongs: { [claim] id in id == nil || claim?.identity.owns(checkpointRunID: id) ?? true })
         }
         try communicator.barrier()
         hooks.afterCheckpoint(epoch, communicator.rank)
