@@ -94,8 +94,8 @@ final class CheckpointTests: RunDirectoryTestCase {
             if corruption == "truncate" { bytes.removeLast(bytes.count / 3) } else { bytes[bytes.count / 2] ^= 0x01 }
             try Data(bytes).write(to: URL(fileURLWithPath: newest))
             let output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "4", "--no-progress"])
-            XCTAssertTrue(output.stdout.contains("warning: skipping checkpoint"), "\(corruption): \(output.stdout)")
-            XCTAssertTrue(output.stdout.contains("checksum mismatch"), "\(corruption): \(output.stdout)")
+            XCTAssertTrue(output.stderr.contains("warning: skipping checkpoint"), "\(corruption): \(output.stderr)")
+            XCTAssertTrue(output.stderr.contains("checksum mismatch"), "\(corruption): \(output.stderr)")
             XCTAssertTrue(output.stdout.contains("resuming at epoch 3"), "\(corruption): \(output.stdout)")
             XCTAssertEqual(try metrics(run).map(\.epoch), [1, 2, 3, 4])
         }

@@ -23,8 +23,14 @@ final class SettingsTableTests: XCTestCase {
         XCTAssertEqual(try decoder.decode(TrainingConfig.self, from: Data(Self.everythingSetJSON.utf8)), Self.everythingSet)
         XCTAssertEqual(
             try decoder.decode(TrainingConfig.self, from: Data(Self.defaultsJSON.utf8)), TrainingConfig(runDirectory: "runs/x"))
-        // A required key missing is an error, as before.
-        let withoutEpochs = Self.defaultsJSON.replacingOccurrences(of: "\"epochs\" : 5,", with: "")
+        // A key a checkpoint lacks (written before the setting existed) takes the default;
+        // a key present wins; the run directory is required.
+        let nine = Self.everythingSetJSON.replacingOccurrences(of: "\"epochs\" : 5,", with: "\"epochs\" : 9,")
+        XCTAssertEqual(try decoder.decode(TrainingConfig.self, from: Data(nine.utf8)).epochs, 9)
+        var withoutEpochs = Self.everythingSetJSON.replacingOccurrences(of: "\"epochs\" : 5,", with: "")
+        XCTAssertNotEqual(withoutEpochs, Self.everythingSetJSON, "the fixture's epochs changed: update this test")
+        XCTAssertEqual(try decoder.decode(TrainingConfig.self, from: Data(withoutEpochs.utf8)), Self.everythingSet)
+        withoutEpochs = Self.defaultsJSON.replacingOccurrences(of: "\"run_dir\" : \"runs/x\",", with: "")
         XCTAssertThrowsError(try decoder.decode(TrainingConfig.self, from: Data(withoutEpochs.utf8)))
     }
 
