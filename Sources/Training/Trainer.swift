@@ -84,6 +84,8 @@ public final class Trainer {
         } catch let error as ShapeError {
             throw ConfigurationError(setting: .model, "does not fit the data: \(error)")
         }
+        // Before anything sized by the model moves: ranks that differ stop here, named.
+        try RankAgreement.check(config: config, model: model, fingerprint: fingerprint, communicator: communicator)
         try model.parameters.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         try model.buffers.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         optimizer = config.optimizer.make(
@@ -216,9 +218,11 @@ public final class Trainer {
         let evaluationStart = monotonicSeconds()
         let test = try evaluateTest()
         let evaluateSeconds = monotonicSeconds() - evaluationStart
+        hooks.beforeStatistics(epoch + 1, communicator.rank, model)
         let ranks = try RankStatistics.gather(
             localStatistics(pass: pass, probed: probe.probed, decision: decision), classes: data.train.classCount,
             communicator: communicator)
+        try RankAgreement.checkParameters(ranks.map(\.digest), epoch: epoch + 1)
         let balance = try rebalance(ranks)
         try checkConservation(epoch: epoch + 1)
 

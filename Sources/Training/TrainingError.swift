@@ -21,6 +21,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A preemption signal stopped the run after `step` of `steps` of `epoch` (1-based), with a
     /// checkpoint to resume from (the CLI exits with `ExitStatus.preempted`).
     case preempted(epoch: Int, step: Int, steps: Int, checkpoint: String)
+    /// Ranks started with different settings, models or data (which ranks, and what differs):
+    /// every rank stops before training, nothing written.
+    case ranksDisagree(String)
+    /// After `epoch` (1-based), `rank` holds parameters or buffers that differ from rank 0's:
+    /// the ranks no longer train one model, so nothing of that epoch is written.
+    case parametersDiffer(epoch: Int, rank: Int)
 
     public var description: String {
         switch self {
@@ -42,6 +48,11 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .malformedMessage(let source, let bytes, let problem):
             return "rank \(source) sent a malformed instance parcel of \(bytes) bytes: \(problem); stopping rather than "
                 + "training on lost or corrupted data"
+        case .ranksDisagree(let message):
+            return "ranks disagree, stopping before training: \(message)"
+        case .parametersDiffer(let epoch, let rank):
+            return "parameters of rank \(rank) differ from rank 0's after epoch \(epoch) (the ranks no longer train "
+                + "one model); stopping without writing that epoch's metrics or checkpoint"
         case .conservation(let message):
             return "instance ownership broken, stopping rather than training on lost or duplicated data: \(message)"
         }

@@ -35,6 +35,10 @@ struct FaultyTrain: ParsableCommand {
     var dropInstanceRank: Int?
     @Option var dropInstanceEpoch: Int?
 
+    @Option(help: "This rank perturbs one parameter just before the statistics of --perturb-epoch are gathered.")
+    var perturbRank: Int?
+    @Option var perturbEpoch: Int?
+
     func run() throws {
         let communicator = try Communicator.world()
         var config = TrainingConfig(runDirectory: runDir)
@@ -61,6 +65,13 @@ struct FaultyTrain: ParsableCommand {
             hooks.beforeConservationCheck = { epoch, rank, shard in
                 if rank == dropInstanceRank && epoch == dropInstanceEpoch && shard.count > 0 {
                     shard.remove(slots: [shard.count - 1])
+                }
+            }
+        }
+        if let perturbRank, let perturbEpoch {
+            hooks.beforeStatistics = { epoch, rank, model in
+                if rank == perturbRank && epoch == perturbEpoch {
+                    model.parameters.withUnsafeMutableBufferPointer { $0[0] = $0[0].nextUp }
                 }
             }
         }
