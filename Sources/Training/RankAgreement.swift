@@ -22,8 +22,7 @@ enum RankAgreement {
     /// directory (its path may differ from host to host; the data's contents are compared
     /// through the fingerprint); the run directory, which only rank 0 writes (its default,
     /// `runs/<time>`, is taken from each rank's own clock and may differ by a second).
-    static let locallyChosen = Set(
-        [TrainingConfig.CodingKeys.threads, .showProgress, .dataDirectory, .runDirectory].map(\.stringValue))
+    static let locallyChosen = Set([Setting.threads, .progress, .data, .runDir].map(\.key))
 
     /// One rank's identity: fixed size on every rank, whatever its model or data.
     struct Identity: Equatable {

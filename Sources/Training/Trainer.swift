@@ -136,7 +136,7 @@ public final class Trainer {
         }
         var message = failure.map { Array("\($0)".utf8) } ?? []
         if communicator.size > 1 { try communicator.broadcast(bytes: &message, root: 0) }
-        if let failure { throw failure }
+        if let failure { throw communicator.size > 1 ? TrainingError.runDirectory("\(failure)") : failure }
         if !message.isEmpty { throw TrainingError.runDirectory(String(decoding: message, as: UTF8.self)) }
         return claim
     }

@@ -58,3 +58,14 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension TrainingError {
+    /// True for the errors every rank raises together, at the same point (the ranks agreed
+    /// on them in a collective): the job can end cleanly instead of aborting.
+    public var isRaisedByEveryRank: Bool {
+        switch self {
+        case .runDirectory, .ranksDisagree, .parametersDiffer: return true
+        default: return false
+        }
+    }
+}

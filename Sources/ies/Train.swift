@@ -260,6 +260,11 @@ struct Train: ParsableCommand {
             }
             communicator.finalize()
             throw ExitCode(ExitStatus.preempted.rawValue)
+        } catch let error as TrainingError where error.isRaisedByEveryRank {
+            // Every rank stops here together: one line from rank 0, a clean end, status 1.
+            if communicator.rank == 0 { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
+            communicator.finalize()
+            throw ExitCode.failure
         } catch {
             // One rank failing alone would leave the others waiting in a collective: end the job.
             if communicator.size > 1 {
