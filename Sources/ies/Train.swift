@@ -229,7 +229,7 @@ struct Train: ParsableCommand {
             if let resume {
                 let source = resume == Train.resumeFromRunDirectory ? runDir! : resume
                 let (found, warnings) = try LoadedCheckpoint.newestValid(in: source)
-                if communicator.rank == 0 { warnings.forEach { print("warning: \($0)") } }
+                if communicator.rank == 0 { warnings.forEach { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) } }
                 checkpoint = found
                 config = try makeConfig(base: found.meta.config, checkpointPath: found.directory)
                 if runDir == nil { config.runDirectory = Resume.runDirectory(of: found) }
@@ -258,7 +258,7 @@ struct Train: ParsableCommand {
                 FileHandle.standardError.write(Data("Error (rank \(communicator.rank)): \(error)\n".utf8))
                 communicator.abort(code: 1)
             }
-            throw error
+            throw Flags.named(error)
         }
     }
 
@@ -272,7 +272,7 @@ struct Train: ParsableCommand {
             let aside = metrics + ".previous"
             try? FileManager.default.removeItem(atPath: aside)
             try FileManager.default.moveItem(atPath: metrics, toPath: aside)
-            print("warning: \(directory) has no checkpoint; starting over (its metrics.jsonl is kept as metrics.jsonl.previous)")
+            FileHandle.standardError.write(Data("warning: \(directory) has no checkpoint; starting over (its metrics.jsonl is kept as metrics.jsonl.previous)\n".utf8))
         }
         return nil
     }

@@ -94,8 +94,9 @@ final class CheckpointTests: RunDirectoryTestCase {
             if corruption == "truncate" { bytes.removeLast(bytes.count / 3) } else { bytes[bytes.count / 2] ^= 0x01 }
             try Data(bytes).write(to: URL(fileURLWithPath: newest))
             let output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "4", "--no-progress"])
-            XCTAssertTrue(output.stdout.contains("warning: skipping checkpoint"), "\(corruption): \(output.stdout)")
-            XCTAssertTrue(output.stdout.contains("checksum mismatch"), "\(corruption): \(output.stdout)")
+            // warnings go to stderr, the run's record to stdout
+            XCTAssertTrue(output.stderr.contains("warning: skipping checkpoint"), "\(corruption): \(output.stderr)")
+            XCTAssertTrue(output.stderr.contains("checksum mismatch"), "\(corruption): \(output.stderr)")
             XCTAssertTrue(output.stdout.contains("resuming at epoch 3"), "\(corruption): \(output.stdout)")
             XCTAssertEqual(try metrics(run).map(\.epoch), [1, 2, 3, 4])
         }
@@ -118,7 +119,7 @@ final class CheckpointTests: RunDirectoryTestCase {
         try Data("{\"half\": ".utf8).write(to: URL(fileURLWithPath: leftover + "/meta.json"))
         let output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--no-progress"])
         XCTAssertTrue(output.stdout.contains("resuming at epoch 3"), output.stdout)
-        XCTAssertFalse(output.stdout.contains("warning"), output.stdout)
+        XCTAssertFalse(output.output.contains("warning"), output.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: leftover), "a new checkpoint should clean up leftovers")
     }
 
