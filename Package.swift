@@ -65,7 +65,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // Reads run directories (metrics.jsonl, meta.json) and writes HTML reports and
         // TensorBoard event files; Foundation only, so the trainer can depend on it.
-        .target(name: "Report", dependencies: ["RunFormat"], swiftSettings: swiftSettings),
+        .target(name: "Report", dependencies: ["RunFormat", "DurableIO"], swiftSettings: swiftSettings),
 
         // MARK: - Command line
 

@@ -40,6 +40,11 @@ enum CIFARReader {
                         throw DatasetError.labelOutOfRange(
                             file: path, index: r, value: label, validRange: 0..<variant.classCount)
                     }
+                    // The coarse label is not used, but one out of its 20 classes means a misaligned file.
+                    if variant == .cifar100, source[record] >= 20 {
+                        throw DatasetError.labelOutOfRange(
+                            file: path, index: r, value: Int(source[record]), validRange: 0..<20)
+                    }
                     labels.append(Int32(label))
                     let start = record + variant.labelBytes
                     images.append(contentsOf: UnsafeBufferPointer(rebasing: source[start..<(start + imageBytes)]))

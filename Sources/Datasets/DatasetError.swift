@@ -23,6 +23,11 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case countMismatch(imagesFile: String, imageCount: Int, labelsFile: String, labelCount: Int)
     /// A label at record `index` is outside `validRange`.
     case labelOutOfRange(file: String, index: Int, value: Int, validRange: Range<Int>)
+    /// A training label file whose largest label (at record `index`) leaves classes below it
+    /// without a single instance: the class count would be wrong (IDX does not declare one).
+    case classesWithoutInstances(file: String, largestLabel: Int, index: Int, empty: [Int])
+    /// A data directory holding more than one format (`found` names one file of each).
+    case mixedFormats(directory: String, found: [String])
     /// Header dimensions are zero, absurd, or differ between train and test.
     case badDimensions(file: String, reason: String)
 
@@ -49,9 +54,29 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             return "\(labelsFile): holds \(labelCount) labels but \(imagesFile) holds \(imageCount) images; they must match"
         case let .labelOutOfRange(file, index, value, validRange):
             return "\(file): label \(value) at index \(index) is outside the valid range \(validRange.lowerBound)..<\(validRange.upperBound)"
+        case let .classesWithoutInstances(file, largestLabel, index, empty):
+            return "\(file): label \(largestLabel) at index \(index) would make \(largestLabel + 1) classes, but "
+                + "\(empty.count) of them (\(Self.ranges(empty))) have no training instance; labels must be "
+                + "0..<C with every class present"
+        case let .mixedFormats(directory, found):
+            return "\(directory): holds more than one dataset format (\(found.joined(separator: " and "))); "
+                + "give a directory with one format"
         case let .badDimensions(file, reason):
             return "\(file): bad dimensions: \(reason)"
         }
+    }
+
+    /// "10..<200, 203" for sorted values.
+    private static func ranges(_ values: [Int]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < values.count {
+            var j = i
+            while j + 1 < values.count && values[j + 1] == values[j] + 1 { j += 1 }
+            parts.append(j == i ? "\(values[i])" : "\(values[i])..<\(values[j] + 1)")
+            i = j + 1
+        }
+        return parts.joined(separator: ", ")
     }
 
     private func hex(_ value: UInt32) -> String {

@@ -4,7 +4,7 @@ import Foundation
 public enum DatasetLoader {
     /// Detects the format in `directory`, reads train and test splits; `limit` keeps the first `limit` training instances (test split is never limited).
     ///
-    /// Layouts are tried in the order IDX, CIFAR-10, CIFAR-100; CIFAR files
+    /// A directory holding more than one of IDX, CIFAR-10 and CIFAR-100 is refused; CIFAR files
     /// may also sit in `cifar-10-batches-bin/` or `cifar-100-binary/`, as the
     /// official archives extract. For IDX the class count is the largest
     /// training label plus one, taken over the whole file so that `limit`
@@ -13,20 +13,35 @@ public enum DatasetLoader {
     /// - Parameter limit: must be non-negative when given; larger than the training split keeps all of it.
     /// - Throws: `DatasetError`.
     public static func load(directory: String, limit: Int? = nil, testLimit: Int? = nil) throws -> DatasetSplits {
-        if let limit { precondition(limit >= 0, "DatasetLoader.load: negative limit \(limit)") }
-        if let testLimit { precondition(testLimit >= 0, "DatasetLoader.load: negative test limit \(testLimit)") }
+        if let limit, limit < 0 { throw DatasetError.badDimensions(file: directory, reason: "negative limit \(limit)") }
+        if let testLimit, testLimit < 0 {
+            throw DatasetError.badDimensions(file: directory, reason: "negative test limit \(testLimit)")
+        }
         guard isDirectory(directory) else { throw DatasetError.missingDirectory(path: directory) }
+        // A directory we may not list looks empty: say so rather than "no dataset files found".
+        if access(directory, R_OK | X_OK) != 0 {
+            throw DatasetError.unreadableFile(file: directory, message: String(cString: strerror(errno)))
+        }
+
+        let idx = firstExisting(IDXNames.trainImages, in: directory)
+        let cifar10 = cifarDirectory(directory, subdirectory: "cifar-10-batches-bin", marker: "data_batch_1.bin")
+        let cifar100 = cifarDirectory(directory, subdirectory: "cifar-100-binary", marker: "train.bin")
+        let found = [
+            idx.map { "IDX (\($0))" }, cifar10.map { "CIFAR-10 (\(join($0, "data_batch_1.bin")))" },
+            cifar100.map { "CIFAR-100 (\(join($0, "train.bin")))" },
+        ].compactMap { $0 }
+        guard found.count <= 1 else { throw DatasetError.mixedFormats(directory: directory, found: found) }
 
         let splits: DatasetSplits
-        if let trainImages = firstExisting(IDXNames.trainImages, in: directory) {
+        if let trainImages = idx {
             splits = try loadIDX(directory: directory, trainImages: trainImages)
-        } else if let dir = cifarDirectory(directory, subdirectory: "cifar-10-batches-bin", marker: "data_batch_1.bin") {
+        } else if let dir = cifar10 {
             let batches = (1...5).map { "data_batch_\($0).bin" }
             splits = DatasetSplits(
                 train: try CIFARReader.read(try require(batches, in: dir), variant: .cifar10),
                 test: try CIFARReader.read(try require(["test_batch.bin"], in: dir), variant: .cifar10),
                 format: .cifar10, directory: dir)
-        } else if let dir = cifarDirectory(directory, subdirectory: "cifar-100-binary", marker: "train.bin") {
+        } else if let dir = cifar100 {
             splits = DatasetSplits(
                 train: try CIFARReader.read(try require(["train.bin"], in: dir), variant: .cifar100),
                 test: try CIFARReader.read(try require(["test.bin"], in: dir), variant: .cifar100),

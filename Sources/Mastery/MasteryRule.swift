@@ -28,6 +28,9 @@ public struct MasteryRule: Sendable, Equatable, Codable, CustomStringConvertible
         }
         guard window >= 1 else { throw MasteryError.invalidRule(field: .window, "must be >= 1, got \(window)") }
         guard k >= 1 else { throw MasteryError.invalidRule(field: .k, "must be >= 1, got \(k)") }
+        // Each alone first: window + k would overflow for values near Int.max.
+        guard window <= 64 else { throw MasteryError.invalidRule(field: .window, "must be at most 64, got \(window)") }
+        guard k <= 64 else { throw MasteryError.invalidRule(field: .k, "must be at most 64, got \(k)") }
         guard window + k <= 64 else {
             throw MasteryError.invalidRule(field: .window, "plus k must be at most 64, got \(window) + \(k)")
         }

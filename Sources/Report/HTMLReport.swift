@@ -1,3 +1,4 @@
+import DurableIO
 import Foundation
 
 /// The whole report as one self-contained HTML file: inline CSS and SVG, no scripts,
@@ -98,7 +99,8 @@ public struct HTMLReport: Sendable {
         do {
             try Data(html().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw ReportError.cannotWrite(path: path, message: error.localizedDescription)
+            throw ReportError.cannotWrite(
+                path: path, message: PathCheck.problem(path, as: .file) ?? error.localizedDescription)
         }
     }
 }

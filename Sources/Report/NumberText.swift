@@ -34,11 +34,13 @@ public enum NumberText {
 
     /// A duration: "0.84 s", "12.3 s", "4 min 05 s", "1 h 02 min".
     public static func duration(_ seconds: Double) -> String {
+        // A metrics file may hold anything: NaN, infinite or absurd values would trap in Int().
+        guard seconds.isFinite, seconds < 1e12 else { return seconds.isNaN ? "?" : String(format: "%.3g s", seconds) }
         if seconds < 10 { return String(format: "%.2f s", seconds) }
         if seconds < 100 { return String(format: "%.1f s", seconds) }
         let total = Int(seconds.rounded())
-        if total < 3600 { return String(format: "%d min %02d s", total / 60, total % 60) }
-        return String(format: "%d h %02d min", total / 3600, (total % 3600) / 60)
+        if total < 3600 { return String(format: "%ld min %02ld s", total / 60, total % 60) }
+        return String(format: "%ld h %02ld min", total / 3600, (total % 3600) / 60)
     }
 
     /// A compact number for SVG coordinates.

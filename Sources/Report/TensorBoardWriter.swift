@@ -1,3 +1,4 @@
+import DurableIO
 import Foundation
 
 /// Writes scalars to a TensorBoard event file, `events.out.tfevents.<unix time>.<host>`
@@ -16,7 +17,8 @@ public final class TensorBoardWriter {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw ReportError.cannotWrite(path: directory, message: error.localizedDescription)
+            throw ReportError.cannotWrite(
+                path: directory, message: PathCheck.problem(directory, as: .directory) ?? error.localizedDescription)
         }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         let base = (directory as NSString).appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(host)")

@@ -1,3 +1,4 @@
+import DurableIO
 import Foundation
 import Report
 import RunFormat
@@ -5,7 +6,7 @@ import RunFormat
 /// What a run shows and records, on rank 0: the header, a progress line within epochs,
 /// one terminal line and one `metrics.jsonl` record per epoch, and the summary. Other
 /// ranks get a reporter that does nothing.
-final class EpochReporter {
+package final class EpochReporter {
     private let log: MetricsLog?
     private let tensorboard: TensorBoardWriter?
     private let epochs: Int
@@ -39,6 +40,11 @@ final class EpochReporter {
         if isActive { sink(line()) }
     }
 
+    /// A warning for the user (rank 0 only), on stderr.
+    func warn(_ line: @autoclosure () -> String) {
+        if isActive { Trainer.warn(line()) }
+    }
+
     /// The progress line of one training pass.
     func progressLine() -> ProgressLine { ProgressLine(enabled: showProgress) }
 
@@ -59,15 +65,15 @@ final class EpochReporter {
 
     func finished(_ summary: TrainingSummary) {
         say(String(
-            format: "done: best test accuracy %.2f%% (epoch %d), final %.2f%%, backprop saved %.1f%%, "
+            format: "done: best test accuracy %.2f%% (epoch %ld), final %.2f%%, backprop saved %.1f%%, "
                 + "wall time %.1f s; model %@",
             summary.bestTestAccuracy * 100, summary.bestEpoch, summary.finalTestAccuracy * 100,
             summary.backpropSaved * 100, summary.wallSeconds, summary.modelPath))
     }
 
-    static func epochLine(_ m: EpochMetrics, epochs: Int) -> String {
+    package static func epochLine(_ m: EpochMetrics, epochs: Int) -> String {
         var line = String(
-            format: "epoch %d/%d  lr %.4g  trained %d  mastered %d  saved %.1f%%  train loss %.4f  test loss %.4f  "
+            format: "epoch %ld/%ld  lr %.4g  trained %ld  mastered %ld  saved %.1f%%  train loss %.4f  test loss %.4f  "
                 + "test acc %.2f%%  %.1f s  %.0f samples/s",
             m.epoch, epochs, m.lr, m.trained, m.mastered, m.backpropSaved * 100, m.trainLoss, m.testLoss,
             m.testAccuracy * 100, m.seconds, m.samplesPerSecond)
@@ -76,7 +82,7 @@ final class EpochReporter {
             line += String(format: "  imbalance %.3f", RebalancePlan.imbalance(m.unmasteredPerRankBefore))
             if m.instancesMoved > 0 {
                 line += String(
-                    format: " -> %.3f (moved %d in %.2f s)", RebalancePlan.imbalance(m.unmasteredPerRankAfter),
+                    format: " -> %.3f (moved %ld in %.2f s)", RebalancePlan.imbalance(m.unmasteredPerRankAfter),
                     m.instancesMoved, m.rebalanceSeconds)
             }
             if !m.parameterDigestAgree { line += "  PARAMETERS DIFFER ACROSS RANKS" }

@@ -41,12 +41,13 @@ public final class ProgressLine {
 
 /// A duration for people: "42s", "3m 05s", "2h 07m" (rounded to what those show).
 public func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    // Beyond about 31,000 years the Int conversions below would trap; no run lasts that long.
+    guard seconds.isFinite, seconds >= 0, seconds < 1e12 else { return "?" }
     let total = Int(seconds.rounded())
     if total < 60 { return "\(total)s" }
-    if total < 3600 { return String(format: "%dm %02ds", total / 60, total % 60) }
+    if total < 3600 { return String(format: "%ldm %02lds", total / 60, total % 60) }
     let minutes = Int((seconds / 60).rounded())
-    return String(format: "%dh %02dm", minutes / 60, minutes % 60)
+    return String(format: "%ldh %02ldm", minutes / 60, minutes % 60)
 }
 
 /// Time left for `remaining` epochs, from the last few epochs' durations (which already

@@ -94,7 +94,7 @@ extension Trainer {
                 let now = monotonicSeconds()
                 progress.update(
                     String(
-                        format: "epoch %d/%d %@ %d/%d  loss %.4f  %.0f samples/s  %@ elapsed, %@ left", epoch + 1,
+                        format: "epoch %ld/%ld %@ %ld/%ld  loss %.4f  %.0f samples/s  %@ elapsed, %@ left", epoch + 1,
                         config.epochs, ProgressLine.bar(Double(s + 1) / Double(max(1, steps))), s + 1, steps,
                         pass.totals.meanLoss, Double(pass.totals.count) / max(now - start, 1e-9),
                         formatDuration(now - start),

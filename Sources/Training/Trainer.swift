@@ -58,7 +58,6 @@ public final class Trainer {
         resume: LoadedCheckpoint? = nil, hooks: TrainerHooks = .none, restartAllowed: Bool = false
     ) throws {
         try config.validate()
-        self.config = config
         self.restartAllowed = restartAllowed
         resumeOrigin = resume.map(RunClaim.Origin.init)
         self.communicator = communicator
@@ -66,6 +65,10 @@ public final class Trainer {
         try communicator.enableStallWatchdog(timeout: config.stallTimeout)
         let splits = try splits
             ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
+        let (config, batchWarning) = config.clampedBatch(instances: splits.train.count, ranks: communicator.size)
+        if let batchWarning, communicator.rank == 0 { Trainer.warn(batchWarning) }
+        try config.checkLearningRates(ranks: communicator.size)
+        self.config = config
         fingerprint = DatasetFingerprint(splits: splits)
         if let resume {
             try Resume.checkCompatible(resume, with: config, fingerprint: fingerprint, communicator: communicator)
@@ -76,11 +79,13 @@ public final class Trainer {
         let train = data.train
         let compute = Compute(threads: config.threads ?? Trainer.defaultThreads(localRanks: communicator.localSize))
         do {
+            let maxBatch = max(config.localBatchCapacity(ranks: communicator.size), config.effectiveEvaluationBatchSize)
+            try config.checkModelFits(
+                channels: train.channels, height: train.height, width: train.width, classes: train.classCount,
+                maxBatch: maxBatch)
             model = try config.model.build(
                 channels: train.channels, height: train.height, width: train.width, classes: train.classCount,
-                maxBatch: max(config.localBatchCapacity(ranks: communicator.size), config.effectiveEvaluationBatchSize),
-                seed: config.seed,
-                compute: compute, stageWidth: config.width)
+                maxBatch: maxBatch, seed: config.seed, compute: compute, stageWidth: config.width)
         } catch let error as ShapeError {
             throw ConfigurationError(setting: .model, "does not fit the data: \(error)")
         }
@@ -139,6 +144,11 @@ public final class Trainer {
         if let failure { throw communicator.size > 1 ? TrainingError.runDirectory("\(failure)") : failure }
         if !message.isEmpty { throw TrainingError.runDirectory(String(decoding: message, as: UTF8.self)) }
         return claim
+    }
+
+    /// A warning for the user, on stderr (stdout carries the run's record).
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
 
     /// The node's cores divided among the ranks on it, at least 1.
@@ -295,7 +305,8 @@ public final class Trainer {
         }
         let threads = model.compute.threads
         reporter.say(
-            "ies: \(config.model.rawValue), \(model.parameters.count) parameters, \(data.globalTrainCount) train / "
+            "ies: \(config.model.rawValue), \(model.parameters.count) parameters, \(data.train.classCount) classes, "
+                + "\(data.globalTrainCount) train / "
                 + "\(data.globalTestCount) test instances, batch \(config.globalBatch(ranks: communicator.size))"
                 + (config.batchSizePerRank.map { " (\($0) per rank)" } ?? "") + ", "
                 + "\(communicator.size) rank(s) x \(threads) thread(s), \(config.optimizer.rawValue), "
@@ -305,9 +316,15 @@ public final class Trainer {
                 + ", run directory \(config.runDirectory)")
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if threads * communicator.localSize > cores {
-            reporter.say(
-                "warning: \(communicator.localSize) rank(s) x \(threads) thread(s) on this node exceed its \(cores) "
+            reporter.warn(
+                "\(communicator.localSize) rank(s) x \(threads) thread(s) on this node exceed its \(cores) "
                     + "cores; expect slowdowns (give each rank fewer threads)")
+        }
+        if config.syncBatchNorm && communicator.size == 1 {
+            reporter.warn("--sync-bn has no effect on one rank (it applies under mpirun with several ranks)")
+        }
+        if config.syncBatchNorm && model.batchCounterNames.isEmpty {
+            reporter.warn("--sync-bn has no effect: the \(config.model.rawValue) model has no BatchNorm layer")
         }
     }
 }

@@ -151,6 +151,7 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
         guard rebalanceTolerance >= 0, rebalanceTolerance.isFinite else {
             throw fail(.rebalanceTolerance, "must be >= 0, got \(rebalanceTolerance)")
         }
+        try validateBounds()
     }
 }
 

@@ -17,13 +17,13 @@ struct Bench: ParsableCommand {
             single-thread FMA peak of the CPU.
             """)
 
-    @Option(help: "Batch size of the training steps.")
+    @Option(parsing: .unconditional, help: "Batch size of the training steps.")
     var batchSize = 64
 
-    @Option(help: "Timed runs per configuration (the median is reported; default 5, 3 with --layers/--convs).")
+    @Option(parsing: .unconditional, help: "Timed runs per configuration (the median is reported; default 5, 3 with --layers/--convs).")
     var repeats: Int?
 
-    @Option(help: "Seconds per timed run (default 2, 0.2 with --layers/--convs).")
+    @Option(parsing: .unconditional, help: "Seconds per timed run (default 2, 0.2 with --layers/--convs).")
     var seconds: Double?
 
     @Option(help: "Time every layer of this model alone (see below) instead of the training benchmarks.")
@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
         valueName: "c,h,w"))
     var input: String?
 
-    @Option(help: "First-stage width of the resnets (default 64).")
+    @Option(parsing: .unconditional, help: "First-stage width of the resnets (default 64).")
     var width: Int?
 
     @Option(parsing: .upToNextOption, help: "Thread counts to measure.")
@@ -54,12 +54,21 @@ struct Bench: ParsableCommand {
     var models: [ModelPreset] = [.mlp, .cnn]
 
     func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        guard (repeats ?? 1) > 0 else { throw ValidationError("--repeats must be positive") }
-        guard (seconds ?? 1) > 0 else { throw ValidationError("--seconds must be positive") }
+        guard batchSize > 0, batchSize <= 1 << 16 else {
+            throw ValidationError("--batch-size must be in 1...\(1 << 16), got \(batchSize)")
+        }
+        guard (repeats ?? 1) > 0 else { throw ValidationError("--repeats must be positive, got \(repeats!)") }
+        if let seconds, !(seconds > 0 && seconds.isFinite) {
+            throw ValidationError("--seconds must be a positive number, got \(seconds)")
+        }
+        guard trackerInstances >= 0 else {
+            throw ValidationError("--tracker-instances must be >= 0 (0 skips it), got \(trackerInstances)")
+        }
         if input != nil && inputShape == nil { throw ValidationError("--input must be three positive integers c,h,w") }
         if let width {
-            guard width > 0 else { throw ValidationError("--width must be positive") }
+            guard width > 0, width <= TrainingConfig.maxWidth else {
+                throw ValidationError("--width must be in 1...\(TrainingConfig.maxWidth), got \(width)")
+            }
             guard layers?.takesWidth == true || models.contains(where: \.takesWidth) else {
                 throw ValidationError("--width applies to the resnets")
             }
@@ -67,7 +76,7 @@ struct Bench: ParsableCommand {
         guard threads.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads values must be positive") }
     }
 
-    @Option(help: "Instances for the mastery-tracker measurement (0 skips it).")
+    @Option(parsing: .unconditional, help: "Instances for the mastery-tracker measurement (0 skips it).")
     var trackerInstances = 1_280_000
 
     @Option(help: "Dataset for the checkpoint write/read measurement of the cnn ('' skips it).")
@@ -87,13 +96,13 @@ struct Bench: ParsableCommand {
                 instances: trackerInstances, rule: .defaults, repeats: repeats)
             let total = zip(record, decide).map { $0 + $1 }
             print(String(
-                format: "tracker %d instances: record %.1f ms + decide %.1f ms = %.1f ms per epoch (median)",
+                format: "tracker %ld instances: record %.1f ms + decide %.1f ms = %.1f ms per epoch (median)",
                 trackerInstances, Benchmark.median(record), Benchmark.median(decide), Benchmark.median(total)))
         }
         if trackerInstances > 0 {
             let plan = Benchmark.rebalancePlanMilliseconds(ranks: 1024, instances: trackerInstances, repeats: repeats)
             print(String(
-                format: "rebalance plan for 1024 ranks, %d instances: %.3f ms (median, computed by every rank once per epoch)",
+                format: "rebalance plan for 1024 ranks, %ld instances: %.3f ms (median, computed by every rank once per epoch)",
                 trackerInstances, Benchmark.median(plan)))
         }
         if !checkpointData.isEmpty {
@@ -109,7 +118,7 @@ struct Bench: ParsableCommand {
         var sgemm: [Int: Double] = [:]
         for t in threads {
             sgemm[t] = Benchmark.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, threads: t, repeats: repeats, seconds: seconds / 2)
-            print(String(format: "sgemm 1024^3        threads %d  %8.1f GFLOP/s", t, sgemm[t]!))
+            print(String(format: "sgemm 1024^3        threads %ld  %8.1f GFLOP/s", t, sgemm[t]!))
         }
         for preset in models {
             for t in threads {
@@ -119,7 +128,7 @@ struct Bench: ParsableCommand {
                 let median = Benchmark.median(runs)
                 let gflops = median * flops / 1e9
                 print(String(
-                    format: "train %@ threads %d  %9.0f samples/s (min %.0f, max %.0f)  %6.1f GFLOP/s = %.2f of sgemm",
+                    format: "train %@ threads %ld  %9.0f samples/s (min %.0f, max %.0f)  %6.1f GFLOP/s = %.2f of sgemm",
                     preset.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0), t, median,
                     runs.min()!, runs.max()!, gflops, gflops / sgemm[t]!))
             }
@@ -160,13 +169,13 @@ extension Bench {
         let repeats = repeats ?? 3, seconds = seconds ?? 0.2
         let peak = Benchmark.fmaPeakGFLOPS(repeats: repeats, seconds: seconds)
         print(String(
-            format: "FMA peak %.1f GFLOP/s per thread (%d-float FMAs in registers); OpenBLAS core %@; batch %d; "
-                + "median of %d runs of %.2f s",
+            format: "FMA peak %.1f GFLOP/s per thread (%ld-float FMAs in registers); OpenBLAS core %@; batch %ld; "
+                + "median of %ld runs of %.2f s",
             peak, BLAS.fmaLanes, BLAS.coreName, batchSize, repeats, seconds))
         for t in threads {
             let sgemm = Benchmark.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, threads: t, repeats: repeats, seconds: seconds)
             print(String(
-                format: "\nthreads %d: peak %.1f GFLOP/s (FMA x %d), sgemm 1024^3 %.1f GFLOP/s", t, peak * Double(t), t,
+                format: "\nthreads %ld: peak %.1f GFLOP/s (FMA x %ld), sgemm 1024^3 %.1f GFLOP/s", t, peak * Double(t), t,
                 sgemm))
             if let preset = layers, let shape = inputShape {
                 let model = try preset.build(

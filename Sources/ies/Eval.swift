@@ -14,11 +14,13 @@ struct Eval: ParsableCommand {
     @Option(help: "Dataset directory (its test split is used).")
     var data = "/usr/share/datasets/fashion-mnist"
 
-    @Option(help: "Compute threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Compute threads (default: all cores).")
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads <= 0 { throw ValidationError("--threads must be a positive integer, got \(threads)") }
+        if let threads, threads <= 0 || threads > TrainingConfig.maxThreads {
+            throw ValidationError("--threads must be in 1...\(TrainingConfig.maxThreads), got \(threads)")
+        }
     }
 
     func run() throws {
@@ -35,7 +37,7 @@ struct Eval: ParsableCommand {
                     + "\(data) has \(test.channels)x\(test.height)x\(test.width) and \(test.classCount)")
         }
         let totals = Evaluator(model: model, normalization: file.normalization, batchSize: batch).evaluate(test)
-        print(String(format: "test loss %.4f  test accuracy %.2f%% (%d/%d)", totals.meanLoss, totals.accuracy * 100,
+        print(String(format: "test loss %.4f  test accuracy %.2f%% (%ld/%ld)", totals.meanLoss, totals.accuracy * 100,
                      totals.correct, totals.count))
     }
 }

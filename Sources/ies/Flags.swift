@@ -23,6 +23,17 @@ enum Flags {
         flags.count < 2 ? flags.joined() : flags.dropLast().joined(separator: ", ") + " and " + flags.last!
     }
 
+    /// A setting found wrong once the data is known (a run error, exit 1, not a usage
+    /// error), named by its flag; other errors unchanged.
+    static func named(_ error: Error) -> Error {
+        guard let error = error as? ConfigurationError else { return error }
+        return FlagError(description: "\(error.setting) \(error.problem)")
+    }
+
+    struct FlagError: Error, CustomStringConvertible {
+        let description: String
+    }
+
     /// A library error about a setting as the CLI says it: the flag, then the problem.
     static func validationError(_ error: Error) -> ValidationError {
         switch error {

@@ -26,6 +26,11 @@ struct Inspect: ParsableCommand {
             if instances != nil { throw ValidationError("\(path) has no checkpoint yet: there is no instance state to list") }
             return
         }
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: path),
+           !entries.contains(where: { ["metrics.jsonl", "checkpoints", "meta.json", "latest"].contains($0) || $0.hasPrefix("epoch-") })
+        {
+            throw NoRun(path: path)
+        }
         let (checkpoint, warnings) = try LoadedCheckpoint.newestValid(in: path)
         for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let meta = checkpoint.meta
@@ -42,10 +47,10 @@ struct Inspect: ParsableCommand {
         print("ies          \(config.mastery)")
         let n = meta.dataset.trainCount
         print(String(
-            format: "mastered     %d of %d (%.1f%%), per rank %@", meta.mastered, n, 100 * Double(meta.mastered) / Double(max(1, n)),
+            format: "mastered     %ld of %ld (%.1f%%), per rank %@", meta.mastered, n, 100 * Double(meta.mastered) / Double(max(1, n)),
             meta.masteredPerRank.map(String.init).joined(separator: ",")))
         print(String(
-            format: "progress     %d instances trained, backprop saved %.1f%%, best test accuracy %.2f%% (epoch %d)",
+            format: "progress     %ld instances trained, backprop saved %.1f%%, best test accuracy %.2f%% (epoch %ld)",
             meta.trainedSoFar, 100 * (1 - Double(meta.trainedSoFar) / Double(max(1, n * meta.epoch))),
             meta.bestTestAccuracy * 100, meta.bestEpoch))
         for (name, sum) in meta.files.sorted(by: { $0.key < $1.key }) {
@@ -73,10 +78,16 @@ struct Inspect: ParsableCommand {
         print("epochs       \(last.epoch) finished, \(String(format: "%.1f", epochs.map(\.seconds).reduce(0, +))) s")
         print("world size   \(last.worldSize)")
         print(String(
-            format: "accuracy     last %.2f%%, best %.2f%% (epoch %d); test loss %.4f",
+            format: "accuracy     last %.2f%%, best %.2f%% (epoch %ld); test loss %.4f",
             last.testAccuracy * 100, best.testAccuracy * 100, best.epoch, last.testLoss))
         print(String(
-            format: "ies          %d mastered after epoch %d, backprop saved %.1f%% so far",
+            format: "ies          %ld mastered after epoch %ld, backprop saved %.1f%% so far",
             last.mastered, last.epoch, last.backpropSaved * 100))
     }
+}
+
+/// A directory that is neither a run, its checkpoints/ directory, nor a checkpoint.
+private struct NoRun: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "\(path) holds no run: no metrics.jsonl and no checkpoints" }
 }

@@ -271,7 +271,7 @@ struct Train: ParsableCommand {
                 FileHandle.standardError.write(Data("Error (rank \(communicator.rank)): \(error)\n".utf8))
                 communicator.abort(code: 1)
             }
-            throw error
+            throw Flags.named(error)
         }
     }
 }

@@ -118,7 +118,7 @@ final class CheckpointTests: RunDirectoryTestCase {
         try Data("{\"half\": ".utf8).write(to: URL(fileURLWithPath: leftover + "/meta.json"))
         let output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--no-progress"])
         XCTAssertTrue(output.stdout.contains("resuming at epoch 3"), output.stdout)
-        XCTAssertFalse(output.stdout.contains("warning"), output.stdout)
+        XCTAssertFalse(output.output.contains("warning"), output.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: leftover), "a new checkpoint should clean up leftovers")
     }
 

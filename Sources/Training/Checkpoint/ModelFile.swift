@@ -94,6 +94,15 @@ public struct ModelFile: Sendable {
         model.trainingSteps = steps.first ?? 0
     }
 
+    /// The largest metadata values `read` accepts (a corrupt or hostile file must not make it
+    /// allocate without limit).
+    public enum Bounds {
+        public static let channels = 64
+        public static let side = 4096
+        public static let classes = 100_000
+        public static let stageWidth = TrainingConfig.maxWidth
+    }
+
     /// Reads a model file written by `write`, rebuilding the model with its parameters.
     /// `maxBatch` nil: 256 for the mlp and cnn, 64 for the larger networks (bounded memory).
     public static func read(path: String, maxBatch: Int? = nil, compute: Compute) throws -> (ModelFile, Model) {
@@ -113,22 +122,53 @@ public struct ModelFile: Sendable {
             guard let text = meta["width"], let value = Int(text), value > 0 else {
                 throw bad("metadata width missing or malformed for \(name)")
             }
+            guard value <= Bounds.stageWidth else { throw bad("metadata width \(value) exceeds \(Bounds.stageWidth)") }
             stageWidth = value
         }
-        let shape = (meta["input_shape"] ?? "").split(separator: ",").compactMap { Int($0) }
-        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }), let classes = Int(meta["classes"] ?? ""), classes > 0
-        else { throw bad("metadata input_shape/classes missing or malformed") }
-        let mean = (meta["normalization_mean"] ?? "").split(separator: ",").compactMap { Float($0) }
-        let std = (meta["normalization_std"] ?? "").split(separator: ",").compactMap { Float($0) }
+        let shapeText = meta["input_shape"] ?? ""
+        let shape = shapeText.split(separator: ",").compactMap { Int($0) }
+        guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
+            throw bad("metadata input_shape '\(shapeText)' is not three positive integers C,H,W")
+        }
+        guard shape[0] <= Bounds.channels, shape[1] <= Bounds.side, shape[2] <= Bounds.side else {
+            throw bad("metadata input_shape \(shapeText) exceeds \(Bounds.channels) channels or \(Bounds.side) pixels a side")
+        }
+        guard let classes = Int(meta["classes"] ?? ""), classes > 0 else {
+            throw bad("metadata classes '\(meta["classes"] ?? "")' is not a positive integer")
+        }
+        guard classes <= Bounds.classes else { throw bad("metadata classes \(classes) exceeds \(Bounds.classes)") }
+        let meanText = meta["normalization_mean"] ?? "", stdText = meta["normalization_std"] ?? ""
+        let mean = meanText.split(separator: ",").compactMap { Float($0) }
+        let std = stdText.split(separator: ",").compactMap { Float($0) }
         guard mean.count == shape[0], std.count == shape[0] else {
             throw bad("metadata normalization must have \(shape[0]) channel values")
+        }
+        guard mean.allSatisfy(\.isFinite) else {
+            throw bad("metadata normalization_mean '\(meanText)' must hold finite numbers")
+        }
+        guard std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw bad("metadata normalization_std '\(stdText)' must hold finite numbers > 0")
+        }
+        let batch = maxBatch ?? (preset.isImageNetwork ? 64 : 256)
+        do {
+            let size = try preset.footprint(
+                channels: shape[0], height: shape[1], width: shape[2], classes: classes, stageWidth: stageWidth)
+            let bytes = 4 * (Double(size.parameters) + 2 * Double(size.activationsPerInstance) * Double(batch))
+            guard bytes <= Double(TrainingConfig.maxModelBytes) else {
+                throw bad(
+                    "metadata input_shape \(shapeText), classes \(classes)"
+                        + (stageWidth.map { " and width \($0)" } ?? "") + " make a \(name) of \(size.parameters) "
+                        + "parameters that needs more than \(TrainingConfig.maxModelBytes >> 30) GiB")
+            }
+        } catch let error as ShapeError {
+            throw bad("metadata input_shape \(shapeText) does not fit a \(name): \(error)")
         }
         let description = ModelFile(
             preset: preset, stageWidth: stageWidth, channels: shape[0], height: shape[1], width: shape[2],
             classes: classes, normalization: Normalization(mean: mean, std: std))
         let model = try preset.build(
             channels: shape[0], height: shape[1], width: shape[2], classes: classes,
-            maxBatch: maxBatch ?? (preset.isImageNetwork ? 64 : 256), seed: 0, compute: compute, stageWidth: stageWidth)
+            maxBatch: batch, seed: 0, compute: compute, stageWidth: stageWidth)
         try load(file, into: model, path: path)
         let expected = model.parameters.entries.count + model.buffers.entries.count + model.batchCounterNames.count
         if file.tensors.count != expected {
