@@ -4,6 +4,7 @@ import Datasets
 import Distributed
 import Mastery
 import NN
+import Report
 import Training
 
 /// The table of settings (`Setting.all`) against what is made from it and what documents it:
@@ -32,6 +33,12 @@ final class SettingsTableTests: XCTestCase {
         XCTAssertEqual(try decoder.decode(TrainingConfig.self, from: Data(withoutEpochs.utf8)), Self.everythingSet)
         withoutEpochs = Self.defaultsJSON.replacingOccurrences(of: "\"run_dir\" : \"runs/x\",", with: "")
         XCTAssertThrowsError(try decoder.decode(TrainingConfig.self, from: Data(withoutEpochs.utf8)))
+    }
+
+    /// The report reads a few settings from meta.json by key; the table owns the keys.
+    func testTheReportReadsKeysOfTheTable() {
+        let keys = Set(Setting.all.map(\.key))
+        for key in SettingsKeys.all { XCTAssertTrue(keys.contains(key), "the report reads \(key), which no setting writes") }
     }
 
     /// Every stored property of TrainingConfig has an entry (else it would be missing from meta.json).

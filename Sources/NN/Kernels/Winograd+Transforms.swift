@@ -1,0 +1,192 @@
+/// The tile transforms of `WinogradPass` (see Winograd.swift for the algorithm): B^T d B
+/// of the input, A^T M A of the output, A dY A^T of the output gradient, 8 tiles of a tile
+/// row at a time in SIMD registers.
+extension WinogradPass {
+    // MARK: Transforms
+
+    /// V[xi][c][k tilesWide + tw] = (B^T d B)[xi] for the tile (th, tw) of the k-th row of
+    /// `rows`, input channel c.
+    func inputTransform(
+        _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        buffers: UnsafeMutablePointer<Float>
+    ) {
+        let (cin, h, w, p) = (inChannels, height, width, padding)
+        let r0 = buffers, r1 = buffers + rowFloats, r2 = buffers + 2 * rowFloats, r3 = buffers + 3 * rowFloats
+        let zero = buffers + 6 * rowFloats
+        // Padding columns stay zero: only [p, p + W) of the transformed rows is written below.
+        buffers.update(repeating: 0, count: 4 * rowFloats)
+        zero.update(repeating: 0, count: rowFloats)
+        let xiStride = inputPlane
+        for c in 0..<cin {
+            for (k, r) in rows.enumerated() {
+                let n = r / tilesHigh, th = r % tilesHigh
+                let plane = input + (n * cin + c) * h * w
+                func row(_ i: Int) -> UnsafePointer<Float> {
+                    let ih = 2 * th - p + i
+                    return ih >= 0 && ih < h ? plane + ih * w : UnsafePointer(zero)
+                }
+                // Rows of B^T d: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+                WinogradPass.combineRows(row(0), row(1), row(2), row(3), r0 + p, r1 + p, r2 + p, r3 + p, count: w)
+                let out = v + c * tileStride + k * tilesWide
+                // Row a of B^T d times B: columns 2 tw .. 2 tw + 3 of 8 tiles, then d0 - d2,
+                // d1 + d2, d2 - d1, d1 - d3 into V[4 a + b].
+                @inline(__always) func columns(_ a: Int, _ t: UnsafePointer<Float>, _ tw0: Int) {
+                    let low = load16(t + 2 * tw0), high = load16(t + 2 * tw0 + 2)
+                    let d0 = low.evenHalf, d1 = low.oddHalf, d2 = high.evenHalf, d3 = high.oddHalf
+                    let o = out + 4 * a * xiStride + tw0
+                    store8(d0 - d2, o)
+                    store8(d1 + d2, o + xiStride)
+                    store8(d2 - d1, o + 2 * xiStride)
+                    store8(d1 - d3, o + 3 * xiStride)
+                }
+                for chunk in 0..<chunks {
+                    columns(0, r0, 8 * chunk)
+                    columns(1, r1, 8 * chunk)
+                    columns(2, r2, 8 * chunk)
+                    columns(3, r3, 8 * chunk)
+                }
+            }
+        }
+    }
+
+    /// t0 = a - c, t1 = b + c, t2 = c - b, t3 = b - d over `count` floats.
+    @inline(__always)
+    private static func combineRows(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+        _ t0: UnsafeMutablePointer<Float>, _ t1: UnsafeMutablePointer<Float>, _ t2: UnsafeMutablePointer<Float>,
+        _ t3: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        var i = 0
+        while i + 16 <= count {
+            let va = load16(a + i), vb = load16(b + i), vc = load16(c + i), vd = load16(d + i)
+            store16(va - vc, t0 + i)
+            store16(vb + vc, t1 + i)
+            store16(vc - vb, t2 + i)
+            store16(vb - vd, t3 + i)
+            i += 16
+        }
+        while i < count {
+            t0[i] = a[i] - c[i]
+            t1[i] = b[i] + c[i]
+            t2[i] = c[i] - b[i]
+            t3[i] = b[i] - d[i]
+            i += 1
+        }
+    }
+
+    /// output tile (th, tw) of channel co = A^T M[.][co][tile] A (+ bias), exactly the
+    /// outputs inside [Ho, Wo].
+    func outputTransform(
+        _ m: UnsafePointer<Float>, rows: Range<Int>, bias: UnsafePointer<Float>?,
+        into output: UnsafeMutablePointer<Float>
+    ) {
+        let (cout, oH, oW) = (outChannels, outHeight, outWidth)
+        let xiStride = outputPlane
+        for co in 0..<cout {
+            let b = SIMD8<Float>(repeating: bias?[co] ?? 0)
+            for (k, r) in rows.enumerated() {
+                let n = r / tilesHigh, th = r % tilesHigh
+                let top = output + ((n * cout + co) * oH + 2 * th) * oW
+                let hasBottom = 2 * th + 1 < oH
+                let src = m + co * tileStride + k * tilesWide
+                for chunk in 0..<chunks {
+                    let tw0 = 8 * chunk
+                    let s = src + tw0
+                    // Column b of A^T M: (m0 + m1 + m2, m1 - m2 - m3) over the rows a.
+                    @inline(__always) func rows(_ b: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                        let m0 = load8(s + b * xiStride), m1 = load8(s + (4 + b) * xiStride)
+                        let m2 = load8(s + (8 + b) * xiStride), m3 = load8(s + (12 + b) * xiStride)
+                        return (m0 + m1 + m2, m1 - m2 - m3)
+                    }
+                    let (u0, l0) = rows(0), (u1, l1) = rows(1), (u2, l2) = rows(2), (u3, l3) = rows(3)
+                    let y00 = u0 + u1 + u2 + b, y01 = u1 - u2 - u3 + b
+                    let y10 = l0 + l1 + l2 + b, y11 = l1 - l2 - l3 + b
+                    let column = 2 * tw0
+                    let count = min(16, oW - column)
+                    writeRow(interleave(y00, y01), top + column, count: count)
+                    if hasBottom { writeRow(interleave(y10, y11), top + oW + column, count: count) }
+                }
+            }
+        }
+    }
+
+    /// dM[xi][co][k tilesWide + tw] = (A dY A^T)[xi] for the 2x2 tile of dy (zero outside [Ho, Wo]).
+    func gradientTransform(
+        _ dy: UnsafePointer<Float>, rows: Range<Int>, into m: UnsafeMutablePointer<Float>,
+        buffers: UnsafeMutablePointer<Float>
+    ) {
+        let (cout, oH, oW) = (outChannels, outHeight, outWidth)
+        let top = buffers + 4 * rowFloats, bottom = buffers + 5 * rowFloats
+        // Columns past Wo stay zero: only [0, Wo) is copied below.
+        top.update(repeating: 0, count: 2 * rowFloats)
+        let xiStride = outputPlane
+        for co in 0..<cout {
+            for (k, r) in rows.enumerated() {
+                let n = r / tilesHigh, th = r % tilesHigh
+                let plane = dy + (n * cout + co) * oH * oW
+                top.update(from: plane + 2 * th * oW, count: oW)
+                if 2 * th + 1 < oH {
+                    bottom.update(from: plane + (2 * th + 1) * oW, count: oW)
+                } else {
+                    bottom.update(repeating: 0, count: oW)
+                }
+                let out = m + co * tileStride + k * tilesWide
+                for chunk in 0..<chunks {
+                    let tw0 = 8 * chunk
+                    let upper = load16(top + 2 * tw0), lower = load16(bottom + 2 * tw0)
+                    let d00 = upper.evenHalf, d01 = upper.oddHalf, d10 = lower.evenHalf, d11 = lower.oddHalf
+                    // Rows of A dY: (d00, d01), (d00 + d10, d01 + d11), (d00 - d10, d01 - d11), (-d10, -d11);
+                    // then each row (r0, r1) times A^T: r0, r0 + r1, r0 - r1, -r1.
+                    @inline(__always) func store(_ a: Int, _ c0: SIMD8<Float>, _ c1: SIMD8<Float>) {
+                        let o = out + 4 * a * xiStride + tw0
+                        store8(c0, o)
+                        store8(c0 + c1, o + xiStride)
+                        store8(c0 - c1, o + 2 * xiStride)
+                        store8(-c1, o + 3 * xiStride)
+                    }
+                    store(0, d00, d01)
+                    store(1, d00 + d10, d01 + d11)
+                    store(2, d00 - d10, d01 - d11)
+                    store(3, -d10, -d11)
+                }
+            }
+        }
+    }
+}
+
+
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// (a0, b0, a1, b1, ..., a7, b7)
+@inline(__always)
+private func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD16<Float> {
+    SIMD16(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+}
+
+/// Stores the first `count` floats of `v` (all 16 with one store when they fit).
+@inline(__always)
+private func writeRow(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+    if count >= 16 {
+        store16(v, p)
+    } else {
+        for i in 0..<count { p[i] = v[i] }
+    }
+}
