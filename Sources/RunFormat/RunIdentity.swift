@@ -85,19 +85,8 @@ extension RunDirectory {
     /// Creates the directory (and its parents), or says in one line why it cannot be one.
     public func create() throws {
         let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        if manager.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw RunFormatError.io(path: path, message: "is a file, not a directory") }
-            guard manager.isWritableFile(atPath: path) else { throw RunFormatError.io(path: path, message: "permission denied") }
-            return
-        }
-        // Name the first component that is a file, if any ("RUN/x" under a regular file RUN).
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for component in path.split(separator: "/") {
-            prefix = (prefix as NSString).appendingPathComponent(String(component))
-            if manager.fileExists(atPath: prefix, isDirectory: &isDirectory), !isDirectory.boolValue {
-                throw RunFormatError.io(path: path, message: "cannot create the run directory: \(prefix) is a file")
-            }
+        if let problem = PathCheck.problem(path, as: .directory) {
+            throw RunFormatError.io(path: path, message: "cannot create the run directory: \(problem)")
         }
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -131,7 +131,7 @@ final class RunDirectoryGuardTests: RunDirectoryTestCase {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: base + "/file", contents: Data("x".utf8))
         let result = try train(common + ["--epochs", "1", "--run-dir", base + "/file/run"], expect: 1)
-        XCTAssertTrue(result.stderr.contains("is a file"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("is not a directory"), result.stderr)
         XCTAssertFalse(result.stderr.contains("NSCocoaErrorDomain"), result.stderr)
     }
 }
