@@ -278,7 +278,8 @@ def convert_split(name, entries, dst, src, size, grey, classes, pool):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.error = lambda message: (print(f"{PROGRAM}: {message} (see --help)", file=sys.stderr), sys.exit(2))
     parser.add_argument("src", metavar="SRC", help="a folder with one subfolder per class, or train/ and test/ (val/)")
     parser.add_argument("dst", metavar="DST", help="the output directory (created if needed)")
