@@ -94,7 +94,7 @@ let package = Package(
             name: "SafeTensorsTests", dependencies: ["SafeTensors", "DurableIO", "TestSupport"], exclude: ["safetensors_check.py"]),
         .testTarget(
             name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"],
-            exclude: ["cifar_convert_check.py"],
+            exclude: ["cifar_convert_check.py", "npy_convert_check.py"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "MasteryTests", dependencies: ["Mastery"]),
         .testTarget(name: "RunFormatTests", dependencies: ["RunFormat", "TestSupport"]),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `ies` needs on Debian/Ubuntu: OpenMPI, OpenBLAS, zlib, OpenSSL (SHA-256), pkg-config,
-# the Fashion-MNIST dataset, and for the tests: the Python safetensors reader, headless Chromium
+# the Fashion-MNIST dataset, and for the tests: the Python safetensors reader, numpy and Pillow
+# (scripts/images-to-npy.py and imagenet-batches-to-npy.py), headless Chromium
 # (renders `ies report` pages) and the Python tensorboard package (reads the event files back).
 # Safe to run again; uses sudo when not root.
 set -euo pipefail
@@ -19,10 +20,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy" 2>/dev/null; then
-    echo "installing: python safetensors, numpy (pip)"
-    python3 -m pip install --quiet safetensors numpy 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages safetensors numpy
+if command -v python3 >/dev/null && ! python3 -c "import safetensors, numpy, PIL.Image" 2>/dev/null; then
+    echo "installing: python safetensors, numpy, pillow (pip)"
+    python3 -m pip install --quiet safetensors numpy pillow 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages safetensors numpy pillow
 fi
 if command -v python3 >/dev/null \
     && ! python3 -c "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator" 2>/dev/null; then
