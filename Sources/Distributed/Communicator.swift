@@ -250,7 +250,16 @@ public final class Communicator: @unchecked Sendable {
     /// seconds (see `StallWatchdog`): past it the job ends with `ExitStatus.stalled` (76) and a message naming
     /// the ranks and hosts that did not arrive. A collective: every rank calls it.
     public func enableStallWatchdog(timeout: Double, grace: Double = 10) throws {
-        guard let comm, size > 1, timeout > 0 else { return }
+        guard let comm, size > 1 else { return }
+        // Every rank takes part whatever its timeout, so ranks given different timeouts stop
+        // here with a message instead of some entering the watchdog's collective alone.
+        let timeouts = try allgathered([timeout.bitPattern])
+        if let other = timeouts.firstIndex(where: { $0 != timeouts[0] }) {
+            throw RanksDisagree(
+                "rank \(other) was given a stall timeout of \(Double(bitPattern: timeouts[other][0])) s, rank 0 "
+                    + "\(Double(bitPattern: timeouts[0][0])) s: give every rank the same --stall-timeout")
+        }
+        guard timeout > 0 else { return }
         let names = try allgathered(Array(processorName.utf8)).map { String(decoding: $0, as: UTF8.self) }
         watchdog = StallWatchdog(
             timeout: timeout, grace: grace, rank: rank, size: size, hosts: names, comm: comm,

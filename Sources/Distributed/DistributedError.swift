@@ -23,3 +23,11 @@ public struct DistributedError: Error, CustomStringConvertible, Equatable, Senda
     /// E.g. `"MPI_Allreduce failed on rank 1: MPI_ERR_TRUNCATE: message truncated"`.
     public var description: String { "\(call) failed on rank \(rank): \(message)" }
 }
+
+/// Ranks that were started with settings that cannot work together (every rank throws it,
+/// at the same collective).
+public struct RanksDisagree: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -62,7 +62,11 @@ public final class Trainer {
         resumeOrigin = resume.map(RunClaim.Origin.init)
         self.communicator = communicator
         self.hooks = hooks
-        try communicator.enableStallWatchdog(timeout: config.stallTimeout)
+        do {
+            try communicator.enableStallWatchdog(timeout: config.stallTimeout)
+        } catch let error as RanksDisagree {
+            throw TrainingError.ranksDisagree(error.description)
+        }
         let splits = try splits
             ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
         let (config, batchWarning) = config.clampedBatch(instances: splits.train.count, ranks: communicator.size)

@@ -44,6 +44,16 @@ final class RankAgreementTests: RunDirectoryTestCase {
         XCTAssertFalse(line.contains("model layout") || line.contains("data ("), line)
     }
 
+    /// The stall watchdog's setup is a collective only ranks with a timeout entered: ranks given
+    /// different timeouts (or 0 on one) now stop at once, naming the flag.
+    func testDifferentStallTimeoutsStopNamingTheFlag() throws {
+        let run = try runDirectory()
+        let shared = common + ["--model", "mlp", "--run-dir", run]
+        let result = try mpmd([shared + ["--stall-timeout", "0"], shared + ["--stall-timeout", "20"]])
+        assertStoppedWithoutOutput(result, run: run)
+        XCTAssertTrue(disagreement(result).contains("--stall-timeout"), result.output)
+    }
+
     func testDifferentModelsStopBeforeTheBroadcast() throws {
         let run = try runDirectory()
         let shared = common + ["--run-dir", run]
