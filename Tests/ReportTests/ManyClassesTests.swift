@@ -120,4 +120,16 @@ final class ManyClassesTests: XCTestCase {
         XCTAssertNil(page.plot("class-share-histogram-1"))
         XCTAssertNil(page.table("class-extremes-1"))
     }
+
+    /// The README's "up to 30 classes": 30 get the heat map, 31 the many-class figures.
+    func testTheHeatMapStopsAtThirtyClasses() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (classes, heatMap) in [(30, true), (31, false)] {
+            let run = try Self.writeRun(in: directory, name: "c\(classes)", classes: classes, epochs: 2)
+            let page = HTMLInspector(html: try HTMLReport.load(directories: [run]).html())
+            XCTAssertEqual(page.plot("mastered-per-class-1") != nil, heatMap, "\(classes) classes")
+            XCTAssertEqual(page.plot("class-share-histogram-1") != nil, !heatMap, "\(classes) classes")
+        }
+    }
 }
