@@ -70,7 +70,7 @@ public struct HTMLReport: Sendable {
 
         body += section("Time per epoch", ReportFigures.timeCharts(runs))
         body += section("Rebalancing between ranks", ReportFigures.rebalanceCharts(runs))
-        body += section("Mastered share per class", ReportFigures.classHeatMaps(runs))
+        body += section("Mastered share per class", ReportFigures.classFigures(runs))
         body += section("Learning rate", [
             ReportFigures.perRunLine(runs, id: "lr", title: "Learning rate per epoch", yTitle: "learning rate") { $0.lr }
         ].compactMap { $0 })

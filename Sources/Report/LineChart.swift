@@ -19,8 +19,9 @@ public struct LineSeries: Sendable {
 /// Lines over epochs with a legend, round ticks and titled axes, as standalone SVG.
 ///
 /// The `<svg>` carries `data-plot` (its identity) and `data-series` (how many lines);
-/// each line is a `<polyline>` with `data-series` (its label) and `data-points`, so
-/// tests and scripts can check what was drawn without parsing geometry.
+/// each line is a `<polyline>` with `data-series` (its label), `data-points` and
+/// `data-values` (its y values, comma-separated), so tests and scripts can check what
+/// was drawn without parsing geometry.
 public struct LineChart: Sendable {
     public var id: String
     public var title: String
@@ -70,6 +71,7 @@ public struct LineChart: Sendable {
         for line in series {
             let coordinates = line.points.map { "\(c(px($0.x))),\(c(frame.yPosition($0.y)))" }.joined(separator: " ")
             svg += "<g><polyline data-series=\"\(Markup.escape(line.label))\" data-points=\"\(line.points.count)\" "
+                + "data-values=\"\(line.points.map { String($0.y) }.joined(separator: ","))\" "
                 + "points=\"\(coordinates)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2.5\" "
                 + "stroke-linejoin=\"round\"\(line.dash.isEmpty ? "" : " stroke-dasharray=\"\(line.dash)\"")/>"
             if showMarkers {

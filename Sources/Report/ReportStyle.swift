@@ -31,6 +31,8 @@ enum ReportStyle {
         table.summary th.number { text-align: right; }
         table.summary td.number { text-align: right; font-variant-numeric: tabular-nums; }
         table.summary td.label { font-weight: 600; }
+        table.classes th[colspan] { text-align: center; }
+        table.classes .split { border-left: 1px solid #BBBBBB; }
         p.note { color: #444; font-size: 14px; margin: 6px 0; }
         section > p.note + .grid { margin-top: 10px; }
         """

@@ -14,8 +14,9 @@ public struct BarComponent: Sendable {
     }
 }
 
-/// Bars per epoch, each split into stacked components (bottom first), as standalone SVG.
-/// Each component is a `<g data-series="name" data-points="bars">` of `<rect>`s.
+/// Bars per epoch (or per named category), each split into stacked components (bottom
+/// first), as standalone SVG. Each component is a `<g data-series="name" data-points="bars"
+/// data-values="v1,v2,...">` of `<rect>`s.
 public struct StackedBarChart: Sendable {
     public var id: String
     public var title: String
@@ -23,6 +24,8 @@ public struct StackedBarChart: Sendable {
     public var yTitle: String
     /// The epoch of each bar.
     public var categories: [Int]
+    /// Labels that replace the epochs under the bars (a histogram's buckets); empty: epochs.
+    public var categoryLabels: [String] = []
     public var components: [BarComponent]
     /// Top of the y range when several charts should share one scale; else the tallest bar.
     public var yMaximum: Double?
@@ -70,17 +73,22 @@ public struct StackedBarChart: Sendable {
         var labelled = categories.indices.filter { every == 1 || categories[$0] % every == 0 }
         if let first = labelled.first, first >= every { labelled.insert(0, at: 0) }
         if labelled.isEmpty, !categories.isEmpty { labelled = [0] }
-        svg += frame.xTicks(labelled.map { (center($0), String(categories[$0])) })
+        func label(_ i: Int) -> String { i < categoryLabels.count ? categoryLabels[i] : String(categories[i]) }
+        let categoryName = categoryLabels.isEmpty ? "epoch" : Markup.escape(xTitle)
+        svg += frame.xTicks(labelled.map { (center($0), label($0)) })
         var base = [Double](repeating: 0, count: categories.count)
         for component in components {
-            svg += "<g data-series=\"\(Markup.escape(component.name))\" data-points=\"\(categories.count)\" fill=\"\(component.color)\">"
+            let values = categories.indices.map { String($0 < component.values.count ? component.values[$0] : 0) }
+            svg += "<g data-series=\"\(Markup.escape(component.name))\" data-points=\"\(categories.count)\" "
+                + "data-values=\"\(values.joined(separator: ","))\" fill=\"\(component.color)\">"
             for i in categories.indices {
                 let value = i < component.values.count ? max(component.values[i], 0) : 0
                 let y0 = frame.yPosition(base[i]), y1 = frame.yPosition(base[i] + value)
                 base[i] += value
                 guard y0 - y1 > 0.05 else { continue }
                 svg += "<rect x=\"\(c(center(i) - barWidth / 2))\" y=\"\(c(y1))\" width=\"\(c(barWidth))\" "
-                    + "height=\"\(c(y0 - y1))\" stroke=\"#FFFFFF\" stroke-width=\"0.6\"><title>epoch \(categories[i]), "
+                    + "height=\"\(c(y0 - y1))\" stroke=\"#FFFFFF\" stroke-width=\"0.6\">"
+                    + "<title>\(categoryName) \(Markup.escape(label(i))), "
                     + "\(Markup.escape(component.name)): \(NumberText.short(value))\(unit)</title></rect>"
             }
             svg += "</g>"

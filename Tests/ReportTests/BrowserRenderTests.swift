@@ -52,4 +52,17 @@ final class BrowserRenderTests: XCTestCase {
         XCTAssertGreaterThan(image.count(near: Palette.color(1)), 2000, "no vermillion (second run) pixels")
         XCTAssertGreaterThan(image.count(near: Palette.components[2]), 2000, "no evaluation bars")
     }
+
+    /// A 1,000-class run (the many-class figures instead of a heat map) renders as a page
+    /// with ink and the run's colour, not a blank or broken one.
+    func testChromiumRendersAThousandClassPage() throws {
+        let directory = try TemporaryDirectory.make()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try ManyClassesTests.writeRun(in: directory, name: "thousand", classes: 1000, epochs: 4)
+        let html = try HTMLReport.load(directories: [run]).html()
+        let image = try screenshot(html, in: directory, name: "thousand")
+        XCTAssertEqual(image.width, Self.width)
+        XCTAssertGreaterThan(image.inkedShare, 0.03, "the screenshot is nearly blank")
+        XCTAssertGreaterThan(image.count(near: Palette.color(0)), 2000, "no blue (the run's) pixels")
+    }
 }

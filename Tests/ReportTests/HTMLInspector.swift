@@ -62,6 +62,47 @@ struct HTMLInspector {
             .trimmingCharacters(in: .whitespaces)
     }
 
+    /// (label, y values from `data-values`) of each line (or bar layer) of plot `id`.
+    func seriesValues(_ id: String) -> [(label: String, values: [Double])] {
+        guard let svg = plot(id) else { return [] }
+        var result: [(String, [Double])] = []
+        var rest = svg[...]
+        while let range = rest.range(of: " data-series=\"") {
+            let tagStart = rest[..<range.lowerBound].range(of: "<", options: .backwards)!.lowerBound
+            let tagEnd = rest.range(of: ">", range: range.upperBound..<rest.endIndex)!.lowerBound
+            let tag = String(rest[tagStart..<tagEnd])
+            rest = rest[tagEnd...]
+            if tag.hasPrefix("<svg") { continue }
+            let label = Self.values(of: "data-series", in: tag).first ?? ""
+            let values = (Self.values(of: "data-values", in: tag).first ?? "").split(separator: ",").compactMap { Double($0) }
+            result.append((label, values))
+        }
+        return result
+    }
+
+    /// The `<table ...>` element (up to its `</table>`) with `data-table="id"`, or nil.
+    func table(_ id: String) -> String? {
+        guard let start = html.range(of: "data-table=\"\(id)\"") else { return nil }
+        let open = html[..<start.lowerBound].range(of: "<table", options: .backwards)!.lowerBound
+        let end = html.range(of: "</table>", range: start.upperBound..<html.endIndex)!.upperBound
+        return String(html[open..<end])
+    }
+
+    /// `data-value` of every cell with `data-field="field"` in table `id`, top to bottom.
+    func tableValues(_ id: String, field: String) -> [Double] {
+        guard let table = table(id) else { return [] }
+        var result: [Double] = []
+        var rest = table[...]
+        while let range = rest.range(of: "data-field=\"\(field)\"") {
+            let tagEnd = rest.range(of: ">", range: range.upperBound..<rest.endIndex)!.lowerBound
+            if let value = Self.values(of: "data-value", in: String(rest[range.upperBound..<tagEnd])).first.flatMap(Double.init) {
+                result.append(value)
+            }
+            rest = rest[tagEnd...]
+        }
+        return result
+    }
+
     static func values(of attribute: String, in text: String) -> [String] {
         var result: [String] = []
         var rest = text[...]
