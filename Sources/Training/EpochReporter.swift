@@ -85,7 +85,6 @@ package final class EpochReporter {
                     format: " -> %.3f (moved %ld in %.2f s)", RebalancePlan.imbalance(m.unmasteredPerRankAfter),
                     m.instancesMoved, m.rebalanceSeconds)
             }
-            if !m.parameterDigestAgree { line += "  PARAMETERS DIFFER ACROSS RANKS" }
         }
         return line
     }
