@@ -50,7 +50,7 @@ public final class Trainer {
     public var normalization: Normalization { data.normalization }
     var isRoot: Bool { communicator.rank == 0 }
 
-    /// Loads the data (or uses `splits`), keeps this rank's shard, builds the model and
+    /// Reads this rank's shard of the data (or of `splits`, for tests), builds the model and
     /// gives every rank rank 0's initial parameters; or, with `resume`, continues from a
     /// checkpoint (re-sharding by global id when the number of ranks changed).
     public init(
@@ -63,19 +63,24 @@ public final class Trainer {
         self.communicator = communicator
         self.hooks = hooks
         try communicator.enableStallWatchdog(timeout: config.stallTimeout)
-        let splits = try splits
-            ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
-        let (config, batchWarning) = config.clampedBatch(instances: splits.train.count, ranks: communicator.size)
+        // Random-access files are mapped, not read: each rank reads only its shard below.
+        let sources = try splits.map(DatasetSources.init(splits:))
+            ?? DatasetSources.open(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
+        let (config, batchWarning) = config.clampedBatch(instances: sources.train.count, ranks: communicator.size)
         if let batchWarning, communicator.rank == 0 { Trainer.warn(batchWarning) }
         try config.checkLearningRates(ranks: communicator.size)
         self.config = config
-        fingerprint = DatasetFingerprint(splits: splits)
+        // A checkpoint's owner table applies only to a split of its size; other data is
+        // refused below, once the digest is known.
+        let owners = try resume.flatMap { checkpoint -> [Int32]? in
+            guard checkpoint.meta.dataset.trainCount == sources.train.count else { return nil }
+            return try Trainer.owners(from: checkpoint, ranks: communicator.size)
+        }
+        data = try ShardedData(sources: sources, communicator: communicator, strategy: config.sharding, owners: owners)
+        fingerprint = DatasetFingerprint(data: data)
         if let resume {
             try Resume.checkCompatible(resume, with: config, fingerprint: fingerprint, communicator: communicator)
         }
-        data = ShardedData(
-            splits: splits, rank: communicator.rank, ranks: communicator.size, strategy: config.sharding,
-            owners: try resume.flatMap { try Trainer.owners(from: $0, ranks: communicator.size) })
         let train = data.train
         let compute = Compute(threads: config.threads ?? Trainer.defaultThreads(localRanks: communicator.localSize))
         do {
