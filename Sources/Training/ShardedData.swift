@@ -21,6 +21,12 @@ public struct ShardedData: Sendable {
     /// The wrapping sum over all training instances of `DatasetFingerprint.instanceHash`:
     /// the same for any number of ranks and any sharding.
     public let contentDigest: UInt64
+    /// A digest of a few instances (the first `spotCheckCount` and the last) that this rank
+    /// read from ITS OWN copy of the files: `contentDigest` is agreed by an allreduce, so it
+    /// cannot show that a rank's files differ; this spot check (`RankAgreement`) can.
+    public let localSpotDigest: UInt64
+    /// Instances at the start of the split in `localSpotDigest`.
+    public static let spotCheckCount = 16
 
     /// Reads this rank's shard of `sources.train` and its block of `sources.test`; every rank
     /// of `communicator` calls it together. `owners` (owner rank by global id) overrides the
@@ -53,6 +59,7 @@ public struct ShardedData: Sendable {
         var digest = DatasetFingerprint.contentDigest(of: train)
         if ranks > 1 { digest = try communicator.allreduced(digest, .sum) }
         contentDigest = digest
+        localSpotDigest = try ShardedData.spotDigest(of: source)
 
         globalTrainCount = n
         globalTestCount = sources.test.count
@@ -60,6 +67,18 @@ public struct ShardedData: Sendable {
         var perClass = [Int](repeating: 0, count: source.classCount)
         for label in labels { perClass[Int(label)] += 1 }
         instancesPerClass = perClass
+    }
+
+    /// The sum of `DatasetFingerprint.instanceHash` over a few instances read from `source`
+    /// here (their raw label records, unchecked, stand in for the labels).
+    private static func spotDigest(of source: SplitSource) throws -> UInt64 {
+        let n = source.count
+        let ids = Array(Set(Array(0..<min(spotCheckCount, n)) + (n > 0 ? [n - 1] : []))).sorted()
+        var records: [Int32] = []
+        for id in ids { records += try source.labelRecords(id..<(id + 1)) }
+        let sample = try source.dataset(
+            ids: ids, labels: (0..<ids.count).map { records[$0 * source.labelsPerRecord + source.labelsPerRecord - 1] })
+        return DatasetFingerprint.contentDigest(of: sample)
     }
 
     /// The checked labels of the whole split of `source`, each rank reading its contiguous block.

@@ -95,7 +95,10 @@ public final class Trainer {
             throw ConfigurationError(setting: .model, "does not fit the data: \(error)")
         }
         // Before anything sized by the model moves: ranks that differ stop here, named.
-        try RankAgreement.check(config: config, model: model, fingerprint: fingerprint, communicator: communicator)
+        // The agreed digest is the same everywhere by construction: ranks compare their own spot check too.
+        var seen = fingerprint
+        seen.digest += "-" + String(data.localSpotDigest, radix: 16)
+        try RankAgreement.check(config: config, model: model, fingerprint: seen, communicator: communicator)
         try model.parameters.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         try model.buffers.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         optimizer = config.optimizer.make(

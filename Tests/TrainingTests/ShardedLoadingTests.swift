@@ -106,7 +106,7 @@ final class ShardedLoadingTests: RunDirectoryTestCase {
     }
 
     /// 2 and 3 ranks: each rank reads at most the images of its shard and its test block
-    /// plus label bytes, and all see the one-rank normalization and digest, bit for bit.
+    /// plus label bytes (and the few instances of the spot check), and all see the one-rank normalization and digest, bit for bit.
     func testEachRankReadsOnlyItsShardAndAgreesOnNormalizationAndDigest() throws {
         let testbed = try BuiltProducts.require("ies-testbed")
         for data in [try cifar(), try rawFashion().raw] {
@@ -127,7 +127,9 @@ final class ShardedLoadingTests: RunDirectoryTestCase {
                     let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
                     let (shard, block) = (report["shard"] as! Int, report["test_block"] as! Int)
                     let size = report["sample_size"] as! Int
-                    let labelBytes = whole.train.count * (report["label_records"] as! Int)  // a generous bound
+                    // Generous bounds: every label, and the spot check's instances (`ShardedData.localSpotDigest`).
+                    let labelBytes = whole.train.count * (report["label_records"] as! Int)
+                        + (ShardedData.spotCheckCount + 1) * size
                     XCTAssertEqual(report["random_access"] as? Bool, true)
                     XCTAssertLessThanOrEqual(report["train_bytes_read"] as! Int, shard * size + labelBytes, "\(line)")
                     XCTAssertLessThan(report["train_bytes_read"] as! Int, fileBytes / ranks + labelBytes + size, "\(line)")
