@@ -65,7 +65,7 @@ public enum DatasetLoader {
     ///
     /// Raw files come first because they skip decompression; the dotted
     /// spelling is how some mirrors (e.g. Kaggle) name the extracted files.
-    private enum IDXNames {
+    enum IDXNames {
         static func variants(_ stem: String, _ kind: String) -> [String] {
             ["\(stem)-\(kind)", "\(stem)-\(kind).gz", "\(stem).\(kind)", "\(stem).\(kind).gz"]
         }
@@ -91,23 +91,23 @@ public enum DatasetLoader {
     }
 
     /// The directory holding `marker`: `directory` itself or its `subdirectory`.
-    private static func cifarDirectory(_ directory: String, subdirectory: String, marker: String) -> String? {
+    static func cifarDirectory(_ directory: String, subdirectory: String, marker: String) -> String? {
         for candidate in [directory, join(directory, subdirectory)] where isFile(join(candidate, marker)) {
             return candidate
         }
         return nil
     }
 
-    private static func firstExisting(_ names: [String], in directory: String) -> String? {
+    static func firstExisting(_ names: [String], in directory: String) -> String? {
         names.lazy.map { join(directory, $0) }.first(where: isFile)
     }
 
-    private static func requireOne(_ names: [String], in directory: String) throws -> String {
+    static func requireOne(_ names: [String], in directory: String) throws -> String {
         if let path = firstExisting(names, in: directory) { return path }
         throw DatasetError.missingFile(path: join(directory, names[0]), alternatives: Array(names.dropFirst()))
     }
 
-    private static func require(_ names: [String], in directory: String) throws -> [String] {
+    static func require(_ names: [String], in directory: String) throws -> [String] {
         try names.map { name in
             let path = join(directory, name)
             guard isFile(path) else { throw DatasetError.missingFile(path: path) }
@@ -115,16 +115,16 @@ public enum DatasetLoader {
         }
     }
 
-    private static func join(_ directory: String, _ name: String) -> String {
+    static func join(_ directory: String, _ name: String) -> String {
         directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
 
-    private static func isDirectory(_ path: String) -> Bool {
+    static func isDirectory(_ path: String) -> Bool {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    private static func isFile(_ path: String) -> Bool {
+    static func isFile(_ path: String) -> Bool {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
     }

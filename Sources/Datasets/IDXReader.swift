@@ -21,6 +21,25 @@ enum IDXReader {
     static func readImages(_ path: String) throws -> Images {
         let headerSize = 16
         let bytes = try readFile(path, magic: imagesMagic, headerSize: headerSize)
+        let header = try bytes.withUnsafeBytes { try imagesHeader($0, path: path) }
+        return Images(count: header.count, rows: header.rows, cols: header.cols, pixels: Array(bytes[headerSize...]))
+    }
+
+    /// Bytes before the pixels of an image file.
+    static let imagesHeaderSize = 16
+
+    /// Checks the header of the (decompressed) image file `bytes` and that its size is exactly
+    /// what the header declares; the pixels follow at `imagesHeaderSize`.
+    static func imagesHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws -> (count: Int, rows: Int, cols: Int) {
+        let headerSize = imagesHeaderSize
+        guard bytes.count >= 4 else {
+            throw DatasetError.truncatedFile(file: path, expectedBytes: 4, foundBytes: bytes.count)
+        }
+        let magic = bigEndianUInt32(bytes, at: 0)
+        guard magic == imagesMagic else { throw DatasetError.wrongMagic(file: path, expected: imagesMagic, found: magic) }
+        guard bytes.count >= headerSize else {
+            throw DatasetError.truncatedFile(file: path, expectedBytes: headerSize, foundBytes: bytes.count)
+        }
         let count = Int(bigEndianUInt32(bytes, at: 4))
         let rows = Int(bigEndianUInt32(bytes, at: 8))
         let cols = Int(bigEndianUInt32(bytes, at: 12))
@@ -32,7 +51,7 @@ enum IDXReader {
         // count < 2^32 and rows*cols <= 2^24, so this cannot overflow Int64.
         let expected = headerSize + count * rows * cols
         try checkSize(bytes.count, expected: expected, path: path)
-        return Images(count: count, rows: rows, cols: cols, pixels: Array(bytes[headerSize...]))
+        return (count, rows, cols)
     }
 
     /// The bytes of `path` (gzip or raw) after checking its magic number and that the header is complete.
@@ -66,14 +85,20 @@ enum IDXReader {
             throw DatasetError.countMismatch(
                 imagesFile: imagesPath, imageCount: images.count, labelsFile: labelsPath, labelCount: rawLabels.count)
         }
-        let classes = try classCount ?? trainingClasses(rawLabels, path: labelsPath)
-        if let bad = rawLabels.firstIndex(where: { Int($0) >= classes }) {
-            throw DatasetError.labelOutOfRange(
-                file: labelsPath, index: bad, value: Int(rawLabels[bad]), validRange: 0..<classes)
-        }
+        let classes = try checkedClasses(rawLabels, classCount: classCount, path: labelsPath)
         return Dataset(
             images: images.pixels, labels: rawLabels.map { Int32($0) }, ids: Array(0..<Int32(images.count)),
             channels: 1, height: images.rows, width: images.cols, classCount: classes)
+    }
+
+    /// The class count of a label file: `classCount` (the training split's, for a test split)
+    /// or, if nil, `trainingClasses`; every label must be below it.
+    static func checkedClasses(_ rawLabels: [UInt8], classCount: Int?, path: String) throws -> Int {
+        let classes = try classCount ?? trainingClasses(rawLabels, path: path)
+        if let bad = rawLabels.firstIndex(where: { Int($0) >= classes }) {
+            throw DatasetError.labelOutOfRange(file: path, index: bad, value: Int(rawLabels[bad]), validRange: 0..<classes)
+        }
+        return classes
     }
 
     /// The class count of a training label file, which IDX does not declare: the largest
@@ -106,6 +131,11 @@ enum IDXReader {
     }
 
     private static func bigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+        UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8
+            | UInt32(bytes[offset + 3])
+    }
+
+    private static func bigEndianUInt32(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
         UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8
             | UInt32(bytes[offset + 3])
     }

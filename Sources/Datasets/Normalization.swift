@@ -35,10 +35,16 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
     /// Counts byte values per channel first: exact, one cheap pass over the
     /// pixels, and the moments then need only 256 Double terms per channel.
     public init(computedFrom dataset: Dataset) {
+        self.init(histograms: Normalization.histograms(of: dataset), channels: dataset.channels)
+    }
+
+    /// How often each byte value occurs in each channel of `dataset`: `counts[c * 256 + v]`.
+    /// Histograms of disjoint shards add up (exactly, as integers) to the whole split's.
+    public static func histograms(of dataset: Dataset) -> [Int64] {
         let channels = dataset.channels
         let plane = dataset.height * dataset.width
         let size = dataset.sampleSize
-        var histogram = [Int](repeating: 0, count: channels * 256)
+        var histogram = [Int64](repeating: 0, count: channels * 256)
         dataset.images.withUnsafeBufferPointer { pixels in
             histogram.withUnsafeMutableBufferPointer { counts in
                 for s in 0..<dataset.count {
@@ -50,12 +56,20 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
                 }
             }
         }
+        return histogram
+    }
+
+    /// Mean and population std of `pixel / 255` per channel from byte-value `histograms`
+    /// (`histograms[c * 256 + v]`, as `histograms(of:)` counts them): the one computation
+    /// of the statistics, so the same counts give the same bits however they were summed.
+    public init(histograms: [Int64], channels: Int) {
+        precondition(channels > 0 && histograms.count == channels * 256, "Normalization: \(histograms.count) counts for \(channels) channels")
         var means = [Float]()
         var stds = [Float]()
         for c in 0..<channels {
             var n = 0.0, sum = 0.0, sumSquares = 0.0
             for v in 0..<256 {
-                let count = Double(histogram[c * 256 + v])
+                let count = Double(histograms[c * 256 + v])
                 let x = Double(v) / 255
                 n += count
                 sum += count * x

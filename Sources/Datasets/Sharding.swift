@@ -11,8 +11,13 @@ public enum ShardStrategy: String, Sendable, Codable, CaseIterable {
 public enum Sharding {
     /// The owner rank of each instance of `dataset` (by slot).
     public static func owners(of dataset: Dataset, ranks: Int, strategy: ShardStrategy) -> [Int32] {
+        owners(labels: dataset.labels, ranks: ranks, strategy: strategy)
+    }
+
+    /// The owner rank of each instance of a split with these `labels` (by id).
+    public static func owners(labels: [Int32], ranks: Int, strategy: ShardStrategy) -> [Int32] {
         precondition(ranks > 0)
-        let n = dataset.count
+        let n = labels.count
         switch strategy {
         case .contiguous:
             var owners = [Int32](repeating: 0, count: n)
@@ -21,7 +26,7 @@ public enum Sharding {
             }
             return owners
         case .class:
-            return dataset.labels.map { Int32(Int($0) % ranks) }
+            return labels.map { Int32(Int($0) % ranks) }
         }
     }
 

@@ -126,17 +126,44 @@ public struct DatasetFingerprint: Codable, Sendable, Equatable, CustomStringConv
     public var classes: Int
     /// A digest of the training labels and images, hex.
     public var digest: String
+    /// How `digest` was computed (the trainer defines the schemes); digests of different
+    /// schemes cannot be compared. Absent in checkpoints written before schemes: 1.
+    public var digestScheme: Int
 
-    public init(trainCount: Int, testCount: Int, shape: [Int], classes: Int, digest: String) {
+    /// The scheme the trainer computes now.
+    public static let currentDigestScheme = 2
+
+    public init(
+        trainCount: Int, testCount: Int, shape: [Int], classes: Int, digest: String,
+        digestScheme: Int = DatasetFingerprint.currentDigestScheme
+    ) {
         self.trainCount = trainCount
         self.testCount = testCount
         self.shape = shape
         self.classes = classes
         self.digest = digest
+        self.digestScheme = digestScheme
     }
 
     enum CodingKeys: String, CodingKey {
         case trainCount = "train_count", testCount = "test_count", shape, classes, digest
+        case digestScheme = "digest_scheme"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            trainCount: try c.decode(Int.self, forKey: .trainCount), testCount: try c.decode(Int.self, forKey: .testCount),
+            shape: try c.decode([Int].self, forKey: .shape), classes: try c.decode(Int.self, forKey: .classes),
+            digest: try c.decode(String.self, forKey: .digest),
+            digestScheme: try c.decodeIfPresent(Int.self, forKey: .digestScheme) ?? 1)
+    }
+
+    /// Whether `other` describes data of the same sizes, shape and classes (what can be
+    /// compared when the digests are of different schemes).
+    public func hasSameLayout(as other: DatasetFingerprint) -> Bool {
+        trainCount == other.trainCount && testCount == other.testCount && shape == other.shape
+            && classes == other.classes
     }
 
     public var description: String {

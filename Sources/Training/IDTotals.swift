@@ -24,5 +24,14 @@ public struct IDTotals: Equatable, Sendable, CustomStringConvertible {
         self.init(count: Int64(ids.count), sum: sum, xor: xor)
     }
 
+    /// The totals of the ids `0..<n` (a whole training split), from `n` alone: the sum is
+    /// n (n - 1) / 2, and the xor of 0...m is m, 1, m + 1 or 0 as m % 4 is 0, 1, 2 or 3.
+    public init(idsBelow n: Int) {
+        precondition(n >= 0 && n <= Int(Int32.max) + 1, "IDTotals: \(n) ids")
+        let m = UInt64(max(n - 1, 0))
+        let xor: UInt64 = n == 0 ? 0 : [m, 1, m + 1, 0][Int(m % 4)]
+        self.init(count: Int64(n), sum: Int64(n) * Int64(max(n - 1, 0)) / 2, xor: xor)
+    }
+
     public var description: String { "\(count) instances (id sum \(sum), xor \(xor))" }
 }

@@ -50,7 +50,7 @@ public final class Trainer {
     public var normalization: Normalization { data.normalization }
     var isRoot: Bool { communicator.rank == 0 }
 
-    /// Loads the data (or uses `splits`), keeps this rank's shard, builds the model and
+    /// Reads this rank's shard of the data (or of `splits`, for tests), builds the model and
     /// gives every rank rank 0's initial parameters; or, with `resume`, continues from a
     /// checkpoint (re-sharding by global id when the number of ranks changed).
     public init(
@@ -67,19 +67,24 @@ public final class Trainer {
         } catch let error as RanksDisagree {
             throw TrainingError.ranksDisagree(error.description)
         }
-        let splits = try splits
-            ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
-        let (config, batchWarning) = config.clampedBatch(instances: splits.train.count, ranks: communicator.size)
+        // Random-access files are mapped, not read: each rank reads only its shard below.
+        let sources = try splits.map(DatasetSources.init(splits:))
+            ?? DatasetSources.open(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
+        let (config, batchWarning) = config.clampedBatch(instances: sources.train.count, ranks: communicator.size)
         if let batchWarning, communicator.rank == 0 { Trainer.warn(batchWarning) }
         try config.checkLearningRates(ranks: communicator.size)
         self.config = config
-        fingerprint = DatasetFingerprint(splits: splits)
+        // A checkpoint's owner table applies only to a split of its size; other data is
+        // refused below, once the digest is known.
+        let owners = try resume.flatMap { checkpoint -> [Int32]? in
+            guard checkpoint.meta.dataset.trainCount == sources.train.count else { return nil }
+            return try Trainer.owners(from: checkpoint, ranks: communicator.size)
+        }
+        data = try ShardedData(sources: sources, communicator: communicator, strategy: config.sharding, owners: owners)
+        fingerprint = DatasetFingerprint(data: data)
         if let resume {
             try Resume.checkCompatible(resume, with: config, fingerprint: fingerprint, communicator: communicator)
         }
-        data = ShardedData(
-            splits: splits, rank: communicator.rank, ranks: communicator.size, strategy: config.sharding,
-            owners: try resume.flatMap { try Trainer.owners(from: $0, ranks: communicator.size) })
         let train = data.train
         let compute = Compute(threads: config.threads ?? Trainer.defaultThreads(localRanks: communicator.localSize))
         do {
@@ -94,7 +99,10 @@ public final class Trainer {
             throw ConfigurationError(setting: .model, "does not fit the data: \(error)")
         }
         // Before anything sized by the model moves: ranks that differ stop here, named.
-        try RankAgreement.check(config: config, model: model, fingerprint: fingerprint, communicator: communicator)
+        // The agreed digest is the same everywhere by construction: ranks compare their own spot check too.
+        var seen = fingerprint
+        seen.digest += "-" + String(data.localSpotDigest, radix: 16)
+        try RankAgreement.check(config: config, model: model, fingerprint: seen, communicator: communicator)
         try model.parameters.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         try model.buffers.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         optimizer = config.optimizer.make(

@@ -7,5 +7,5 @@ struct TestBed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ies-testbed",
         abstract: "Test harness: the MPI self-test, training with injected faults, gradient dumps.",
-        subcommands: [MPISelfTest.self, FaultyTrain.self, DumpGradients.self])
+        subcommands: [MPISelfTest.self, FaultyTrain.self, DumpGradients.self, ShardRead.self])
 }

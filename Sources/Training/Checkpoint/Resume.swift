@@ -51,9 +51,17 @@ public enum Resume {
         communicator: Communicator
     ) throws {
         let meta = checkpoint.meta, directory = checkpoint.directory
-        guard meta.dataset == fingerprint else {
+        // Digests of different schemes cannot be compared: then only what they both state.
+        let comparable = meta.dataset.digestScheme == fingerprint.digestScheme
+        guard comparable ? meta.dataset == fingerprint : meta.dataset.hasSameLayout(as: fingerprint) else {
             throw TrainingError.incompatibleCheckpoint(
                 path: directory, "it was made from different data (\(meta.dataset)); the data given now are \(fingerprint)")
+        }
+        if !comparable && communicator.rank == 0 {
+            Trainer.warn(
+                "\(directory) records its data with digest scheme \(meta.dataset.digestScheme), not "
+                    + "\(fingerprint.digestScheme): its counts, shape and classes match the data given now, but "
+                    + "its data contents could not be verified")
         }
         guard meta.config.model == config.model else {
             throw TrainingError.incompatibleCheckpoint(

@@ -1,0 +1,112 @@
+/// A split stored as fixed-size records after a header, in one or more memory-mapped files:
+///
+///     file = [header: `headerSize` bytes][record 0][record 1]...
+///     record = [label: `labelBytes` bytes][image: sampleSize bytes]   (CIFAR)
+///            = [image: sampleSize bytes], labels in a separate small file read whole (IDX, .npy)
+///
+/// Only the records a rank asks for are paged in. The caller has checked each file's header
+/// and size (the format's reader does: `IDXReader.imagesHeader`, `CIFARReader.source`).
+public final class RecordFileSource: SplitSource {
+    /// One file's records.
+    struct Part {
+        let file: MappedFile
+        let headerSize: Int
+        /// Records in the file (all of them, whatever the limit).
+        let records: Int
+    }
+
+    /// Where the labels are.
+    enum Labels {
+        /// `bytes` label bytes at the start of each record, before the image.
+        case inRecords(bytes: Int)
+        /// Read whole from a separate file (one value per instance).
+        case separate([Int32])
+    }
+
+    let parts: [Part]
+    let labels: Labels
+    /// The format's label checks over the whole split's records (`SplitSource.checkedLabels`).
+    let check: (RecordFileSource, [Int32]) throws -> [Int32]
+    public let count: Int
+    public let channels: Int
+    public let height: Int
+    public let width: Int
+    public let classCount: Int
+    public private(set) var bytesRead = 0
+    /// Index of the first record of each part, and the total.
+    private let starts: [Int]
+
+    init(
+        parts: [Part], labels: Labels, limit: Int?, channels: Int, height: Int, width: Int, classCount: Int,
+        check: @escaping (RecordFileSource, [Int32]) throws -> [Int32]
+    ) {
+        self.parts = parts
+        self.labels = labels
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.classCount = classCount
+        self.check = check
+        var starts = [0]
+        for part in parts { starts.append(starts.last! + part.records) }
+        self.starts = starts
+        count = min(limit ?? starts.last!, starts.last!)
+    }
+
+    var labelBytes: Int {
+        if case .inRecords(let bytes) = labels { return bytes }
+        return 0
+    }
+    var recordSize: Int { labelBytes + sampleSize }
+    public var labelsPerRecord: Int { max(1, labelBytes) }
+
+    public func labelRecords(_ range: Range<Int>) throws -> [Int32] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "labelRecords: \(range) outside 0..<\(count)")
+        switch labels {
+        case .separate(let values):
+            return Array(values[range])
+        case .inRecords(let bytes):
+            var records = [Int32]()
+            records.reserveCapacity(range.count * bytes)
+            var part = 0
+            for id in range {
+                while id >= starts[part + 1] { part += 1 }
+                let record = recordStart(part: part, id: id)
+                for b in 0..<bytes { records.append(Int32(record.load(fromByteOffset: b, as: UInt8.self))) }
+            }
+            bytesRead += range.count * bytes
+            return records
+        }
+    }
+
+    public func checkedLabels(_ records: [Int32]) throws -> [Int32] {
+        precondition(records.count == count * labelsPerRecord, "checkedLabels: \(records.count) records for \(count) instances")
+        return try check(self, records)
+    }
+
+    public func readImages(ids: [Int], into buffer: UnsafeMutableRawBufferPointer) throws {
+        let size = sampleSize
+        precondition(buffer.count >= ids.count * size)
+        var part = 0
+        var previous = -1
+        for (k, id) in ids.enumerated() {
+            precondition(id > previous && id < count, "readImages: ids must ascend within 0..<\(count), got \(id) after \(previous)")
+            previous = id
+            while id >= starts[part + 1] { part += 1 }
+            (buffer.baseAddress! + k * size).copyMemory(from: recordStart(part: part, id: id) + labelBytes, byteCount: size)
+        }
+        bytesRead += ids.count * size
+    }
+
+    /// The file and record index within it of split position `id` (for error messages).
+    func location(of id: Int) -> (path: String, record: Int) {
+        var part = 0
+        while id >= starts[part + 1] { part += 1 }
+        return (parts[part].file.path, id - starts[part])
+    }
+
+    private func recordStart(part: Int, id: Int) -> UnsafeRawPointer {
+        let p = parts[part]
+        return p.file.bytes.baseAddress! + p.headerSize + (id - starts[part]) * recordSize
+    }
+}

@@ -1,0 +1,146 @@
+import Datasets
+import Distributed
+import Foundation
+import NN
+import RunFormat
+import TestSupport
+import Training
+import XCTest
+
+/// Per-rank reading (issue 21): a run that maps raw IDX or CIFAR files and reads only its
+/// shard trains the same model as one that reads the whole split, and every rank count
+/// sees the same normalization and data digest.
+final class ShardedLoadingTests: RunDirectoryTestCase {
+    private var fixtures: [TemporaryDirectory] = []
+
+    override func tearDown() {
+        fixtures = []
+        super.tearDown()
+    }
+
+    private func fixtureDirectory(_ label: String) throws -> String {
+        let directory = try TemporaryDirectory(label)
+        fixtures.append(directory)
+        return directory.path
+    }
+
+    /// The first 600 Fashion-MNIST training and 200 test instances as raw IDX files, and
+    /// (with `gzipped`) a second directory with the same files gzip-compressed.
+    private func rawFashion(gzipped: Bool = false) throws -> (raw: String, gz: String?) {
+        let splits = try Fixtures.fashion(limit: 600)
+        let raw = try fixtureDirectory("rawfashion")
+        let test = splits.test.prefix(200)
+        try DatasetFiles.writeIDX(
+            into: raw, rows: 28, cols: 28, train: (splits.train.images, splits.train.labels.map { UInt8($0) }),
+            test: (test.images, test.labels.map { UInt8($0) }))
+        guard gzipped else { return (raw, nil) }
+        let gz = try fixtureDirectory("gzfashion")
+        for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            try FileManager.default.copyItem(atPath: raw + "/" + name, toPath: gz + "/" + name)
+            try DatasetFiles.gzip(gz + "/" + name)
+            try FileManager.default.removeItem(atPath: gz + "/" + name)
+        }
+        return (raw, gz)
+    }
+
+    private func cifar() throws -> String {
+        let directory = try fixtureDirectory("cifar")
+        try DatasetFiles.writeCIFAR10(into: directory, batchSizes: [50, 45, 60, 40, 55], testSize: 40)
+        return directory
+    }
+
+    private func config(data: String, run: String) -> TrainingConfig {
+        var config = TrainingConfig(runDirectory: run)
+        config.dataDirectory = data
+        config.model = .mlp
+        config.epochs = 2
+        config.limit = 230
+        config.showProgress = false
+        config.threads = 1
+        config.seed = 3
+        return config
+    }
+
+    private func modelBytes(_ run: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors"))
+    }
+
+    /// One rank: the mapped files and the whole-read loader (`Trainer(config:splits:)`) give
+    /// the same shard, fingerprint, normalization and model, byte for byte.
+    func testMappedFilesTrainTheSameModelAsTheWholeReadLoader() throws {
+        for data in [try rawFashion().raw, try cifar()] {
+            let mapped = try Trainer(config: config(data: data, run: try runDirectory()))
+            XCTAssertTrue(try DatasetSources.open(directory: data).train is RecordFileSource, data)
+            mapped.report = { _ in }
+            let whole = try DatasetLoader.load(directory: data, limit: 230)
+            let loaded = try Trainer(config: config(data: data, run: try runDirectory()), splits: whole)
+            loaded.report = { _ in }
+            XCTAssertEqual(mapped.fingerprint, loaded.fingerprint)
+            XCTAssertEqual(mapped.fingerprint, DatasetFingerprint(splits: whole))
+            XCTAssertEqual(mapped.normalization, Normalization(computedFrom: whole.train))
+            XCTAssertEqual(mapped.data.train.images, whole.train.images)
+            let (a, b) = (try mapped.run(), try loaded.run())
+            XCTAssertEqual(try modelBytes((a.modelPath as NSString).deletingLastPathComponent), try modelBytes((b.modelPath as NSString).deletingLastPathComponent), data)
+        }
+    }
+
+    /// Two ranks: raw files (each rank maps them and reads its shard) and gzip files (each
+    /// rank reads them whole) give the same model; its normalization is the one-rank one.
+    func testTwoRanksTrainTheSameModelFromRawAndGzipFiles() throws {
+        let (raw, gz) = try rawFashion(gzipped: true)
+        var runs: [String] = []
+        for data in [raw, gz!] {
+            let run = try runDirectory()
+            let result = try Fixtures.mpirunIES(
+                ranks: 2,
+                ["train", "--data", data, "--run-dir", run, "--model", "mlp", "--epochs", "2", "--limit", "230",
+                 "--threads", "1", "--no-progress", "--seed", "3"])
+            XCTAssertFalse(result.timedOut, "ies train timed out: \(result.stderr)")
+            XCTAssertEqual(result.status, 0, result.stderr)
+            runs.append(run)
+        }
+        XCTAssertEqual(try modelBytes(runs[0]), try modelBytes(runs[1]))
+        let (file, _) = try ModelFile.read(path: runs[0] + "/model.safetensors", compute: Compute(threads: 1))
+        let whole = try DatasetLoader.load(directory: raw, limit: 230)
+        XCTAssertEqual(file.normalization, Normalization(computedFrom: whole.train))
+    }
+
+    /// 2 and 3 ranks: each rank reads at most the images of its shard and its test block
+    /// plus label bytes (and the few instances of the spot check), and all see the one-rank normalization and digest, bit for bit.
+    func testEachRankReadsOnlyItsShardAndAgreesOnNormalizationAndDigest() throws {
+        let testbed = try BuiltProducts.require("ies-testbed")
+        for data in [try cifar(), try rawFashion().raw] {
+            let sources = try DatasetSources.open(directory: data)
+            let one = try ShardedData(sources: sources, communicator: .singleton, strategy: .contiguous)
+            let whole = try DatasetLoader.load(directory: data)
+            XCTAssertEqual(one.normalization, Normalization(computedFrom: whole.train))
+            XCTAssertEqual(String(one.contentDigest, radix: 16), DatasetFingerprint(splits: whole).digest)
+            let fileBytes = whole.train.count * whole.train.sampleSize
+            for ranks in [2, 3] {
+                let result = try MPIRun.run(ranks: ranks, [testbed, "shard-read", "--data", data], timeout: 120)
+                XCTAssertFalse(result.timedOut, "shard-read timed out: \(result.stderr)")
+                XCTAssertEqual(result.status, 0, result.stderr)
+                let lines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
+                XCTAssertEqual(lines.count, ranks, result.stdout)
+                var shards = 0
+                for line in lines {
+                    let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                    let (shard, block) = (report["shard"] as! Int, report["test_block"] as! Int)
+                    let size = report["sample_size"] as! Int
+                    // Generous bounds: every label, and the spot check's instances (`ShardedData.localSpotDigest`).
+                    let labelBytes = whole.train.count * (report["label_records"] as! Int)
+                        + (ShardedData.spotCheckCount + 1) * size
+                    XCTAssertEqual(report["random_access"] as? Bool, true)
+                    XCTAssertLessThanOrEqual(report["train_bytes_read"] as! Int, shard * size + labelBytes, "\(line)")
+                    XCTAssertLessThan(report["train_bytes_read"] as! Int, fileBytes / ranks + labelBytes + size, "\(line)")
+                    XCTAssertLessThanOrEqual(report["test_bytes_read"] as! Int, block * size + whole.test.count * 4, "\(line)")
+                    XCTAssertEqual(report["mean_bits"] as? [UInt32], one.normalization.mean.map(\.bitPattern), "\(line)")
+                    XCTAssertEqual(report["std_bits"] as? [UInt32], one.normalization.std.map(\.bitPattern), "\(line)")
+                    XCTAssertEqual(report["digest"] as? String, String(one.contentDigest, radix: 16), "\(line)")
+                    shards += shard
+                }
+                XCTAssertEqual(shards, whole.train.count)
+            }
+        }
+    }
+}
