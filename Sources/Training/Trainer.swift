@@ -64,7 +64,9 @@ public final class Trainer {
         self.hooks = hooks
         try communicator.enableStallWatchdog(timeout: config.stallTimeout)
         let splits = try splits
-            ?? DatasetLoader.load(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
+            ?? DatasetLoader.load(
+                directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit,
+                npyLayout: config.npyLayout)
         let (config, batchWarning) = config.clampedBatch(instances: splits.train.count, ranks: communicator.size)
         if let batchWarning, communicator.rank == 0 { Trainer.warn(batchWarning) }
         try config.checkLearningRates(ranks: communicator.size)
