@@ -35,6 +35,7 @@ final class NPYTrainingTests: RunDirectoryTestCase {
         XCTAssertEqual(loaded.train.classCount, splits.train.classCount)
 
         var models: [Data] = []
+        var runs: [String] = []
         for directory in [Fixtures.fashionMNIST, data.path] {
             let run = try runDirectory()
             let result = try Fixtures.runIES([
@@ -43,8 +44,17 @@ final class NPYTrainingTests: RunDirectoryTestCase {
             ], timeout: 300)
             XCTAssertEqual(result.status, 0, result.stderr)
             models.append(try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors")))
+            runs.append(run)
         }
         XCTAssertFalse(models[0].isEmpty)
         XCTAssertEqual(models[0], models[1], "the model trained on the NumPy copy differs from the IDX one")
+
+        // `ies eval` reads the NumPy test split too (and takes the layout flag).
+        let eval = try Fixtures.runIES([
+            "eval", "--model-file", runs[1] + "/model.safetensors", "--data", data.path, "--npy-layout", "nhwc",
+            "--threads", "1",
+        ])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        XCTAssertTrue(eval.stdout.contains("/500)"), eval.stdout)
     }
 }
