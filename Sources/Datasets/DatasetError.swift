@@ -30,6 +30,18 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case mixedFormats(directory: String, found: [String])
     /// Header dimensions are zero, absurd, or differ between train and test.
     case badDimensions(file: String, reason: String)
+    /// A `.npy` file that does not start with NumPy's magic string (`found`: its first bytes).
+    case notNumPy(file: String, found: [UInt8])
+    /// A `.npy` file of a format version other than 1.0, 2.0 and 3.0.
+    case unsupportedNumPyVersion(file: String, major: Int, minor: Int)
+    /// A `.npy` header that is not the dict NumPy writes (`reason` says where it is wrong).
+    case malformedNumPyHeader(file: String, reason: String)
+    /// A `.npy` array of an element type the file's role does not take (`accepted` lists those it does).
+    case unsupportedDType(file: String, found: String, accepted: String)
+    /// A `.npy` array stored in Fortran (column-major) order.
+    case fortranOrder(file: String)
+    /// A `.npy` array whose shape the file's role does not take (`expected` says which it does).
+    case unsupportedShape(file: String, shape: [Int], expected: String)
 
     public var description: String {
         switch self {
@@ -63,6 +75,19 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
                 + "give a directory with one format"
         case let .badDimensions(file, reason):
             return "\(file): bad dimensions: \(reason)"
+        case let .notNumPy(file, found):
+            return "\(file): not a NumPy .npy file: starts with \(found.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")), "
+                + "expected 93 4e 55 4d 50 59 (\"\\x93NUMPY\"); write it with np.save"
+        case let .unsupportedNumPyVersion(file, major, minor):
+            return "\(file): .npy format version \(major).\(minor), expected 1.0, 2.0 or 3.0"
+        case let .malformedNumPyHeader(file, reason):
+            return "\(file): malformed .npy header: \(reason)"
+        case let .unsupportedDType(file, found, accepted):
+            return "\(file): dtype '\(found)' is not accepted; expected \(accepted)"
+        case let .fortranOrder(file):
+            return "\(file): array is in Fortran order; save a C-ordered one (np.save(path, np.ascontiguousarray(a)))"
+        case let .unsupportedShape(file, shape, expected):
+            return "\(file): shape \(NPYFile.shapeText(shape)) is not accepted; expected \(expected)"
         }
     }
 

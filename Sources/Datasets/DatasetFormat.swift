@@ -6,4 +6,7 @@ public enum DatasetFormat: String, Sendable {
     case cifar10
     /// CIFAR-100 binary version: `train.bin`, `test.bin`.
     case cifar100
+    /// NumPy `.npy` files written with `np.save`: `train_images.npy`, `train_labels.npy`,
+    /// `test_images.npy`, `test_labels.npy` (uint8 images N first, integer labels).
+    case numpy
 }

@@ -4,15 +4,21 @@ import Foundation
 public enum DatasetLoader {
     /// Detects the format in `directory`, reads train and test splits; `limit` keeps the first `limit` training instances (test split is never limited).
     ///
-    /// A directory holding more than one of IDX, CIFAR-10 and CIFAR-100 is refused; CIFAR files
-    /// may also sit in `cifar-10-batches-bin/` or `cifar-100-binary/`, as the
-    /// official archives extract. For IDX the class count is the largest
-    /// training label plus one, taken over the whole file so that `limit`
+    /// A directory holding more than one of IDX, CIFAR-10, CIFAR-100 and NumPy is refused;
+    /// CIFAR files may also sit in `cifar-10-batches-bin/` or `cifar-100-binary/`, as the
+    /// official archives extract. For IDX and NumPy the class count is the largest
+    /// training label plus one (`ClassLabels`), taken over the whole file so that `limit`
     /// does not change the model's output size.
     ///
-    /// - Parameter limit: must be non-negative when given; larger than the training split keeps all of it.
+    ///     let splits = try DatasetLoader.load(directory: "data", npyLayout: .nchw)
+    ///
+    /// - Parameters:
+    ///   - limit: must be non-negative when given; larger than the training split keeps all of it.
+    ///   - npyLayout: where the channels of 4-D NumPy image arrays are (`NPYLayout`); other formats ignore it.
     /// - Throws: `DatasetError`.
-    public static func load(directory: String, limit: Int? = nil, testLimit: Int? = nil) throws -> DatasetSplits {
+    public static func load(
+        directory: String, limit: Int? = nil, testLimit: Int? = nil, npyLayout: NPYLayout = .auto
+    ) throws -> DatasetSplits {
         if let limit, limit < 0 { throw DatasetError.badDimensions(file: directory, reason: "negative limit \(limit)") }
         if let testLimit, testLimit < 0 {
             throw DatasetError.badDimensions(file: directory, reason: "negative test limit \(testLimit)")
@@ -26,8 +32,9 @@ public enum DatasetLoader {
         let idx = firstExisting(IDXNames.trainImages, in: directory)
         let cifar10 = cifarDirectory(directory, subdirectory: "cifar-10-batches-bin", marker: "data_batch_1.bin")
         let cifar100 = cifarDirectory(directory, subdirectory: "cifar-100-binary", marker: "train.bin")
+        let numpy = firstExisting([NPYReader.trainImages], in: directory)
         let found = [
-            idx.map { "IDX (\($0))" }, cifar10.map { "CIFAR-10 (\(join($0, "data_batch_1.bin")))" },
+            idx.map { "IDX (\($0))" }, numpy.map { "NumPy (\($0))" }, cifar10.map { "CIFAR-10 (\(join($0, "data_batch_1.bin")))" },
             cifar100.map { "CIFAR-100 (\(join($0, "train.bin")))" },
         ].compactMap { $0 }
         guard found.count <= 1 else { throw DatasetError.mixedFormats(directory: directory, found: found) }
@@ -35,6 +42,8 @@ public enum DatasetLoader {
         let splits: DatasetSplits
         if let trainImages = idx {
             splits = try loadIDX(directory: directory, trainImages: trainImages)
+        } else if let trainImages = numpy {
+            splits = try loadNumPy(directory: directory, trainImages: trainImages, layout: npyLayout)
         } else if let dir = cifar10 {
             let batches = (1...5).map { "data_batch_\($0).bin" }
             splits = DatasetSplits(
@@ -49,7 +58,7 @@ public enum DatasetLoader {
         } else {
             throw DatasetError.noDatasetFiles(
                 directory: directory,
-                lookedFor: IDXNames.trainImages + [
+                lookedFor: IDXNames.trainImages + [NPYReader.trainImages] + [
                     "data_batch_1.bin", "cifar-10-batches-bin/data_batch_1.bin",
                     "train.bin", "cifar-100-binary/train.bin",
                 ])
@@ -88,6 +97,24 @@ public enum DatasetLoader {
                 reason: "test images are \(test.height)x\(test.width) but training images (\(trainImages)) are \(train.height)x\(train.width)")
         }
         return DatasetSplits(train: train, test: test, format: .idx, directory: directory)
+    }
+
+    private static func loadNumPy(directory: String, trainImages: String, layout: NPYLayout) throws -> DatasetSplits {
+        let (trainLabels, testImages, testLabels) = (
+            try requireOne([NPYReader.trainLabels], in: directory), try requireOne([NPYReader.testImages], in: directory),
+            try requireOne([NPYReader.testLabels], in: directory)
+        )
+        let train = try NPYReader.readSplit(
+            imagesPath: trainImages, labelsPath: trainLabels, classCount: nil, layout: layout)
+        let test = try NPYReader.readSplit(
+            imagesPath: testImages, labelsPath: testLabels, classCount: train.classCount, layout: layout)
+        guard test.channels == train.channels, test.height == train.height, test.width == train.width else {
+            throw DatasetError.badDimensions(
+                file: testImages,
+                reason: "test images are \(test.channels)x\(test.height)x\(test.width) (CxHxW) but training images "
+                    + "(\(trainImages)) are \(train.channels)x\(train.height)x\(train.width)")
+        }
+        return DatasetSplits(train: train, test: test, format: .numpy, directory: directory)
     }
 
     /// The directory holding `marker`: `directory` itself or its `subdirectory`.

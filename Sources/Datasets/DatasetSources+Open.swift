@@ -8,10 +8,13 @@ extension DatasetSources {
     /// to `load`.
     ///
     /// - Throws: `DatasetError`.
-    public static func open(directory: String, limit: Int? = nil, testLimit: Int? = nil) throws -> DatasetSources {
+    public static func open(
+        directory: String, limit: Int? = nil, testLimit: Int? = nil, npyLayout: NPYLayout = .auto
+    ) throws -> DatasetSources {
         typealias L = DatasetLoader
         let limitsValid = (limit ?? 0) >= 0 && (testLimit ?? 0) >= 0
-        if limitsValid, L.isDirectory(directory), access(directory, R_OK | X_OK) == 0 {
+        let numpy = L.firstExisting([NPYReader.trainImages], in: directory)
+        if limitsValid, numpy == nil, L.isDirectory(directory), access(directory, R_OK | X_OK) == 0 {
             let idx = L.firstExisting(L.IDXNames.trainImages, in: directory)
             let cifar10 = L.cifarDirectory(directory, subdirectory: "cifar-10-batches-bin", marker: "data_batch_1.bin")
             let cifar100 = L.cifarDirectory(directory, subdirectory: "cifar-100-binary", marker: "train.bin")
@@ -33,7 +36,8 @@ extension DatasetSources {
                 break
             }
         }
-        return DatasetSources(splits: try DatasetLoader.load(directory: directory, limit: limit, testLimit: testLimit))
+        return DatasetSources(
+            splits: try DatasetLoader.load(directory: directory, limit: limit, testLimit: testLimit, npyLayout: npyLayout))
     }
 
     private static func openIDX(directory: String, trainImages: String, limit: Int?, testLimit: Int?) throws -> DatasetSources {

@@ -76,8 +76,8 @@ enum IDXReader {
 
     /// Reads a matching image/label pair into a dataset with ids `0..<count`.
     ///
-    /// - Parameter classCount: if nil, `max(label) + 1` (the training split
-    ///   defines the classes); otherwise every label must be below it.
+    /// - Parameter classCount: if nil, the training split defines the classes
+    ///   (`ClassLabels.trainingClasses`); otherwise every label must be below it.
     static func readSplit(imagesPath: String, labelsPath: String, classCount: Int?) throws -> Dataset {
         let images = try readImages(imagesPath)
         let rawLabels = try readLabels(labelsPath)
@@ -85,35 +85,20 @@ enum IDXReader {
             throw DatasetError.countMismatch(
                 imagesFile: imagesPath, imageCount: images.count, labelsFile: labelsPath, labelCount: rawLabels.count)
         }
-        let classes = try checkedClasses(rawLabels, classCount: classCount, path: labelsPath)
+        let labels = rawLabels.map(Int.init)
+        let classes = try classCount ?? ClassLabels.trainingClasses(labels, path: labelsPath)
+        try ClassLabels.check(labels, below: classes, path: labelsPath)
         return Dataset(
             images: images.pixels, labels: rawLabels.map { Int32($0) }, ids: Array(0..<Int32(images.count)),
             channels: 1, height: images.rows, width: images.cols, classCount: classes)
     }
 
-    /// The class count of a label file: `classCount` (the training split's, for a test split)
-    /// or, if nil, `trainingClasses`; every label must be below it.
+    /// The class count of a label file by `ClassLabels`' rule: `classCount` (the training
+    /// split's, for a test split) or, if nil, the training classes; every label below it.
     static func checkedClasses(_ rawLabels: [UInt8], classCount: Int?, path: String) throws -> Int {
-        let classes = try classCount ?? trainingClasses(rawLabels, path: path)
-        if let bad = rawLabels.firstIndex(where: { Int($0) >= classes }) {
-            throw DatasetError.labelOutOfRange(file: path, index: bad, value: Int(rawLabels[bad]), validRange: 0..<classes)
-        }
-        return classes
-    }
-
-    /// The class count of a training label file, which IDX does not declare: the largest
-    /// label plus one, provided every class below it has at least one instance. A label far
-    /// beyond the others (one 200 among 0...9) would otherwise silently make a 201-class model.
-    static func trainingClasses(_ labels: [UInt8], path: String) throws -> Int {
-        var counts = [Int](repeating: 0, count: 256)
-        for label in labels { counts[Int(label)] += 1 }
-        let classes = (counts.lastIndex(where: { $0 > 0 }) ?? 0) + 1
-        let empty = (0..<classes).filter { counts[$0] == 0 }
-        guard empty.isEmpty else {
-            let largest = classes - 1
-            throw DatasetError.classesWithoutInstances(
-                file: path, largestLabel: largest, index: labels.firstIndex(of: UInt8(largest)) ?? 0, empty: empty)
-        }
+        let labels = rawLabels.map(Int.init)
+        let classes = try classCount ?? ClassLabels.trainingClasses(labels, path: path)
+        try ClassLabels.check(labels, below: classes, path: path)
         return classes
     }
 

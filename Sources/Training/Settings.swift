@@ -101,7 +101,7 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
 extension Setting {
     /// Every setting, in the order of `ies train --help`.
     public static let all: [Setting] = [
-        data, model, width, syncBn, epochs, batchSize, batchSizePerRank, lrScaling, lrReferenceBatch, lr,
+        data, npyLayout, model, width, syncBn, epochs, batchSize, batchSizePerRank, lrScaling, lrReferenceBatch, lr,
         optimizer, momentum, weightDecay, lrSchedule, warmupEpochs, augment, seed, limit, testLimit, threads,
         shardBy, ies, iesThreshold, iesWindow, iesK, checkpointEvery, keep, rebalance, rebalanceTolerance,
         runDir, stallTimeout, overlap, bucketMb, allreduceDtype, tensorboard, progress, evaluationBatchSize,
@@ -109,7 +109,12 @@ extension Setting {
 
     public static let data = Setting(
         \.dataDirectory, key: "data", name: "data",
-        help: "Dataset directory: IDX files (train-images-idx3-ubyte[.gz], ...) or CIFAR-10/100 binary.")
+        help: "Dataset directory: IDX files (train-images-idx3-ubyte[.gz], ...), CIFAR-10/100 binary or NumPy "
+            + "(train_images.npy, train_labels.npy, test_images.npy, test_labels.npy).")
+    public static let npyLayout = Setting(
+        \.npyLayout, key: "npy_layout", name: "npy-layout",
+        help: "NumPy 4-D images: auto ((N,H,W,C) when the last dimension is 1, 3 or 4, else (N,C,H,W) when the "
+            + "second is), nhwc or nchw.")
     public static let model = Setting(
         \.model, key: "model", name: "model",
         help: "Model preset: mlp, cnn, resnet18, resnet34, resnet50 or vgg16.")

@@ -69,7 +69,9 @@ public final class Trainer {
         }
         // Random-access files are mapped, not read: each rank reads only its shard below.
         let sources = try splits.map(DatasetSources.init(splits:))
-            ?? DatasetSources.open(directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit)
+            ?? DatasetSources.open(
+                directory: config.dataDirectory, limit: config.limit, testLimit: config.testLimit,
+                npyLayout: config.npyLayout)
         let (config, batchWarning) = config.clampedBatch(instances: sources.train.count, ranks: communicator.size)
         if let batchWarning, communicator.rank == 0 { Trainer.warn(batchWarning) }
         try config.checkLearningRates(ranks: communicator.size)

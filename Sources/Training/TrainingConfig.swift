@@ -10,6 +10,8 @@ import NN
 /// meta.json key, flag, help, resume policy), and Codable goes through it (Settings.swift).
 public struct TrainingConfig: Sendable, Equatable, Codable {
     public var dataDirectory: String = "/usr/share/datasets/fashion-mnist"
+    /// Where the channels of 4-D NumPy image arrays are; auto decides from the shape (`NPYLayout`).
+    public var npyLayout: NPYLayout = .auto
     public var model: ModelPreset = .cnn
     /// The ResNets' first-stage width (nil: the preset's default, 64).
     public var width: Int? = nil

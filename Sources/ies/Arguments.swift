@@ -8,6 +8,7 @@ extension Conv2d.Algorithm: ExpressibleByArgument {}
 extension ShardStrategy: ExpressibleByArgument {}
 extension OptimizerChoice: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
+extension NPYLayout: ExpressibleByArgument {}
 extension LRScaling: ExpressibleByArgument {}
 
 /// `on` / `off` values of switches such as `--rebalance`.

@@ -14,6 +14,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Dataset directory (its test split is used).")
     var data = "/usr/share/datasets/fashion-mnist"
 
+    @Option(name: Setting.npyLayout.optionName, help: Setting.npyLayout.argumentHelp)
+    var npyLayout: NPYLayout?
+
     @Option(parsing: .unconditional, help: "Compute threads (default: all cores).")
     var threads: Int?
 
@@ -27,7 +30,8 @@ struct Eval: ParsableCommand {
         let compute = Compute(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let (file, model) = try ModelFile.read(path: modelFile, compute: compute)
         let batch = model.maxBatch
-        let test = try DatasetLoader.load(directory: data).test
+        let layout = npyLayout ?? TrainingConfig(runDirectory: "").npyLayout  // the default lives there
+        let test = try DatasetLoader.load(directory: data, npyLayout: layout).test
         guard test.channels == file.channels, test.height == file.height, test.width == file.width,
               test.classCount <= file.classes
         else {

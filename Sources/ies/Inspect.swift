@@ -58,7 +58,8 @@ struct Inspect: ParsableCommand {
         }
         if meta.format >= 3 { print("checksum     \(CheckpointStore.metaFile): ok (\(CheckpointStore.checksumsFile))") }
         if let instances {
-            let labels = try DatasetLoader.load(directory: config.dataDirectory, limit: config.limit).train.labels
+            let labels = try DatasetLoader.load(
+                directory: config.dataDirectory, limit: config.limit, npyLayout: config.npyLayout).train.labels
             let listing = try InstanceListing(checkpoint: checkpoint, labels: labels)
             try DurableFile.write(Array(listing.csv.utf8), to: instances)
             print("instances    \(listing.rows.count) rows written to \(instances)")

@@ -24,6 +24,9 @@ struct Train: ParsableCommand {
     @Option(name: Setting.data.optionName, help: Setting.data.argumentHelp)
     var data: String?
 
+    @Option(name: Setting.npyLayout.optionName, help: Setting.npyLayout.argumentHelp)
+    var npyLayout: NPYLayout?
+
     @Option(name: Setting.model.optionName, help: Setting.model.argumentHelp)
     var model: ModelPreset?
 
@@ -180,6 +183,7 @@ struct Train: ParsableCommand {
         }
         do {
             try given(.data, data)
+            try given(.npyLayout, npyLayout)
             try given(.model, model)
             try given(.width, width)
             try given(.syncBn, syncBn ? true : nil)

@@ -136,8 +136,9 @@ final class SettingsTableTests: XCTestCase {
     func testReadmeResumeSentenceMatchesTheTable() throws {
         let readme = try String(contentsOfFile: Self.readmePath, encoding: .utf8)
         let flat = readme.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        guard let refused = flat.range(of: "is refused; "),
-            let mayChange = flat.range(of: " may change", range: refused.upperBound..<flat.endIndex)
+        // The nearest "is refused; " before " may change": other paragraphs refuse things too.
+        guard let mayChange = flat.range(of: " may change"),
+            let refused = flat.range(of: "is refused; ", options: .backwards, range: flat.startIndex..<mayChange.lowerBound)
         else { return XCTFail("README.md lacks \"... is refused; FLAGS may change\"") }
         let sentence = flat[refused.upperBound..<mayChange.lowerBound]
         let flags = sentence.split(separator: "`").filter { $0.hasPrefix("--") }.map(String.init)
@@ -235,6 +236,7 @@ final class SettingsTableTests: XCTestCase {
           "lr_schedule" : "exponential:0.96",
           "model" : "cnn",
           "momentum" : 0.9,
+          "npy_layout" : "auto",
           "optimizer" : "sgd",
           "overlap" : true,
           "progress" : true,
@@ -274,6 +276,7 @@ final class SettingsTableTests: XCTestCase {
           "lr_schedule" : "exponential:0.96",
           "model" : "cnn",
           "momentum" : 0.9,
+          "npy_layout" : "auto",
           "optimizer" : "sgd",
           "overlap" : true,
           "progress" : true,
