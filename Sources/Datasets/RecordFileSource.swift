@@ -25,6 +25,8 @@ public final class RecordFileSource: SplitSource {
 
     let parts: [Part]
     let labels: Labels
+    /// Images stored channels-last (H, W, C: a NumPy NHWC array): reordered to C, H, W as read.
+    let channelsLast: Bool
     /// The format's label checks over the whole split's records (`SplitSource.checkedLabels`).
     let check: (RecordFileSource, [Int32]) throws -> [Int32]
     public let count: Int
@@ -38,10 +40,11 @@ public final class RecordFileSource: SplitSource {
 
     init(
         parts: [Part], labels: Labels, limit: Int?, channels: Int, height: Int, width: Int, classCount: Int,
-        check: @escaping (RecordFileSource, [Int32]) throws -> [Int32]
+        channelsLast: Bool = false, check: @escaping (RecordFileSource, [Int32]) throws -> [Int32]
     ) {
         self.parts = parts
         self.labels = labels
+        self.channelsLast = channelsLast && channels > 1
         self.channels = channels
         self.height = height
         self.width = width
@@ -93,7 +96,19 @@ public final class RecordFileSource: SplitSource {
             precondition(id > previous && id < count, "readImages: ids must ascend within 0..<\(count), got \(id) after \(previous)")
             previous = id
             while id >= starts[part + 1] { part += 1 }
-            (buffer.baseAddress! + k * size).copyMemory(from: recordStart(part: part, id: id) + labelBytes, byteCount: size)
+            let source = recordStart(part: part, id: id) + labelBytes
+            let destination = buffer.baseAddress! + k * size
+            if channelsLast {
+                // out[c][p] = in[p][c] over the image's height x width pixels p
+                let area = height * width
+                let from = source.assumingMemoryBound(to: UInt8.self)
+                let to = destination.assumingMemoryBound(to: UInt8.self)
+                for p in 0..<area {
+                    for c in 0..<channels { to[c * area + p] = from[p * channels + c] }
+                }
+            } else {
+                destination.copyMemory(from: source, byteCount: size)
+            }
         }
         bytesRead += ids.count * size
     }

@@ -40,6 +40,37 @@ final class SplitSourceTests: XCTestCase {
         }
     }
 
+    /// `.npy` arrays are mapped too: NCHW and NHWC (reordered per image as read) give what
+    /// the whole-file loader gives, also under a limit and for a subset of ids.
+    func testNumPyIsMappedAndReadsWhatTheLoaderReads() throws {
+        var generator = SystemRandomNumberGenerator()
+        for layout in ["nhwc", "nchw"] {
+            let directory = try TemporaryDirectory("npy" + layout)
+            let (n, c, h, w) = (30, 3, 5, 4)
+            func images(_ count: Int) -> [UInt8] { (0..<(count * c * h * w)).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+            let shape = { (count: Int) in layout == "nhwc" ? [count, h, w, c] : [count, c, h, w] }
+            try directory.write("train_images.npy", NPYTests.npy(descr: "|u1", shape: shape(n), data: images(n)))
+            try directory.write("train_labels.npy", NPYTests.npy(
+                descr: "<i4", shape: [n], data: NPYTests.encode((0..<n).map { $0 % 7 }, descr: "<i4")))
+            try directory.write("test_images.npy", NPYTests.npy(descr: "|u1", shape: shape(8), data: images(8)))
+            try directory.write("test_labels.npy", NPYTests.npy(descr: "|u1", shape: [8], data: (0..<8).map { UInt8($0 % 7) }))
+            for limit in [nil, 11] {
+                let sources = try DatasetSources.open(directory: directory.path, limit: limit)
+                let splits = try DatasetLoader.load(directory: directory.path, limit: limit)
+                XCTAssertTrue(sources.train is RecordFileSource, layout)
+                XCTAssertEqual(sources.format, .numpy)
+                try assertSame(sources.train, splits.train)
+                try assertSame(sources.test, splits.test)
+            }
+            let source = try DatasetSources.open(directory: directory.path).train
+            let whole = try DatasetLoader.load(directory: directory.path).train
+            let ids = [2, 3, 17, 29]
+            let labels = try source.checkedLabels(try source.labelRecords(0..<source.count))
+            XCTAssertEqual(try source.dataset(ids: ids, labels: ids.map { labels[$0] }).images, whole.subset(slots: ids).images, layout)
+            XCTAssertEqual(source.bytesRead, ids.count * c * h * w, "\(layout): read more than the four images")
+        }
+    }
+
     func testGzipIDXIsReadWholeWithTheSameContents() throws {
         let directory = try TemporaryDirectory("gzidx")
         try writeIDX(directory)
