@@ -39,6 +39,14 @@ final class MappedFile {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 
+    /// Gives back the pages read so far: they leave this process's resident set (the page
+    /// cache keeps them for other ranks on the node), so copying a shard out costs the copy,
+    /// not the copy and the mapped pages too.
+    func releasePages() {
+        guard let base = bytes.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_DONTNEED)
+    }
+
     /// Whether the file starts with the gzip magic bytes (then it cannot be read by offset).
     var isGzip: Bool { bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B }
 }

@@ -35,6 +35,8 @@ public final class RecordFileSource: SplitSource {
     public let width: Int
     public let classCount: Int
     public private(set) var bytesRead = 0
+    /// Bytes copied out between two `MappedFile.releasePages` (bounds the mapped pages resident at once).
+    static let releaseEvery = 64 << 20
     /// Index of the first record of each part, and the total.
     private let starts: [Int]
 
@@ -92,7 +94,14 @@ public final class RecordFileSource: SplitSource {
         precondition(buffer.count >= ids.count * size)
         var part = 0
         var previous = -1
+        var sinceRelease = 0
+        defer { parts.forEach { $0.file.releasePages() } }
         for (k, id) in ids.enumerated() {
+            sinceRelease += recordSize
+            if sinceRelease >= Self.releaseEvery {
+                parts.forEach { $0.file.releasePages() }
+                sinceRelease = 0
+            }
             precondition(id > previous && id < count, "readImages: ids must ascend within 0..<\(count), got \(id) after \(previous)")
             previous = id
             while id >= starts[part + 1] { part += 1 }

@@ -44,6 +44,8 @@ public final class Trainer {
     let restartAllowed: Bool
     /// Rank 0's hold on the run directory while `run` runs.
     var claim: RunClaim?
+    /// Seconds `init` took: reading the data, agreeing, building the model (the start-up).
+    public private(set) var startupSeconds = 0.0
     /// Receives each human-readable line on rank 0 (epoch lines, the summary).
     public var report: (String) -> Void = { print($0) }
 
@@ -57,6 +59,7 @@ public final class Trainer {
         config: TrainingConfig, communicator: Communicator = .singleton, splits: DatasetSplits? = nil,
         resume: LoadedCheckpoint? = nil, hooks: TrainerHooks = .none, restartAllowed: Bool = false
     ) throws {
+        let initStarted = monotonicSeconds()
         try config.validate()
         self.restartAllowed = restartAllowed
         resumeOrigin = resume.map(RunClaim.Origin.init)
@@ -139,6 +142,7 @@ public final class Trainer {
         modelFile = ModelFile(
             preset: config.model, stageWidth: config.width, channels: train.channels, height: train.height,
             width: train.width, classes: train.classCount, normalization: data.normalization)
+        startupSeconds = monotonicSeconds() - initStarted
     }
 
     /// Rank 0 takes the run directory (`RunClaim`) before anything is written; when it
@@ -327,7 +331,7 @@ public final class Trainer {
                 + (config.effectiveAugmentation == .none ? "" : "\(config.effectiveAugmentation.rawValue), ")
                 + (config.syncBatchNorm ? "sync-bn, " : "")
                 + (config.mastery.isEnabled ? "\(config.mastery)" : "IES off (threshold 0)")
-                + ", run directory \(config.runDirectory)")
+                + ", run directory \(config.runDirectory)" + String(format: ", ready in %.2f s", startupSeconds))
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if threads * communicator.localSize > cores {
             reporter.warn(
