@@ -108,12 +108,9 @@ public enum DatasetLoader {
             imagesPath: trainImages, labelsPath: trainLabels, classCount: nil, layout: layout)
         let test = try NPYReader.readSplit(
             imagesPath: testImages, labelsPath: testLabels, classCount: train.classCount, layout: layout)
-        guard test.channels == train.channels, test.height == train.height, test.width == train.width else {
-            throw DatasetError.badDimensions(
-                file: testImages,
-                reason: "test images are \(test.channels)x\(test.height)x\(test.width) (CxHxW) but training images "
-                    + "(\(trainImages)) are \(train.channels)x\(train.height)x\(train.width)")
-        }
+        try NPYReader.checkSameShape(
+            test: (test.channels, test.height, test.width), testImages: testImages,
+            train: (train.channels, train.height, train.width), trainImages: trainImages)
         return DatasetSplits(train: train, test: test, format: .numpy, directory: directory)
     }
 

@@ -56,12 +56,9 @@ extension DatasetSources {
             imagesPath: trainImages, labelsPath: trainLabels, classCount: nil, layout: layout, limit: limit)
         let test = try NPYReader.source(
             imagesPath: testImages, labelsPath: testLabels, classCount: train.classCount, layout: layout, limit: testLimit)
-        guard test.channels == train.channels, test.height == train.height, test.width == train.width else {
-            throw DatasetError.badDimensions(
-                file: testImages,
-                reason: "test images are \(test.channels)x\(test.height)x\(test.width) (CxHxW) but training images "
-                    + "(\(trainImages)) are \(train.channels)x\(train.height)x\(train.width)")
-        }
+        try NPYReader.checkSameShape(
+            test: (test.channels, test.height, test.width), testImages: testImages,
+            train: (train.channels, train.height, train.width), trainImages: trainImages)
         return DatasetSources(train: train, test: test, format: .numpy, directory: directory)
     }
 

@@ -5,25 +5,9 @@ extension NPYReader {
     static func source(
         imagesPath: String, labelsPath: String, classCount: Int?, layout: NPYLayout, limit: Int?
     ) throws -> RecordFileSource {
-        let imagesFile = try NPYFile(path: imagesPath)
-        guard imagesFile.dtype == .uint8 else {
-            throw DatasetError.unsupportedDType(
-                file: imagesPath, found: imagesFile.dtype.description, accepted: "uint8 images ('|u1')")
-        }
-        let shape = try layout.resolve(imagesFile.shape, path: imagesPath)
+        let (imagesFile, shape, labels, classes) = try checkedSplit(
+            imagesPath: imagesPath, labelsPath: labelsPath, classCount: classCount, layout: layout)
         let count = imagesFile.count
-        guard count > 0 else { throw DatasetError.badDimensions(file: imagesPath, reason: "holds 0 images") }
-        let labelsFile = try NPYFile(path: labelsPath)
-        guard labelsFile.shape.count == 1 else {
-            throw DatasetError.unsupportedShape(file: labelsPath, shape: labelsFile.shape, expected: "labels of shape (N,)")
-        }
-        guard labelsFile.count == count else {
-            throw DatasetError.countMismatch(
-                imagesFile: imagesPath, imageCount: count, labelsFile: labelsPath, labelCount: labelsFile.count)
-        }
-        let labels = try labelsFile.integers()
-        let classes = try classCount ?? ClassLabels.trainingClasses(labels, path: labelsPath)
-        try ClassLabels.check(labels, below: classes, path: labelsPath)
         return RecordFileSource(
             parts: [RecordFileSource.Part(file: try MappedFile(imagesPath), headerSize: imagesFile.dataOffset, records: count)],
             labels: .separate(labels.map { Int32($0) }), limit: limit, channels: shape.channels, height: shape.height,
