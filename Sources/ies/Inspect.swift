@@ -37,6 +37,7 @@ struct Inspect: ParsableCommand {
         let config = meta.config
         print("checkpoint   \(checkpoint.directory)")
         print("format       \(meta.format), written \(meta.created)")
+        if let runID = meta.runID { print("run id       \(runID)") }
         print("epoch        \(meta.epoch) of \(config.epochs)")
         print("world size   \(meta.worldSize)")
         print("model        \(config.model.rawValue), \(checkpoint.model.tensors.count) tensors, "
