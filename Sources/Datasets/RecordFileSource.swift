@@ -112,8 +112,17 @@ public final class RecordFileSource: SplitSource {
                 let area = height * width
                 let from = source.assumingMemoryBound(to: UInt8.self)
                 let to = destination.assumingMemoryBound(to: UInt8.self)
-                for p in 0..<area {
-                    for c in 0..<channels { to[c * area + p] = from[p * channels + c] }
+                if channels == 3 {  // RGB, the common case: three planes filled in one pass
+                    let (red, green, blue) = (to, to + area, to + 2 * area)
+                    for p in 0..<area {
+                        red[p] = from[3 * p]
+                        green[p] = from[3 * p + 1]
+                        blue[p] = from[3 * p + 2]
+                    }
+                } else {
+                    for p in 0..<area {
+                        for c in 0..<channels { to[c * area + p] = from[p * channels + c] }
+                    }
                 }
             } else {
                 destination.copyMemory(from: source, byteCount: size)
