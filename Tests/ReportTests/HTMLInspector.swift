@@ -18,20 +18,25 @@ struct HTMLInspector {
 
     /// (label, point count) of each line of a line chart (or layer of a bar chart).
     func series(_ id: String) -> [(label: String, points: Int)] {
+        seriesTags(id).map { tag in
+            (Self.values(of: "data-series", in: tag).first ?? "", Int(Self.values(of: "data-points", in: tag).first ?? "") ?? -1)
+        }
+    }
+
+    /// The opening tags (without their `>`) of the elements carrying `data-series` in plot `id`,
+    /// in document order, the `<svg>` itself left out.
+    private func seriesTags(_ id: String) -> [String] {
         guard let svg = plot(id) else { return [] }
-        var result: [(String, Int)] = []
+        var tags: [String] = []
         var rest = svg[...]
         while let range = rest.range(of: " data-series=\"") {
             let tagStart = rest[..<range.lowerBound].range(of: "<", options: .backwards)!.lowerBound
             let tagEnd = rest.range(of: ">", range: range.upperBound..<rest.endIndex)!.lowerBound
             let tag = String(rest[tagStart..<tagEnd])
             rest = rest[tagEnd...]
-            if tag.hasPrefix("<svg") { continue }
-            let label = Self.values(of: "data-series", in: tag).first ?? ""
-            let points = Int(Self.values(of: "data-points", in: tag).first ?? "") ?? -1
-            result.append((label, points))
+            if !tag.hasPrefix("<svg") { tags.append(tag) }
         }
-        return result
+        return tags
     }
 
     /// The value of `attribute` on the `<svg>` of plot `id`.
@@ -64,20 +69,10 @@ struct HTMLInspector {
 
     /// (label, y values from `data-values`) of each line (or bar layer) of plot `id`.
     func seriesValues(_ id: String) -> [(label: String, values: [Double])] {
-        guard let svg = plot(id) else { return [] }
-        var result: [(String, [Double])] = []
-        var rest = svg[...]
-        while let range = rest.range(of: " data-series=\"") {
-            let tagStart = rest[..<range.lowerBound].range(of: "<", options: .backwards)!.lowerBound
-            let tagEnd = rest.range(of: ">", range: range.upperBound..<rest.endIndex)!.lowerBound
-            let tag = String(rest[tagStart..<tagEnd])
-            rest = rest[tagEnd...]
-            if tag.hasPrefix("<svg") { continue }
-            let label = Self.values(of: "data-series", in: tag).first ?? ""
-            let values = (Self.values(of: "data-values", in: tag).first ?? "").split(separator: ",").compactMap { Double($0) }
-            result.append((label, values))
+        seriesTags(id).map { tag in
+            (Self.values(of: "data-series", in: tag).first ?? "",
+             (Self.values(of: "data-values", in: tag).first ?? "").split(separator: ",").compactMap { Double($0) })
         }
-        return result
     }
 
     /// The `<table ...>` element (up to its `</table>`) with `data-table="id"`, or nil.
