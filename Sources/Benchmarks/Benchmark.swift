@@ -135,7 +135,7 @@ extension Benchmark {
             let loaded = try LoadedCheckpoint(
                 directory: RunDirectory(directory).checkpointStore.path(CheckpointStore.name(epoch: run + 1)))
             _ = try Trainer.restore(
-                loaded, model: trainer.model, optimizer: trainer.optimizer, rule: config.mastery,
+                loaded, model: trainer.model, optimizer: trainer.optimizer, rule: config.mastery, schedule: config.probe,
                 localIDs: trainer.data.train.ids)
             reads.append(monotonicSeconds() - readStart)
         }

@@ -87,6 +87,29 @@ public struct MasteryRule: Sendable, Equatable, Codable, CustomStringConvertible
 }
 
 extension MasteryRule {
+    /// The second difference of an instance's losses `previous`, `last` and `loss`, recorded
+    /// `gapBefore` and `gap` epochs apart (1 and 1 when it is trained or probed every epoch):
+    /// how far `loss` lies from the straight line through the two losses before it,
+    ///
+    ///   d2 = (loss - last) - (last - previous) * gap / gapBefore,
+    ///
+    /// which is exactly the paper's L(t) - 2 L(t-1) + L(t-2) for consecutive epochs (and
+    /// computed with that expression whenever the two gaps are equal, so every run with
+    /// losses in consecutive epochs gets the same bits as before). It is a residual in loss
+    /// units, not a divided difference: a jump of the loss between two probes shows in full
+    /// however long the gap (dividing by the gaps would hide it by their square), and a
+    /// slow curve shows more the longer the gap, so a spaced probe can only be stricter
+    /// than probing every epoch, never more lenient.
+    @inlinable @inline(__always)
+    public static func secondDifference(
+        loss: Float, last: Float, previous: Float, gapBefore: Int32, gap: Int32
+    ) -> Float {
+        if gapBefore == gap { return loss - 2 * last + previous }
+        return (loss - last) - (last - previous) * (Float(gap) / Float(gapBefore))
+    }
+}
+
+extension MasteryRule {
     /// The rule's settings, for errors that name the one at fault.
     public enum Field: String, Sendable {
         case threshold, window, k
@@ -98,10 +121,13 @@ public enum MasteryError: Error, CustomStringConvertible, Equatable {
     /// `field` of the rule is out of range; `problem` says what was expected ("must be >= 1, got 0").
     case invalidRule(field: MasteryRule.Field, _ problem: String)
     case invalidState(String)
+    /// A malformed `--probe` value; the message says what was expected.
+    case invalidProbeSchedule(String)
 
     public var description: String {
         switch self {
         case .invalidRule(let field, let problem): return "IES \(field.rawValue) \(problem)"
+        case .invalidProbeSchedule(let message): return message
         case .invalidState(let message): return "mastery state: \(message)"
         }
     }

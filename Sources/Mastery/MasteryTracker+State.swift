@@ -23,6 +23,13 @@ extension MasteryTracker {
         public var masteredEpochs: [Int32]
         /// The epoch after which it was first mastered; 0 = never.
         public var firstMastered: [Int32]
+        /// Epochs between `previousLoss` and `lastLoss` (1 when consecutive).
+        public var lossGap: [Int32]
+        /// Epochs decided since `lastLoss` without a loss (a mastered instance between probes).
+        public var epochsSinceLoss: [Int32]
+        /// A mastered instance is probed in the `probeInterval`-th epoch after its last loss
+        /// (`ProbeSchedule`); 1 for instances in training.
+        public var probeInterval: [Int32]
 
         public var count: Int { ids.count }
 
@@ -32,6 +39,8 @@ extension MasteryTracker {
                 && a.lastLoss == b.lastLoss && a.previousLoss == b.previousLoss && a.recorded == b.recorded
                 && a.history == b.history && a.historyCount == b.historyCount && a.mastered == b.mastered
                 && a.masteredEpochs == b.masteredEpochs && a.firstMastered == b.firstMastered
+                && a.lossGap == b.lossGap && a.epochsSinceLoss == b.epochsSinceLoss
+                && a.probeInterval == b.probeInterval
         }
 
         /// Fresh histories for `ids`.
@@ -48,6 +57,9 @@ extension MasteryTracker {
             mastered = Array(repeating: false, count: n)
             masteredEpochs = Array(repeating: 0, count: n)
             firstMastered = Array(repeating: 0, count: n)
+            lossGap = Array(repeating: 1, count: n)
+            epochsSinceLoss = Array(repeating: 0, count: n)
+            probeInterval = Array(repeating: 1, count: n)
         }
 
         /// Checks lengths and ranges; the message says which array is off.
@@ -66,6 +78,15 @@ extension MasteryTracker {
             try check(
                 zip(historyCount, recorded).allSatisfy { Int($0) <= max(0, Int($1) - 2) },
                 "history_count exceeds the d2 values that recorded losses allow")
+            try check(lossGap.allSatisfy { $0 >= 1 }, "loss_gap values must be >= 1")
+            try check(probeInterval.allSatisfy { $0 >= 1 }, "probe_interval values must be >= 1")
+            try check(
+                (0..<n).allSatisfy { i in
+                    mastered[i] ? (0..<probeInterval[i]).contains(epochsSinceLoss[i])
+                        : epochsSinceLoss[i] == 0 && probeInterval[i] == 1
+                },
+                "epochs_since_loss and probe_interval disagree with mastered (an instance in training has a loss "
+                    + "every epoch; a mastered one is probed before its interval ends)")
             try check(Set(ids).count == n, "ids contain duplicates")
         }
     }
@@ -139,8 +160,16 @@ extension MasteryTracker.State {
             Column(name: "mastered", width: 1, values: .uint8(mastered.map { $0 ? 1 : 0 })),
             Column(name: "mastered_epochs", width: 1, values: .int32(masteredEpochs)),
             Column(name: "first_mastered", width: 1, values: .int32(firstMastered)),
+            Column(name: "loss_gap", width: 1, values: .int32(lossGap)),
+            Column(name: "epochs_since_loss", width: 1, values: .int32(epochsSinceLoss)),
+            Column(name: "probe_interval", width: 1, values: .int32(probeInterval)),
         ]
     }
+
+    /// Columns added after checkpoints were first written (by the probe schedule). A state
+    /// without them is one from a run that probed every epoch, whose values they take: gap
+    /// 1, no epoch without a loss, interval 1 (so such checkpoints still resume).
+    public static let columnsWithDefaults: Set<String> = ["loss_gap", "epochs_since_loss", "probe_interval"]
 
     /// The state of `ids` from its columns (found by name; validated).
     public init(rule: MasteryRule, ids: [Int32], columns: [Column]) throws {
@@ -172,6 +201,10 @@ extension MasteryTracker.State {
         mastered = try bytes("mastered").map { $0 != 0 }
         masteredEpochs = try int32s("mastered_epochs")
         firstMastered = try int32s("first_mastered")
+        // Absent columns of `columnsWithDefaults` keep the defaults init(rule:ids:) gave.
+        if byName["loss_gap"] != nil { lossGap = try int32s("loss_gap") }
+        if byName["epochs_since_loss"] != nil { epochsSinceLoss = try int32s("epochs_since_loss") }
+        if byName["probe_interval"] != nil { probeInterval = try int32s("probe_interval") }
         try validate()
     }
 
@@ -288,9 +321,9 @@ extension MasteryTracker {
     public func state(slots: [Int]) -> State { state().rows(slots) }
 
     /// A tracker holding `state` (validated).
-    public convenience init(state: State) throws {
+    public convenience init(state: State, schedule: ProbeSchedule = .every) throws {
         try state.validate()
-        self.init(rule: state.rule, ids: [])
+        self.init(rule: state.rule, schedule: schedule, ids: [])
         try append(state)
     }
 

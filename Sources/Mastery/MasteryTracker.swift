@@ -1,10 +1,12 @@
 /// Per-instance loss history and mastery decisions for the instances one rank holds.
 ///
 /// State is struct-of-arrays indexed by a local *slot* (the instance's position in the
-/// rank's dataset), with the global id beside it. Each epoch every instance gets
-/// exactly one loss through `record` (trained instances from the training pass,
-/// mastered ones from the probe pass); `decide()` then folds the losses into the
-/// d2 histories and recomputes every decision in one sequential pass.
+/// rank's dataset), with the global id beside it. Each epoch every instance in training and
+/// every mastered instance due for a probe (`isDue`, by the `ProbeSchedule`) gets exactly one
+/// loss through `record` (trained instances from the training pass, mastered ones from the
+/// probe pass); `decide()` then folds the losses into the d2 histories and recomputes the
+/// decisions of the instances that had one, in one sequential pass. A mastered instance
+/// between probes stays mastered, and its history waits for its next probe.
 ///
 /// ```swift
 /// let tracker = MasteryTracker(rule: .defaults, ids: dataset.ids)
@@ -13,6 +15,7 @@
 /// ```
 public final class MasteryTracker {
     public let rule: MasteryRule
+    public let schedule: ProbeSchedule
     /// Everything the tracker knows (see `State`), in slot order; `stored.pending` holds
     /// this epoch's losses recorded so far (NaN until recorded).
     internal var stored: State
@@ -22,8 +25,9 @@ public final class MasteryTracker {
     public var count: Int { stored.count }
 
     /// A tracker with empty histories for the instances `ids` (slot i holds ids[i]).
-    public init(rule: MasteryRule, ids: [Int32]) {
+    public init(rule: MasteryRule, schedule: ProbeSchedule = .every, ids: [Int32]) {
         self.rule = rule
+        self.schedule = schedule
         stored = State(rule: rule, ids: ids)
     }
 
@@ -45,6 +49,11 @@ public final class MasteryTracker {
     @inline(__always)
     public func isMastered(_ slot: Int) -> Bool { stored.mastered[slot] }
 
+    /// Whether the instance in `slot`, mastered, is probed this epoch: in the
+    /// `probeInterval`-th epoch after its last loss (every epoch for `ProbeSchedule.every`).
+    @inline(__always)
+    public func isDue(_ slot: Int) -> Bool { stored.epochsSinceLoss[slot] + 1 >= stored.probeInterval[slot] }
+
     /// Slots of mastered (`true`) or unmastered (`false`) instances, ascending.
     public func slots(mastered: Bool) -> [Int] {
         var result: [Int] = []
@@ -53,16 +62,32 @@ public final class MasteryTracker {
         return result
     }
 
+    /// Slots of the mastered instances probed this epoch, ascending.
+    public func probeSlots() -> [Int] {
+        var result: [Int] = []
+        for slot in 0..<count where stored.mastered[slot] && isDue(slot) { result.append(slot) }
+        return result
+    }
+
+    /// Mastered instances probed this epoch.
+    public var probesDue: Int { probeSlots().count }
+
     /// Number of instances currently mastered.
     public var masteredCount: Int { stored.mastered.reduce(0) { $0 + ($1 ? 1 : 0) } }
 
-    /// Folds this epoch's losses into the histories and recomputes every decision.
+    /// Folds this epoch's losses into the histories and recomputes the decisions of the
+    /// instances that had one; a mastered instance between probes stays mastered.
     ///
-    /// Every slot must have been recorded since the last call (a loss per instance per
-    /// epoch is the rule's premise); a missing one is a programming error and traps.
+    /// Every instance in training and every mastered one due for a probe must have been
+    /// recorded since the last call; a missing loss is a programming error and traps.
+    ///
+    /// The d2 of a loss is `MasteryRule.secondDifference` over the epochs between it and
+    /// the two losses before it. After a probe that keeps an instance mastered its probe
+    /// interval grows (`ProbeSchedule.interval(after:)`); an instance newly mastered is
+    /// probed in the next epoch, and one back in training has a loss every epoch.
     @discardableResult
     public func decide() -> MasteryCounts {
-        let rule = self.rule, h = rule.historyLength
+        let rule = self.rule, h = rule.historyLength, schedule = self.schedule
         var counts = MasteryCounts()
         // Work on a local copy (moved out, so the arrays are not copied): several of its
         // arrays are accessed at once, which exclusivity allows on a local value only.
@@ -79,14 +104,26 @@ public final class MasteryTracker {
         s.mastered.withUnsafeMutableBufferPointer { mastered in
         s.masteredEpochs.withUnsafeMutableBufferPointer { masteredEpochs in
         s.firstMastered.withUnsafeMutableBufferPointer { firstMastered in
+        s.lossGap.withUnsafeMutableBufferPointer { lossGap in
+        s.epochsSinceLoss.withUnsafeMutableBufferPointer { epochsSinceLoss in
+        s.probeInterval.withUnsafeMutableBufferPointer { probeInterval in
             for slot in 0..<pending.count {
                 let loss = pending[slot]
+                if loss.isNaN && mastered[slot] && epochsSinceLoss[slot] + 1 < probeInterval[slot] {
+                    // Between probes: no loss, the decision stands.
+                    epochsSinceLoss[slot] += 1
+                    counts.mastered += 1
+                    masteredEpochs[slot] += 1
+                    continue
+                }
                 precondition(
                     !loss.isNaN, "MasteryTracker.decide: slot \(slot) (id \(ids[slot])) has no loss this epoch (or a NaN loss)")
                 pending[slot] = .nan
+                let gap = epochsSinceLoss[slot] + 1
                 let row = history.baseAddress! + slot * h
                 if recorded[slot] >= 2 {
-                    let d2 = loss - 2 * last[slot] + previous[slot]
+                    let d2 = MasteryRule.secondDifference(
+                        loss: loss, last: last[slot], previous: previous[slot], gapBefore: lossGap[slot], gap: gap)
                     for p in 0..<(h - 1) { row[p] = row[p + 1] }
                     row[h - 1] = d2
                     if historyCount[slot] < UInt8(h) { historyCount[slot] += 1 }
@@ -94,6 +131,8 @@ public final class MasteryTracker {
                 recorded[slot] &+= 1
                 previous[slot] = last[slot]
                 last[slot] = loss
+                lossGap[slot] = gap
+                epochsSinceLoss[slot] = 0
                 let now = historyCount[slot] == UInt8(h) && rule.isMastered(history: row)
                 if now {
                     counts.mastered += 1
@@ -102,9 +141,10 @@ public final class MasteryTracker {
                 }
                 if mastered[slot] && !now { counts.returned += 1 }
                 if !mastered[slot] && now { counts.newlyMastered += 1 }
+                probeInterval[slot] = now && mastered[slot] ? schedule.interval(after: probeInterval[slot]) : 1
                 mastered[slot] = now
             }
-        }}}}}}}}}
+        }}}}}}}}}}}}
         return counts
     }
 

@@ -57,9 +57,11 @@ public struct HTMLReport: Sendable {
             },
         ].compactMap { $0 })
 
-        body += section("Instances: trained, mastered, returned", [
+        body += section("Instances: trained, probed, mastered, returned", [
             ReportFigures.perRunLine(runs, id: "trained", title: "Trained (backpropagated) instances per epoch",
                                      yTitle: "instances", includeZero: true, integerY: true) { Double($0.trained) },
+            ReportFigures.perRunLine(runs, id: "probed", title: "Probed (mastered, forward pass only) instances per epoch",
+                                     yTitle: "instances", includeZero: true, integerY: true) { Double($0.probed) },
             ReportFigures.perRunLine(runs, id: "mastered", title: "Mastered instances after each epoch",
                                      yTitle: "instances", includeZero: true, integerY: true) { Double($0.mastered) },
             ReportFigures.perRunLine(runs, id: "returned", title: "Returned instances (mastered, then their loss moved)",

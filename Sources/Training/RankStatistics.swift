@@ -9,6 +9,8 @@ struct RankStatistics: Equatable {
     /// Instances held after the decision (before rebalancing) and how many are mastered.
     var instances = 0
     var mastered = 0
+    /// Mastered instances due for a probe in the next epoch (all of them with `ProbeSchedule.every`).
+    var probesDue = 0
     /// Instances that were mastered and now are not.
     var returned = 0
     /// Digest of the model's parameters and buffers after the epoch's last step.
@@ -25,7 +27,7 @@ struct RankStatistics: Equatable {
         precondition(masteredPerClass.count == classes)
         return [
             Int64(trained), Int64(probed), Int64(instances), Int64(mastered), Int64(returned),
-            Int64(bitPattern: digest), Int64((allreduceSeconds * 1e6).rounded()),
+            Int64(bitPattern: digest), Int64((allreduceSeconds * 1e6).rounded()), Int64(probesDue),
         ] + masteredPerClass.map(Int64.init)
     }
 
@@ -34,12 +36,13 @@ struct RankStatistics: Equatable {
         trained = Int(r[0]); probed = Int(r[1]); instances = Int(r[2]); mastered = Int(r[3]); returned = Int(r[4])
         digest = UInt64(bitPattern: r[5])
         allreduceSeconds = Double(r[6]) / 1e6
-        masteredPerClass = r[7...].map(Int.init)
+        probesDue = Int(r[7])
+        masteredPerClass = r[8...].map(Int.init)
     }
 
     init() {}
 
-    private static let scalars = 7
+    private static let scalars = 8
 
     /// Every rank's statistics, indexed by rank (a collective: all ranks call it).
     static func gather(_ mine: RankStatistics, classes: Int, communicator: Communicator) throws -> [RankStatistics] {

@@ -57,3 +57,32 @@ public struct RebalancePlan: Equatable, Sendable {
         self.moves = moves
     }
 }
+
+/// What one rebalance moves: the next epoch's work, in two pools, each balanced by its own
+/// `RebalancePlan` when its max/mean exceeds 1 + tolerance: the unmastered instances (each
+/// trained: a forward and a backward pass) and the mastered instances due for a probe (a
+/// forward pass, about a third of the cost). Mastered instances between probes cost nothing
+/// next epoch and are not counted or moved. With both pools even to within one instance,
+/// every rank's work, trained + cost x probes, is within 1 + cost of the mean whatever the
+/// cost; counting all mastered instances instead (as before the probe schedule) would even
+/// out instances that are not probed and leave the probes uneven.
+public struct WorkloadPlan: Equatable, Sendable {
+    /// The cost of a probe in units of a trained instance (forward vs forward + backward).
+    public static let probeCost = 1.0 / 3.0
+
+    public let training: RebalancePlan?
+    public let probes: RebalancePlan?
+
+    public init(unmastered: [Int], probesDue: [Int], tolerance: Double) {
+        precondition(unmastered.count == probesDue.count)
+        let limit = 1 + tolerance
+        training = RebalancePlan.imbalance(unmastered) > limit ? RebalancePlan(counts: unmastered) : nil
+        probes = RebalancePlan.imbalance(probesDue) > limit ? RebalancePlan(counts: probesDue) : nil
+    }
+
+    /// Each rank's work in the next epoch after the plan, in trained-instance units.
+    public func work(unmastered: [Int], probesDue: [Int]) -> [Double] {
+        let trained = training?.targets ?? unmastered, probed = probes?.targets ?? probesDue
+        return zip(trained, probed).map { Double($0) + WorkloadPlan.probeCost * Double($1) }
+    }
+}

@@ -103,7 +103,7 @@ extension Setting {
     public static let all: [Setting] = [
         data, npyLayout, model, width, syncBn, epochs, batchSize, batchSizePerRank, lrScaling, lrReferenceBatch, lr,
         optimizer, momentum, weightDecay, lrSchedule, warmupEpochs, augment, seed, limit, testLimit, threads,
-        shardBy, ies, iesThreshold, iesWindow, iesK, checkpointEvery, keep, rebalance, rebalanceTolerance,
+        shardBy, ies, iesThreshold, iesWindow, iesK, probe, checkpointEvery, keep, rebalance, rebalanceTolerance,
         runDir, stallTimeout, overlap, bucketMb, allreduceDtype, tensorboard, progress, evaluationBatchSize,
     ]
 
@@ -187,6 +187,11 @@ extension Setting {
     public static let iesWindow = Setting(
         part: .window, of: ies, value: \.window, help: "IES: d2 values in each moving average.")
     public static let iesK = Setting(part: .k, of: ies, value: \.k, help: "IES: moving averages summed.")
+    public static let probe = Setting(
+        \.probe, key: "probe", name: "probe",
+        help: "IES: when mastered instances are probed (a forward pass that lets their loss bring them back): "
+            + "every (each epoch, as in the paper), or spaced[:M] (1, 2, 4, ... epochs apart after mastery, "
+            + "at most M, default 8; a probe whose loss moved returns the instance at once).")
     public static let checkpointEvery = Setting(
         \.checkpointEvery, key: "checkpoint_every", name: "checkpoint-every", resume: .mayChange,
         help: "Write a checkpoint every E epochs, and after the last; 0: only after the last.")

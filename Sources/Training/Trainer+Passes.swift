@@ -112,11 +112,12 @@ extension Trainer {
         return pass
     }
 
-    /// Forward-only (eval mode) pass over the local mastered instances, recording their
-    /// losses; each is seen as training would have seen it this epoch (same augmentation).
+    /// Forward-only (eval mode) pass over the local mastered instances due for a probe this
+    /// epoch (`ProbeSchedule`), recording their losses; each is seen as training would have
+    /// seen it this epoch (same augmentation).
     func probePass(epoch: Int) -> (probed: Int, seconds: Double) {
         let start = monotonicSeconds()
-        let mastered = tracker.slots(mastered: true)
+        let mastered = tracker.probeSlots()
         guard !mastered.isEmpty else { return (0, 0) }
         let view = (step.augmentation, AugmentationKey(seed: config.seed, epoch: epoch))
         _ = evaluator.evaluate(data.train, slots: mastered, augmentation: view) { offset, losses in

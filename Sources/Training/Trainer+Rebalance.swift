@@ -9,6 +9,9 @@ struct RebalanceReport {
     var unmasteredAfter: [Int]
     var masteredBefore: [Int]
     var masteredAfter: [Int]
+    /// Mastered instances due for a probe in the next epoch.
+    var probesBefore: [Int]
+    var probesAfter: [Int]
     var moved = 0
     var bytes = 0
     var seconds = 0.0
@@ -64,25 +67,34 @@ struct InstanceParcel {
 }
 
 extension Trainer {
-    /// Evens out unmastered (then mastered) instances across ranks when max/mean exceeds
-    /// 1 + tolerance. Every rank computes the same deterministic plan from the same gathered
-    /// counts (no broadcast needed), then senders ship each batch of instances as one parcel,
-    /// point to point. Afterwards each rank's instances are put back in ascending global id
-    /// order, so that a resumed run, which shards by id, sees the same slots.
+    /// Evens out the next epoch's work across ranks (`WorkloadPlan`): the unmastered
+    /// instances (trained), then the mastered ones due for a probe, each pool when its
+    /// max/mean exceeds 1 + tolerance. Mastered instances between probes cost nothing next
+    /// epoch and stay where they are. Every rank computes the same deterministic plan from the
+    /// same gathered counts (no broadcast needed), then senders ship each batch of instances
+    /// as one parcel, point to point. Afterwards each rank's instances are put back in
+    /// ascending global id order, so that a resumed run, which shards by id, sees the same slots.
     func rebalance(_ ranks: [RankStatistics]) throws -> RebalanceReport {
         let start = monotonicSeconds()
         var report = RebalanceReport(
             unmasteredBefore: ranks.map(\.unmastered), unmasteredAfter: ranks.map(\.unmastered),
-            masteredBefore: ranks.map(\.mastered), masteredAfter: ranks.map(\.mastered))
+            masteredBefore: ranks.map(\.mastered), masteredAfter: ranks.map(\.mastered),
+            probesBefore: ranks.map(\.probesDue), probesAfter: ranks.map(\.probesDue))
         guard config.rebalance, communicator.size > 1 else { return report }
-        let limit = 1 + config.rebalanceTolerance
-        for mastered in [false, true] {
-            let counts = mastered ? report.masteredBefore : report.unmasteredBefore
-            guard RebalancePlan.imbalance(counts) > limit else { continue }
-            let plan = RebalancePlan(counts: counts)
-            report.bytes += try execute(plan, mastered: mastered)
-            report.moved += plan.moved
-            if mastered { report.masteredAfter = plan.targets } else { report.unmasteredAfter = plan.targets }
+        let plan = WorkloadPlan(
+            unmastered: report.unmasteredBefore, probesDue: report.probesBefore, tolerance: config.rebalanceTolerance)
+        if let training = plan.training {
+            report.bytes += try execute(training, pool: tracker.slots(mastered: false))
+            report.moved += training.moved
+            report.unmasteredAfter = training.targets
+        }
+        if let probes = plan.probes {
+            report.bytes += try execute(probes, pool: tracker.probeSlots())
+            report.moved += probes.moved
+            report.probesAfter = probes.targets
+            report.masteredAfter = (0..<ranks.count).map {
+                report.masteredBefore[$0] + probes.targets[$0] - report.probesBefore[$0]
+            }
         }
         if report.moved > 0 { sortByGlobalID() }
         report.seconds = monotonicSeconds() - start
@@ -91,10 +103,11 @@ extension Trainer {
 
     private static let parcelTag = 100
 
-    /// Carries out the moves of `plan` for the (un)mastered pool; returns the bytes all ranks sent.
-    private func execute(_ plan: RebalancePlan, mastered: Bool) throws -> Int {
+    /// Carries out the moves of `plan`, sending instances from `pool` (this rank's slots of
+    /// the pool the plan balances, ascending); returns the bytes all ranks sent.
+    private func execute(_ plan: RebalancePlan, pool: [Int]) throws -> Int {
         let rank = communicator.rank
-        var pool = tracker.slots(mastered: mastered)  // candidates, taken from the end
+        var pool = pool  // candidates, taken from the end
         var outgoing: [Int] = []
         var incoming: [InstanceParcel] = []
         var bytes = 0

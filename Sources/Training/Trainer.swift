@@ -127,9 +127,10 @@ public final class Trainer {
         }
         if let resume {
             (tracker, resumeState) = try Trainer.restore(
-                resume, model: model, optimizer: optimizer, rule: config.mastery, localIDs: train.ids)
+                resume, model: model, optimizer: optimizer, rule: config.mastery, schedule: config.probe,
+                localIDs: train.ids)
         } else {
-            tracker = MasteryTracker(rule: config.mastery, ids: train.ids)
+            tracker = MasteryTracker(rule: config.mastery, schedule: config.probe, ids: train.ids)
             resumeState = nil
         }
         evaluator = Evaluator(
@@ -306,6 +307,7 @@ public final class Trainer {
         mine.probed = probed
         mine.instances = tracker.count
         mine.mastered = decision.mastered
+        mine.probesDue = tracker.probesDue
         mine.returned = decision.returned
         mine.digest = model.digest
         mine.allreduceSeconds = pass.allreduceSeconds
@@ -330,7 +332,7 @@ public final class Trainer {
                 + "\(communicator.size) rank(s) x \(threads) thread(s), \(config.optimizer.rawValue), "
                 + (config.effectiveAugmentation == .none ? "" : "\(config.effectiveAugmentation.rawValue), ")
                 + (config.syncBatchNorm ? "sync-bn, " : "")
-                + (config.mastery.isEnabled ? "\(config.mastery)" : "IES off (threshold 0)")
+                + (config.mastery.isEnabled ? "\(config.mastery), probe \(config.probe)" : "IES off (threshold 0)")
                 + ", run directory \(config.runDirectory)" + String(format: ", ready in %.2f s", startupSeconds))
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if threads * communicator.localSize > cores {

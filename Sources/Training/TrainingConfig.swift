@@ -75,6 +75,8 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var showProgress: Bool = true
     /// Instance-dependent early stopping; threshold 0 trains every instance every epoch.
     public var mastery: MasteryRule = .defaults
+    /// How often mastered instances are probed (`ProbeSchedule`).
+    public var probe: ProbeSchedule = .every
     /// How training instances are split across ranks.
     public var sharding: ShardStrategy = .contiguous
     /// Write a checkpoint every this many epochs (and after the last); 0 = only after the last.

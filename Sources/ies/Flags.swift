@@ -41,6 +41,8 @@ enum Flags {
             return ValidationError("\(error.setting) \(error.problem)")
         case MasteryError.invalidRule(let field, let problem):
             return ValidationError("\(Setting.ies(field)) \(problem)")
+        case MasteryError.invalidProbeSchedule(let problem):
+            return ValidationError("\(Setting.probe) \(problem)")
         case let error as LRScheduleError:
             return ValidationError("\(Setting.lrSchedule) \(error.description)")
         case let error as ValidationError:

@@ -98,6 +98,9 @@ struct Train: ParsableCommand {
     @Option(name: Setting.iesK.optionName, parsing: .unconditional, help: Setting.iesK.argumentHelp)
     var iesK: Int?
 
+    @Option(name: Setting.probe.optionName, help: Setting.probe.argumentHelp)
+    var probe: String?
+
     @Option(
         name: Setting.checkpointEvery.optionName, parsing: .unconditional, help: Setting.checkpointEvery.argumentHelp)
     var checkpointEvery: Int?
@@ -209,6 +212,7 @@ struct Train: ParsableCommand {
                     threshold: iesThreshold ?? config.mastery.threshold, window: iesWindow ?? config.mastery.window,
                     k: iesK ?? config.mastery.k))
             }
+            try given(.probe, try probe.map { try ProbeSchedule(parsing: $0) })
             try given(.checkpointEvery, checkpointEvery)
             try given(.keep, keep)
             try given(.rebalance, rebalance.map { $0 == .on })

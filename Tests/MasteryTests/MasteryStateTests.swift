@@ -270,7 +270,7 @@ final class MasteryStateEncodingTests: XCTestCase {
         XCTAssertEqual(
             state.columns.map(\.name),
             ["pending_loss", "last_loss", "previous_loss", "recorded", "history", "history_count", "mastered", "mastered_epochs",
-             "first_mastered"])
+             "first_mastered", "loss_gap", "epochs_since_loss", "probe_interval"])
         for column in state.columns { XCTAssertEqual(column.values.count, 3 * column.width, column.name) }
         XCTAssertEqual(state.columns.first { $0.name == "history" }?.width, MasteryRule.defaults.historyLength)
     }

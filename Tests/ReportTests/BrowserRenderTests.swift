@@ -62,7 +62,8 @@ final class BrowserRenderTests: XCTestCase {
         let html = try HTMLReport.load(directories: [run]).html()
         let image = try screenshot(html, in: directory, name: "thousand")
         XCTAssertEqual(image.width, Self.width)
-        XCTAssertGreaterThan(image.inkedShare, 0.03, "the screenshot is nearly blank")
+        // (The page has more charts than the screenshot's height; a blank one inks under 0.001.)
+        XCTAssertGreaterThan(image.inkedShare, 0.02, "the screenshot is nearly blank")
         XCTAssertGreaterThan(image.count(near: Palette.color(0)), 2000, "no blue (the run's) pixels")
     }
 }

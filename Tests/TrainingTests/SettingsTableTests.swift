@@ -209,6 +209,7 @@ final class SettingsTableTests: XCTestCase {
         config.threads = 2
         config.allreduceFormat = .bfloat16
         config.tensorboardDirectory = "tb"
+        config.probe = .spaced(maxInterval: 4)
         return config
     }()
 
@@ -239,6 +240,7 @@ final class SettingsTableTests: XCTestCase {
           "npy_layout" : "auto",
           "optimizer" : "sgd",
           "overlap" : true,
+          "probe" : "spaced:4",
           "progress" : true,
           "rebalance" : true,
           "rebalance_tolerance" : 0.05,
@@ -279,6 +281,7 @@ final class SettingsTableTests: XCTestCase {
           "npy_layout" : "auto",
           "optimizer" : "sgd",
           "overlap" : true,
+          "probe" : "every",
           "progress" : true,
           "rebalance" : true,
           "rebalance_tolerance" : 0.05,

@@ -1,10 +1,21 @@
 #!/usr/bin/env python3
-"""Summarize ies run directories (metrics.jsonl) into a Markdown table.
+"""Summarize ies run directories (metrics.jsonl) into Markdown tables.
 
-Usage: summarize.py BASELINE_RUN_DIR RUN_DIR...
-Speedups are relative to the first (baseline) run directory.
+Usage:
+  summarize.py BASELINE_RUN_DIR RUN_DIR...
+      one row per run; speedups are relative to the first (baseline) run directory.
+  summarize.py --seeds NAME=DIR,DIR,... NAME=DIR,DIR,...
+      mean and spread (min-max) over seeds for each named group; the first group is the
+      baseline, and each seed's speedup is taken against the baseline run of the same seed
+      (the runs of a seed ran at the same time, sharing the machine alike).
+
+Backprop saved s: share of instance-epochs not backpropagated. Forward passes saved f: share
+of instance-epochs with neither a training pass nor a probe. Ceilings: 1/(1 - 2s/3) when every
+mastered instance is probed each epoch (a probe costs a third of a trained instance), 1/(1 - s)
+without probes.
 """
 import json
+import statistics
 import sys
 
 
@@ -13,27 +24,65 @@ def load(run):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def row(run, base_wall, base_train):
+def figures(run):
     m = load(run)
-    wall = sum(e["seconds"] for e in m)
-    train = sum(e["train_seconds"] + e.get("probe_seconds", 0) for e in m)
-    saved = m[-1].get("backprop_saved", 0.0)
-    ideal = 1 / (1 - 2 * saved / 3)
-    return (f"| {run.rstrip('/').split('/')[-1]} | {max(e['test_accuracy'] for e in m) * 100:.2f} | "
-            f"{m[-1]['test_accuracy'] * 100:.2f} | {saved * 100:.1f}% | {wall:.1f} | {train:.1f} | "
-            f"{base_wall / wall:.3f} | {base_train / train:.3f} | {ideal:.3f} |")
+    instances = m[0]["trained"] + m[0].get("probed", 0)
+    epochs = len(m)
+    trained = sum(e["trained"] for e in m)
+    probed = sum(e.get("probed", 0) for e in m)
+    return {
+        "best": max(e["test_accuracy"] for e in m) * 100,
+        "final": m[-1]["test_accuracy"] * 100,
+        "saved": 1 - trained / (instances * epochs),
+        "forward_saved": 1 - (trained + probed) / (instances * epochs),
+        "wall": sum(e["seconds"] for e in m),
+        "probe_s": sum(e.get("probe_seconds", 0) for e in m),
+    }
+
+
+def ceilings(saved):
+    return 1 / (1 - 2 * saved / 3), 1 / (1 - saved)
+
+
+def per_run(runs):
+    base = figures(runs[0])
+    print("| run | best acc % | final acc % | backprop saved | forward passes saved | wall s | probe s | "
+          "speedup (wall) | ceiling with probe every epoch / without probe |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        f = figures(run)
+        with_probe, without = ceilings(f["saved"])
+        print(f"| {run.rstrip('/').split('/')[-1]} | {f['best']:.2f} | {f['final']:.2f} | {f['saved'] * 100:.1f}% | "
+              f"{f['forward_saved'] * 100:.1f}% | {f['wall']:.1f} | {f['probe_s']:.1f} | "
+              f"{base['wall'] / f['wall']:.3f} | {with_probe:.3f} / {without:.3f} |")
+
+
+def spread(values, fmt):
+    return f"{fmt.format(statistics.mean(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def seeds(groups):
+    named = [(g.split("=", 1)[0], g.split("=", 1)[1].split(",")) for g in groups]
+    base_runs = [figures(r) for r in named[0][1]]
+    print("| schedule | seeds | best acc % | final acc % | backprop saved % | forward passes saved % | "
+          "speedup (wall) | ceiling without probe |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, runs in named:
+        fs = [figures(r) for r in runs]
+        speedups = [b["wall"] / f["wall"] for b, f in zip(base_runs, fs)]
+        print(f"| {name} | {len(fs)} | {spread([f['best'] for f in fs], '{:.2f}')} | "
+              f"{spread([f['final'] for f in fs], '{:.2f}')} | {spread([f['saved'] * 100 for f in fs], '{:.1f}')} | "
+              f"{spread([f['forward_saved'] * 100 for f in fs], '{:.1f}')} | {spread(speedups, '{:.3f}')} | "
+              f"{spread([ceilings(f['saved'])[1] for f in fs], '{:.3f}')} |")
 
 
 def main():
-    runs = sys.argv[1:]
-    base = load(runs[0])
-    base_wall = sum(e["seconds"] for e in base)
-    base_train = sum(e["train_seconds"] + e.get("probe_seconds", 0) for e in base)
-    print("| run | best acc % | final acc % | backprop saved | wall s | train+probe s | "
-          "speedup (wall) | speedup (train+probe) | ideal 1/(1-2s/3) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for run in runs:
-        print(row(run, base_wall, base_train))
+    if len(sys.argv) > 1 and sys.argv[1] == "--seeds":
+        seeds(sys.argv[2:])
+    elif len(sys.argv) > 1:
+        per_run(sys.argv[1:])
+    else:
+        sys.exit(__doc__)
 
 
 if __name__ == "__main__":

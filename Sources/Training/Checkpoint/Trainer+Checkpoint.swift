@@ -116,7 +116,8 @@ extension Trainer {
 
     /// Loads parameters, buffers, optimizer state and the tracker state of this rank's instances.
     package static func restore(
-        _ checkpoint: LoadedCheckpoint, model: Model, optimizer: Optimizer, rule: MasteryRule, localIDs: [Int32]
+        _ checkpoint: LoadedCheckpoint, model: Model, optimizer: Optimizer, rule: MasteryRule,
+        schedule: ProbeSchedule, localIDs: [Int32]
     ) throws -> (MasteryTracker, ResumeState) {
         let path = checkpoint.directory
         try ModelFile.load(
@@ -141,7 +142,7 @@ extension Trainer {
             guard localIDs.allSatisfy({ $0 >= 0 && Int($0) < n }) else {
                 throw MasteryError.invalidState("instance ids outside the checkpoint's \(n) instances")
             }
-            tracker = try MasteryTracker(state: global.rows(localIDs.map(Int.init)))
+            tracker = try MasteryTracker(state: global.rows(localIDs.map(Int.init)), schedule: schedule)
         } catch let error as MasteryError {
             throw RunFormatError.invalidCheckpoint(
                 path: (path as NSString).appendingPathComponent(LoadedCheckpoint.trainerFile), message: "\(error)")
@@ -163,8 +164,12 @@ extension Trainer {
     /// The tracker state of every instance in a checkpoint, row = global id.
     public static func trackerState(of checkpoint: LoadedCheckpoint, rule: MasteryRule) throws -> MasteryTracker.State {
         let n = checkpoint.meta.dataset.trainCount
-        let columns = try MasteryTracker.State(rule: rule, ids: []).columns.map { layout in
+        let columns = try MasteryTracker.State(rule: rule, ids: []).columns.compactMap { layout -> MasteryTracker.State.Column? in
             let name = TrainerTensors.trackerPrefix + layout.name
+            // A checkpoint from before the probe schedule lacks its columns: they take their defaults.
+            if checkpoint.trainer[name] == nil && MasteryTracker.State.columnsWithDefaults.contains(layout.name) {
+                return nil
+            }
             let shape = layout.width == 1 ? [n] : [n, layout.width]
             let values: MasteryTracker.State.Column.Values
             switch layout.values {
