@@ -11,6 +11,8 @@ import NN
 public struct ViewNoise: Sendable {
     /// |d2| of every instance and view triple, ascending.
     public let absoluteD2: [Float]
+    /// What the rule compares with the threshold after the last view, per instance, ascending.
+    public let movingAverageSums: [Float]
     /// Instances the rule masters after the last view.
     public let mastered: Int
     public let instances: Int
@@ -18,9 +20,14 @@ public struct ViewNoise: Sendable {
     public let views: Int
 
     /// The q-quantile (0...1) of |d2|.
-    public func quantile(_ q: Double) -> Float {
-        guard !absoluteD2.isEmpty else { return 0 }
-        return absoluteD2[min(absoluteD2.count - 1, Int((q * Double(absoluteD2.count - 1)).rounded()))]
+    public func quantile(_ q: Double) -> Float { Self.quantile(q, of: absoluteD2) }
+
+    /// The q-quantile (0...1) of the instances' moving-average sums.
+    public func movingAverageQuantile(_ q: Double) -> Float { Self.quantile(q, of: movingAverageSums) }
+
+    private static func quantile(_ q: Double, of sorted: [Float]) -> Float {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((q * Double(sorted.count - 1)).rounded()))]
     }
 
     /// Share of |d2| values at or above `threshold`.
@@ -58,6 +65,7 @@ public struct ViewNoise: Sendable {
             }
         }
         absoluteD2 = d2.sorted()
+        movingAverageSums = (0..<data.count).compactMap { tracker.movingAverageSum(slot: $0) }.sorted()
         mastered = tracker.masteredCount
         instances = data.count
     }

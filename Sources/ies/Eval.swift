@@ -85,6 +85,9 @@ struct Eval: ParsableCommand {
                 noise.quantile(0.5), noise.quantile(0.75), noise.quantile(0.9), noise.shareAbove(rule.threshold) * 100,
                 rule.threshold))
             print(String(
+                format: "the rule's moving average of |d2| over these views: median %.3g, 75th percentile %.3g, 90th %.3g",
+                noise.movingAverageQuantile(0.5), noise.movingAverageQuantile(0.75), noise.movingAverageQuantile(0.9)))
+            print(String(
                 format: "%@ masters %ld of %ld (%.1f%%) over these views: the share that frozen parameters would let stay mastered",
                 rule.description, noise.mastered, noise.instances, Double(noise.mastered) / Double(noise.instances) * 100))
             return

@@ -182,10 +182,12 @@ final class ViewNoiseTests: XCTestCase {
         XCTAssertEqual(none.absoluteD2.count, 300 * (none.views - 2))
         XCTAssertTrue(none.absoluteD2.allSatisfy { $0 == 0 }, "no augmentation, fixed parameters: no d2")
         XCTAssertEqual(none.mastered, 300)
+        XCTAssertEqual(none.movingAverageSums, [Float](repeating: 0, count: 300))
 
         let cropFlip = measure(.cropFlip)
         XCTAssertGreaterThan(cropFlip.quantile(0.5), 0)
         XCTAssertLessThan(cropFlip.mastered, 300)
+        XCTAssertEqual(cropFlip.movingAverageSums.filter { $0 < MasteryRule.defaults.threshold }.count, cropFlip.mastered)
         // Instance 0's first d2, from its losses under the views of epochs 10, 11 and 12
         // (evaluated in the same batches, so with the same rounding).
         let evaluator = Evaluator(model: model, normalization: normalization, batchSize: 64)
