@@ -27,13 +27,20 @@ extension DatasetFingerprint {
     /// sharding (a checkpoint resumes on another rank count). Scheme 1 (before) was FNV-1a
     /// over all labels then all images, which needs the whole split in one place.
     static func contentDigest(of dataset: Dataset) -> UInt64 {
-        let size = dataset.sampleSize
+        dataset.images.withUnsafeBytes { contentDigest(images: $0, ids: dataset.ids[...], labels: dataset.labels[...]) }
+    }
+
+    /// The wrapping sum of `instanceHash` over a run of instances: `images` holds one image
+    /// per id, back to back. Runs' sums add up to `contentDigest(of:)` of the whole.
+    static func contentDigest(images: UnsafeRawBufferPointer, ids: ArraySlice<Int32>, labels: ArraySlice<Int32>) -> UInt64 {
+        precondition(ids.count == labels.count, "contentDigest: \(ids.count) ids for \(labels.count) labels")
+        guard !ids.isEmpty else { return 0 }
+        let size = images.count / ids.count
+        precondition(size * ids.count == images.count, "contentDigest: \(images.count) bytes for \(ids.count) images")
         var sum: UInt64 = 0
-        dataset.images.withUnsafeBytes { images in
-            for slot in 0..<dataset.count {
-                let image = UnsafeRawBufferPointer(rebasing: images[(slot * size)..<((slot + 1) * size)])
-                sum &+= instanceHash(id: dataset.ids[slot], label: dataset.labels[slot], image: image)
-            }
+        for k in 0..<ids.count {
+            let image = UnsafeRawBufferPointer(rebasing: images[(k * size)..<((k + 1) * size)])
+            sum &+= instanceHash(id: ids[ids.startIndex + k], label: labels[labels.startIndex + k], image: image)
         }
         return sum
     }
