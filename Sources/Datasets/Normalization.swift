@@ -80,12 +80,18 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
                         let start = s * size + c * plane
                         let rows = counts.baseAddress! + 4 * c * 256
                         var k = start
-                        while k + 4 <= start + plane {
-                            rows[Int(pixels[k])] += 1
-                            rows[256 + Int(pixels[k + 1])] += 1
-                            rows[512 + Int(pixels[k + 2])] += 1
-                            rows[768 + Int(pixels[k + 3])] += 1
-                            k += 4
+                        // Eight bytes per load, each shifted out of the word.
+                        while k + 8 <= start + plane {
+                            let word = UnsafeRawPointer(pixels + k).loadUnaligned(as: UInt64.self)
+                            rows[Int(word & 0xFF)] += 1
+                            rows[256 + Int((word >> 8) & 0xFF)] += 1
+                            rows[512 + Int((word >> 16) & 0xFF)] += 1
+                            rows[768 + Int((word >> 24) & 0xFF)] += 1
+                            rows[Int((word >> 32) & 0xFF)] += 1
+                            rows[256 + Int((word >> 40) & 0xFF)] += 1
+                            rows[512 + Int((word >> 48) & 0xFF)] += 1
+                            rows[768 + Int(word >> 56)] += 1
+                            k += 8
                         }
                         while k < start + plane {
                             rows[Int(pixels[k])] += 1
