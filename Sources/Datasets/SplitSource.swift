@@ -36,8 +36,12 @@ extension SplitSource {
     public var sampleSize: Int { channels * height * width }
 
     /// Instances per run handed to `readImages`'s `visit`: about 32 KB of images, so that a
-    /// run just copied is still in the first-level cache when it is visited.
-    public var visitRun: Int { max(1, (32 << 10) / max(1, sampleSize)) }
+    /// run just copied is still in the first-level cache when it is visited; a multiple of 4
+    /// where it can be (the content digest hashes four instances side by side).
+    public var visitRun: Int {
+        let run = (32 << 10) / max(1, sampleSize)
+        return run >= 4 ? run / 4 * 4 : max(1, run)
+    }
 
     /// Copies the image bytes of `ids` into `buffer` (`readImages` without a visitor).
     public func readImages(ids: [Int], into buffer: UnsafeMutableRawBufferPointer) throws {
