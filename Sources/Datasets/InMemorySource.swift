@@ -23,13 +23,19 @@ public final class InMemorySource: SplitSource {
     /// The labels were checked when the dataset was read.
     public func checkedLabels(_ records: [Int32]) throws -> [Int32] { records }
 
-    public func readImages(ids: [Int], into buffer: UnsafeMutableRawBufferPointer) throws {
+    public func readImages(ids: [Int], into buffer: UnsafeMutableRawBufferPointer, visit: (Range<Int>) -> Void) throws {
         let size = sampleSize
         precondition(buffer.count >= ids.count * size)
+        let run = visitRun
         data.images.withUnsafeBytes { source in
-            for (k, id) in ids.enumerated() {
-                precondition(id >= 0 && id < count, "InMemorySource: id \(id) outside 0..<\(count)")
-                (buffer.baseAddress! + k * size).copyMemory(from: source.baseAddress! + id * size, byteCount: size)
+            for first in stride(from: 0, to: ids.count, by: run) {
+                let slots = first..<min(first + run, ids.count)
+                for k in slots {
+                    let id = ids[k]
+                    precondition(id >= 0 && id < count, "InMemorySource: id \(id) outside 0..<\(count)")
+                    (buffer.baseAddress! + k * size).copyMemory(from: source.baseAddress! + id * size, byteCount: size)
+                }
+                visit(slots)
             }
         }
         bytesRead += ids.count * size

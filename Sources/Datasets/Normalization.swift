@@ -41,27 +41,57 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
     /// How often each byte value occurs in each channel of `dataset`: `counts[c * 256 + v]`.
     /// Histograms of disjoint shards add up (exactly, as integers) to the whole split's.
     public static func histograms(of dataset: Dataset) -> [Int64] {
-        let channels = dataset.channels
-        let plane = dataset.height * dataset.width
-        let size = dataset.sampleSize
-        var histogram = [Int64](repeating: 0, count: channels * 256)
-        // Four partial counts per channel, one per byte position mod 4: runs of one byte
-        // value no longer wait on the previous increment of the same counter (about 2x
-        // faster on a shard of a million images); their sum is the same exact count.
-        var partial = [Int64](repeating: 0, count: 4 * channels * 256)
-        dataset.images.withUnsafeBufferPointer { pixels in
+        var counter = HistogramCounter(channels: dataset.channels, plane: dataset.height * dataset.width)
+        dataset.images.withUnsafeBytes { counter.count($0) }
+        return counter.histograms
+    }
+
+    /// Counts byte values per channel over images given a run at a time (`histograms(of:)`
+    /// gives it the whole dataset; a rank reading its shard gives it each run as it is
+    /// copied, while the bytes are in cache). The counts are exact integers, so they do not
+    /// depend on how the images were split into runs.
+    public struct HistogramCounter {
+        public let channels: Int
+        /// Pixels per channel of one image (height x width).
+        public let plane: Int
+        /// Four partial counts per channel, one per byte position mod 4: runs of one byte
+        /// value no longer wait on the previous increment of the same counter (about 2x
+        /// faster on a shard of a million images); their sum is the same exact count.
+        /// `partial[(4 * c + j) * 256 + v]`.
+        private var partial: [Int64]
+
+        public init(channels: Int, plane: Int) {
+            precondition(channels > 0 && plane > 0, "HistogramCounter: \(channels) channels of \(plane) pixels")
+            self.channels = channels
+            self.plane = plane
+            partial = [Int64](repeating: 0, count: 4 * channels * 256)
+        }
+
+        /// Counts the bytes of whole CHW images (`images.count` a multiple of `channels * plane`).
+        public mutating func count(_ images: UnsafeRawBufferPointer) {
+            let (channels, plane) = (self.channels, self.plane)
+            let size = channels * plane
+            precondition(images.count % size == 0, "HistogramCounter: \(images.count) bytes are not whole images of \(size)")
+            guard let base = images.baseAddress else { return }
+            let pixels = base.assumingMemoryBound(to: UInt8.self)
             partial.withUnsafeMutableBufferPointer { counts in
-                for s in 0..<dataset.count {
+                for s in 0..<(images.count / size) {
                     for c in 0..<channels {
                         let start = s * size + c * plane
                         let rows = counts.baseAddress! + 4 * c * 256
                         var k = start
-                        while k + 4 <= start + plane {
-                            rows[Int(pixels[k])] += 1
-                            rows[256 + Int(pixels[k + 1])] += 1
-                            rows[512 + Int(pixels[k + 2])] += 1
-                            rows[768 + Int(pixels[k + 3])] += 1
-                            k += 4
+                        // Eight bytes per load, each shifted out of the word.
+                        while k + 8 <= start + plane {
+                            let word = UnsafeRawPointer(pixels + k).loadUnaligned(as: UInt64.self)
+                            rows[Int(word & 0xFF)] += 1
+                            rows[256 + Int((word >> 8) & 0xFF)] += 1
+                            rows[512 + Int((word >> 16) & 0xFF)] += 1
+                            rows[768 + Int((word >> 24) & 0xFF)] += 1
+                            rows[Int((word >> 32) & 0xFF)] += 1
+                            rows[256 + Int((word >> 40) & 0xFF)] += 1
+                            rows[512 + Int((word >> 48) & 0xFF)] += 1
+                            rows[768 + Int(word >> 56)] += 1
+                            k += 8
                         }
                         while k < start + plane {
                             rows[Int(pixels[k])] += 1
@@ -71,13 +101,18 @@ public struct Normalization: Sendable, Codable, Equatable, CustomStringConvertib
                 }
             }
         }
-        for c in 0..<channels {
-            for v in 0..<256 {
-                let base = 4 * c * 256 + v
-                histogram[c * 256 + v] = partial[base] + partial[base + 256] + partial[base + 512] + partial[base + 768]
+
+        /// The counts so far: `histograms[c * 256 + v]`.
+        public var histograms: [Int64] {
+            var histogram = [Int64](repeating: 0, count: channels * 256)
+            for c in 0..<channels {
+                for v in 0..<256 {
+                    let base = 4 * c * 256 + v
+                    histogram[c * 256 + v] = partial[base] + partial[base + 256] + partial[base + 512] + partial[base + 768]
+                }
             }
+            return histogram
         }
-        return histogram
     }
 
     /// Mean and population std of `pixel / 255` per channel from byte-value `histograms`

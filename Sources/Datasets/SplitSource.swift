@@ -23,8 +23,10 @@ public protocol SplitSource: AnyObject {
     /// The classification targets of the whole split from all its label records (`count *
     /// labelsPerRecord` values), after the format's checks (label ranges).
     func checkedLabels(_ records: [Int32]) throws -> [Int32]
-    /// Copies the image bytes of `ids` (ascending, each `sampleSize` bytes, CHW) into `buffer`.
-    func readImages(ids: [Int], into buffer: UnsafeMutableRawBufferPointer) throws
+    /// Copies the image bytes of `ids` (ascending, each `sampleSize` bytes, CHW) into `buffer`
+    /// a run of consecutive slots at a time (at most `visitRun` instances), and calls `visit`
+    /// with each run's slots as soon as they are written, while their bytes are in cache.
+    func readImages(ids: [Int], into buffer: UnsafeMutableRawBufferPointer, visit: (Range<Int>) -> Void) throws
     /// Bytes read from the split so far (labels and images), for tests of per-rank reading.
     var bytesRead: Int { get }
 }
@@ -33,14 +35,41 @@ extension SplitSource {
     /// Bytes per instance.
     public var sampleSize: Int { channels * height * width }
 
+    /// Instances per run handed to `readImages`'s `visit`: about 32 KB of images, so that a
+    /// run just copied is still in the first-level cache when it is visited; a multiple of 4
+    /// where it can be (the content digest hashes four instances side by side).
+    public var visitRun: Int {
+        let run = (32 << 10) / max(1, sampleSize)
+        return run >= 4 ? run / 4 * 4 : max(1, run)
+    }
+
+    /// Copies the image bytes of `ids` into `buffer` (`readImages` without a visitor).
+    public func readImages(ids: [Int], into buffer: UnsafeMutableRawBufferPointer) throws {
+        try readImages(ids: ids, into: buffer, visit: { _ in })
+    }
+
     /// The instances `ids` (ascending) with their `labels`, read into memory.
     public func dataset(ids: [Int], labels: [Int32]) throws -> Dataset {
+        try dataset(ids: ids, labels: labels, visiting: { _, _ in })
+    }
+
+    /// `dataset(ids:labels:)` in one pass that also hands each run of instances to `visit` as
+    /// soon as it is copied: the run's slots (positions in `ids`) and its image bytes, still in
+    /// cache. A rank reading its shard counts the normalization histograms and hashes the
+    /// instances there instead of in two more passes over the whole shard.
+    public func dataset(
+        ids: [Int], labels: [Int32], visiting visit: (Range<Int>, UnsafeRawBufferPointer) -> Void
+    ) throws -> Dataset {
         precondition(ids.count == labels.count, "SplitSource.dataset: \(ids.count) ids for \(labels.count) labels")
-        let size = ids.count * sampleSize
+        let sample = sampleSize
+        let size = ids.count * sample
         var failure: Error?
         let images = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             do {
-                try readImages(ids: ids, into: UnsafeMutableRawBufferPointer(buffer))
+                let bytes = UnsafeMutableRawBufferPointer(buffer)
+                try readImages(ids: ids, into: bytes) { slots in
+                    visit(slots, UnsafeRawBufferPointer(rebasing: bytes[(slots.lowerBound * sample)..<(slots.upperBound * sample)]))
+                }
             } catch {
                 failure = error
                 buffer.initialize(repeating: 0)

@@ -34,7 +34,8 @@ public struct ShardedData: Sendable {
     ///
     /// 1. The labels of the whole split: each rank reads those of its contiguous block, an
     ///    allgather assembles them, every rank checks them alike (a bad label fails all).
-    /// 2. The owners (`Sharding.owners` or `owners`); this rank reads its instances' images.
+    /// 2. The owners (`Sharding.owners` or `owners`); this rank reads its instances' images,
+    ///    counting their byte histograms and hashing them as each run is copied (one pass).
     /// 3. Normalization from the allreduced per-channel byte histograms (exact integers, so
     ///    the same bits for any number of ranks); the digest from an allreduced wrapping sum.
     public init(
@@ -47,16 +48,23 @@ public struct ShardedData: Sendable {
         let owners = owners ?? Sharding.owners(labels: labels, ranks: ranks, strategy: strategy)
         precondition(owners.count == n, "ShardedData: an owner table of \(owners.count) for \(n) instances")
         let mine = (0..<n).filter { owners[$0] == Int32(rank) }
-        train = try source.dataset(ids: mine, labels: mine.map { labels[$0] })
+        // One pass over the shard: each run of instances is copied out of the mapped file,
+        // then counted for the normalization and hashed for the digest while in cache.
+        let (ids, myLabels) = (mine.map { Int32($0) }, mine.map { labels[$0] })
+        var counter = Normalization.HistogramCounter(channels: source.channels, plane: source.height * source.width)
+        var digest: UInt64 = 0
+        train = try source.dataset(ids: mine, labels: myLabels) { slots, images in
+            counter.count(images)
+            digest &+= DatasetFingerprint.contentDigest(images: images, ids: ids[slots], labels: myLabels[slots])
+        }
 
         let testLabels = try ShardedData.gatheredLabels(of: sources.test, communicator: communicator)
         let block = Array(Sharding.block(count: sources.test.count, rank: rank, ranks: ranks))
         test = try sources.test.dataset(ids: block, labels: block.map { testLabels[$0] })
 
-        var histograms = Normalization.histograms(of: train)
+        var histograms = counter.histograms
         if ranks > 1 { try communicator.allreduce(&histograms, .sum) }
         normalization = Normalization(histograms: histograms, channels: source.channels)
-        var digest = DatasetFingerprint.contentDigest(of: train)
         if ranks > 1 { digest = try communicator.allreduced(digest, .sum) }
         contentDigest = digest
         localSpotDigest = try ShardedData.spotDigest(of: source)

@@ -105,6 +105,98 @@ final class ShardedLoadingTests: RunDirectoryTestCase {
         XCTAssertEqual(file.normalization, Normalization(computedFrom: whole.train))
     }
 
+    /// A NumPy set of 3x5x4 RGB images (an odd plane of 20 bytes: the histogram's tail) in
+    /// `layout` ("nhwc" or "nchw"): 2,000 scrambled training instances (more than one run of `visitRun`, every third too), 8 test.
+    private func numPy(_ layout: String) throws -> String {
+        let directory = try fixtureDirectory("npy" + layout)
+        let (c, h, w) = (3, 5, 4)
+        for (name, n) in [("train", 2_000), ("test", 8)] {
+            let images = (0..<(n * c * h * w)).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761 &+ n) >> 11) }
+            let shape = layout == "nhwc" ? [n, h, w, c] : [n, c, h, w]
+            let labels = (0..<n).map { UInt8($0 % 7) }
+            try Data(NPYTrainingTests.npy(descr: "|u1", shape: shape, data: images))
+                .write(to: URL(fileURLWithPath: directory + "/\(name)_images.npy"))
+            try Data(NPYTrainingTests.npy(descr: "|u1", shape: [n], data: labels))
+                .write(to: URL(fileURLWithPath: directory + "/\(name)_labels.npy"))
+        }
+        return directory
+    }
+
+    /// Digest scheme 2 written out here, one instance after the other, as the reference the
+    /// trainer's (four instances side by side) must equal: the wrapping sum over instances of
+    /// SplitMix64's finalizer of FNV-1a over (id, label, the image's little-endian words, the
+    /// remaining bytes).
+    static func schemeTwoDigest(_ data: Dataset) -> UInt64 {
+        func fnv(_ value: UInt64, _ word: UInt64) -> UInt64 { (value ^ word) &* 0x0000_0100_0000_01B3 }
+        let size = data.sampleSize
+        var sum: UInt64 = 0
+        for slot in 0..<data.count {
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            h = fnv(h, UInt64(UInt32(bitPattern: data.ids[slot])))
+            h = fnv(h, UInt64(UInt32(bitPattern: data.labels[slot])))
+            let image = data.images[(slot * size)..<((slot + 1) * size)]
+            var i = image.startIndex
+            while i + 8 <= image.endIndex {
+                var word: UInt64 = 0
+                for b in 0..<8 { word |= UInt64(image[i + b]) << UInt64(8 * b) }
+                h = fnv(h, word)
+                i += 8
+            }
+            while i < image.endIndex {
+                h = fnv(h, UInt64(image[i]))
+                i += 1
+            }
+            h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+            sum &+= h ^ (h >> 31)
+        }
+        return sum
+    }
+
+    /// The shard read in one pass (each run copied, then counted for the histograms and
+    /// hashed for the digest while in cache) equals the three separate passes, bit for bit:
+    /// the same image bytes, the same histogram integers, the same digest; for IDX, CIFAR and
+    /// NumPy (NHWC reordered as read, and NCHW), whole and for a scattered shard.
+    func testOnePassShardReadEqualsTheSeparatePasses() throws {
+        let sets = [("idx", try rawFashion().raw), ("cifar", try cifar()), ("npy nhwc", try numPy("nhwc")), ("npy nchw", try numPy("nchw"))]
+        for (name, data) in sets {
+            let sources = try DatasetSources.open(directory: data)
+            let source = sources.train
+            XCTAssertTrue(source is RecordFileSource, name)
+            let labels = try source.checkedLabels(try source.labelRecords(0..<source.count))
+            let whole = try DatasetLoader.load(directory: data)
+            for ids in [Array(0..<source.count), Array(stride(from: 1, to: source.count, by: 3))] {
+                // The separate passes: copy, then histograms, then digest.
+                let separate = try source.dataset(ids: ids, labels: ids.map { labels[$0] })
+                let subset = DatasetSplits(
+                    train: whole.train.subset(slots: ids), test: whole.test, format: whole.format, directory: data)
+                XCTAssertEqual(separate.images, subset.train.images, name)
+                // The one pass, as `ShardedData` makes it.
+                var counter = Normalization.HistogramCounter(channels: source.channels, plane: source.height * source.width)
+                var next = 0
+                let fused = try source.dataset(ids: ids, labels: ids.map { labels[$0] }) { slots, images in
+                    XCTAssertEqual(slots.lowerBound, next, "\(name): runs out of order")
+                    XCTAssertEqual(images.count, slots.count * source.sampleSize, name)
+                    next = slots.upperBound
+                    counter.count(images)
+                }
+                XCTAssertEqual(next, ids.count, name)
+                XCTAssertGreaterThan(ids.count, source.visitRun, "\(name): one run only")
+                XCTAssertEqual(fused.images, separate.images, name)
+                XCTAssertEqual(fused.ids, separate.ids, name)
+                XCTAssertEqual(counter.histograms, Normalization.histograms(of: separate), name)
+                // `ShardedData` over the same ids (an owner table giving rank 0 these ids).
+                var owners = [Int32](repeating: 1, count: source.count)
+                for id in ids { owners[id] = 0 }
+                let shard = try ShardedData(sources: sources, communicator: .singleton, strategy: .contiguous, owners: owners)
+                XCTAssertEqual(shard.train.images, separate.images, name)
+                XCTAssertEqual(shard.normalization, Normalization(computedFrom: separate), name)
+                XCTAssertEqual(String(shard.contentDigest, radix: 16), DatasetFingerprint(splits: subset).digest, name)
+                XCTAssertEqual(shard.contentDigest, Self.schemeTwoDigest(separate), name)
+            }
+        }
+    }
+
     /// 2 and 3 ranks: each rank reads at most the images of its shard and its test block
     /// plus label bytes (and the few instances of the spot check), and all see the one-rank normalization and digest, bit for bit.
     func testEachRankReadsOnlyItsShardAndAgreesOnNormalizationAndDigest() throws {
