@@ -36,6 +36,8 @@ public struct CheckpointMeta<Config: Codable & Sendable & Equatable>: Codable, S
     public var partialPass: PartialPass? = nil
     /// The identity of the run that wrote it (`RunIdentity.id`); nil in format 2.
     public var runID: String? = nil
+    /// The GEMM library and kernels that computed it (`BLAS.identity`); nil before it was recorded.
+    public var gemm: String? = nil
 
     public init(
         epoch: Int, worldSize: Int, config: Config, dataset: DatasetFingerprint, mastered: Int, masteredPerRank: [Int],
@@ -61,7 +63,7 @@ public struct CheckpointMeta<Config: Codable & Sendable & Equatable>: Codable, S
         case format, epoch, worldSize = "world_size", config, dataset, files, mastered
         case masteredPerRank = "mastered_per_rank", trainedSoFar = "trained_so_far"
         case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", created, metrics
-        case partialPass = "partial_pass", runID = "run_id"
+        case partialPass = "partial_pass", runID = "run_id", gemm
     }
 
     public func encoded() throws -> [UInt8] {

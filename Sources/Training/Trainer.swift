@@ -334,6 +334,7 @@ public final class Trainer {
                 + (config.syncBatchNorm ? "sync-bn, " : "")
                 + (config.mastery.isEnabled ? "\(config.mastery), probe \(config.probe)" : "IES off (threshold 0)")
                 + ", run directory \(config.runDirectory)" + String(format: ", ready in %.2f s", startupSeconds))
+        reporter.say("GEMM: \(BLAS.identity)")
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if threads * communicator.localSize > cores {
             reporter.warn(

@@ -1,4 +1,5 @@
 import Foundation
+import NN
 import RunFormat
 import SafeTensors
 import TestSupport
@@ -11,6 +12,18 @@ final class RunOutputsTests: RunDirectoryTestCase {
         "--model", "mlp", "--limit", "2000", "--epochs", "6", "--threads", "1", "--no-progress", "--seed", "4",
         "--ies-window", "1", "--ies-k", "1", "--ies-threshold", "0.05",
     ]
+
+    /// Which GEMM library and kernels computed a run: printed in its header, recorded in its
+    /// checkpoints (OpenBLAS's kernel family depends on the CPU, and so do the last bits).
+    func testHeaderAndCheckpointNameTheGEMMKernels() throws {
+        let run = try runDirectory()
+        let result = try Fixtures.runIES(["train", "--run-dir", run] + common.map { $0 == "6" ? "1" : $0 })
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("GEMM: " + BLAS.identity), result.stdout)
+        XCTAssertTrue(BLAS.identity.hasPrefix("OpenBLAS") && BLAS.identity.contains(BLAS.coreName), BLAS.identity)
+        let meta = try LoadedCheckpoint(directory: run + "/checkpoints/" + CheckpointStore.name(epoch: 1)).meta
+        XCTAssertEqual(meta.gemm, BLAS.identity)
+    }
 
     /// `--tensorboard DIR`: event files that TensorBoard's own reader reads back as the
     /// values of metrics.jsonl.

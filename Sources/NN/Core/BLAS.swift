@@ -14,6 +14,16 @@ public enum BLAS {
         return String(cString: name)
     }
 
+    /// Which GEMM library and kernels run: OpenBLAS's build configuration and the kernel
+    /// family it chose for this CPU (which `OPENBLAS_CORETYPE`, when set, overrides), e.g.
+    /// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64". The run header
+    /// prints it and checkpoints record it: the last bits of every result depend on it.
+    public static var identity: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
+        let core = coreName
+        return config.contains(core) ? config : "\(config), kernels \(core)"
+    }
+
     /// Runs `body` with OpenBLAS on `threads` threads, then back on one: for measuring
     /// OpenBLAS's own multi-threaded sgemm (benchmarks), never inside a model.
     public static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {

@@ -69,6 +69,7 @@ extension Trainer {
                 trainedSoFar: progress.trainedSoFar, bestTestAccuracy: progress.bestAccuracy,
                 bestEpoch: progress.bestEpoch, created: ISO8601DateFormatter().string(from: Date()), metrics: metrics,
                 partialPass: partial)
+            meta.gemm = BLAS.identity
             if let claim {
                 try claim.verify(RunDirectory(config.runDirectory))
                 meta.runID = claim.identity.id
