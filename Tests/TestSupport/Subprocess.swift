@@ -102,6 +102,20 @@ public final class Subprocess {
     /// What the program has written to stderr so far.
     public var stderr: String { read("stderr") }
 
+    /// Waits until `text` shows on stdout, the program ends, or `seconds` pass; polls every
+    /// 2 ms, so that a signal sent next lands within a few milliseconds of the line (the
+    /// preemption tests signal right after an epoch's line, while the next pass trains).
+    @discardableResult
+    public func waitForOutput(_ text: String, seconds: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if stdout.contains(text) { return true }
+            guard isRunning else { return stdout.contains(text) }
+            usleep(2_000)
+        }
+        return false
+    }
+
     /// Whether the program (the process started, not its descendants) still runs.
     public var isRunning: Bool { reap(block: false) == nil }
 

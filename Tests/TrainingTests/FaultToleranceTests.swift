@@ -26,8 +26,7 @@ final class FaultToleranceTests: RunDirectoryTestCase {
 
         /// Waits until `text` shows on stdout (or `seconds` pass).
         func waitFor(_ text: String, seconds: Double = 60) {
-            let deadline = Date().addingTimeInterval(seconds)
-            while !process.stdout.contains(text) && process.isRunning && Date() < deadline { usleep(20_000) }
+            process.waitForOutput(text, seconds: seconds)
         }
 
         /// Waits for the end (killing it past `seconds`); returns the exit status and the seconds from `since`.
@@ -80,8 +79,7 @@ final class FaultToleranceTests: RunDirectoryTestCase {
         let (executable, arguments) = try ranks.map { try mpirunArguments(ranks: $0, base + ["--run-dir", run]) }
             ?? (BuiltProducts.ies, base + ["--run-dir", run])
         let job = try Job(executable, arguments)
-        job.waitFor("epoch 1/3")
-        usleep(300_000)  // into epoch 2's training pass
+        job.waitFor("epoch 1/3")  // epoch 2 trains from the moment this line shows
         let target = rank.flatMap { pid(ofRank: $0, runDirectory: run) } ?? job.process.pid
         let signalled = Date()
         kill(target, signal)
@@ -124,7 +122,6 @@ final class FaultToleranceTests: RunDirectoryTestCase {
         let run = try runDirectory()
         let job = try Job(BuiltProducts.ies, ["train", "--epochs", "3", "--run-dir", run] + common)
         job.waitFor("epoch 1/3")
-        usleep(300_000)
         kill(job.process.pid, SIGTERM)
         XCTAssertEqual(job.finish(seconds: 60, since: Date()).status, ExitStatus.preempted.rawValue)
         let result = try Fixtures.mpirunIES(ranks: 2, ["train", "--run-dir", run, "--resume", "--threads", "1", "--no-progress"])

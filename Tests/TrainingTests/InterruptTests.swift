@@ -21,9 +21,7 @@ final class InterruptTests: RunDirectoryTestCase {
     private func startInEpochTwo(_ run: String) throws -> Subprocess {
         let process = try Subprocess(
             BuiltProducts.ies, ["train", "--epochs", "3", "--run-dir", run] + common, environment: MPIRun.environment)
-        let deadline = Date().addingTimeInterval(60)
-        while !process.stdout.contains("epoch 1/3") && process.isRunning && Date() < deadline { usleep(20_000) }
-        usleep(300_000)  // into epoch 2's training pass
+        process.waitForOutput("epoch 1/3")  // epoch 2 trains from the moment this line shows
         return process
     }
 

@@ -96,9 +96,7 @@ final class ProbeScheduleTrainingTests: RunDirectoryTestCase {
         try ies(ranks: nil, ["train", "--epochs", "8", "--run-dir", straight] + large, timeout: 300)
         let process = try Subprocess(
             BuiltProducts.ies, ["train", "--epochs", "8", "--run-dir", run] + large, environment: MPIRun.environment)
-        let deadline = Date().addingTimeInterval(240)
-        while !process.stdout.contains("epoch 6/8") && process.isRunning && Date() < deadline { usleep(20_000) }
-        usleep(150_000)  // into epoch 7's training pass
+        process.waitForOutput("epoch 6/8", seconds: 240)  // epoch 7 trains from the moment this line shows
         kill(process.pid, SIGTERM)
         let end = process.wait(timeout: 120)
         XCTAssertEqual(end.status, ExitStatus.preempted.rawValue, "\(end.stdout)\n\(end.stderr)")
