@@ -93,6 +93,9 @@ public struct ModelProfile: Sendable {
     /// the leaves plus what composites do between them.
     public let modelForwardSeconds: Double
     public let modelBackwardSeconds: Double
+    /// Median seconds the leaves take inside the model's forward and backward (nil when the
+    /// profile is not of a whole model).
+    public var leavesInsideSeconds: (forward: Double, backward: Double)?
     public var leafSeconds: Double { layers.reduce(0) { $0 + $1.forwardSeconds + $1.backwardSeconds } }
     public var modelSeconds: Double { modelForwardSeconds + modelBackwardSeconds }
 }
@@ -102,16 +105,7 @@ extension Benchmark {
     /// for about `seconds` (at least once), after one warm-up call.
     public static func secondsPerCall(repeats: Int, seconds: Double, _ body: () -> Void) -> Double {
         body()
-        let runs = (0..<repeats).map { _ -> Double in
-            let start = monotonicSeconds()
-            var calls = 0
-            repeat {
-                body()
-                calls += 1
-            } while monotonicSeconds() - start < seconds
-            return (monotonicSeconds() - start) / Double(calls)
-        }
-        return median(runs)
+        return median((0..<repeats).map { _ in perCall(seconds: seconds, body).seconds })
     }
 
     /// Single-thread GFLOP/s of fused multiply-adds in registers (`BLAS.fmaChains`): the
@@ -165,9 +159,12 @@ extension Benchmark {
     /// Times every leaf of `model` alone on `batch` samples of random data: forward in
     /// training mode, then backward (parameter gradients, and the input gradient when a leaf
     /// before it has parameters, as in a training step); also the whole model's forward
-    /// and backward. With `sgemm`, measures OpenBLAS at each layer's GEMM shapes as well
-    /// (shapes shared by several layers are measured once). `firstInputGradient` makes every
-    /// leaf compute its input gradient (layers timed as if inside a network).
+    /// and backward, with the time its leaves take inside it (`LeafTimer`). The leaves and
+    /// the model are timed in turn in each of `repeats` rounds, so that a machine whose
+    /// speed drifts affects both alike. With `sgemm`, measures OpenBLAS at each layer's
+    /// GEMM shapes as well (shapes shared by several layers are measured once).
+    /// `firstInputGradient` makes every leaf compute its input gradient (layers timed as if
+    /// inside a network).
     public static func profileLayers(
         model: Model, batch: Int, repeats: Int, seconds: Double, sgemm: Bool, firstInputGradient: Bool = false
     ) -> ModelProfile {
@@ -175,59 +172,83 @@ extension Benchmark {
         var generator = SeededGenerator(seed: 13)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in generator.uniform(-1, 1) } }
         var gradients = [Float](repeating: 0, count: model.parameters.count)
-        var profiles: [LayerProfile] = []
         // Dropout draws its masks from the batch's instance ids.
         let ids = [Int32](0..<Int32(batch))
         let idPointer = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, batch))
         defer { idPointer.deallocate() }
         idPointer.update(from: ids, count: batch)
-        let options = Model.TrainingOptions(identity: BatchIdentity(seed: 1, epoch: 0, ids: idPointer))
-        let leaves = Model.walk(model.root).filter { $0.layer.children.isEmpty }
+        let timer = LeafTimer()
+        let options = Model.TrainingOptions(identity: BatchIdentity(seed: 1, epoch: 0, ids: idPointer), leafTimer: timer)
+        let leaves = Model.walk(model.root).filter { $0.layer.children.isEmpty }.map { $0.layer }
+        var inputGradients: [Bool] = []
         var parametersBefore = firstInputGradient
-        for (prefix, layer) in leaves {
-            let inputGradient = parametersBefore
+        for layer in leaves {
+            inputGradients.append(parametersBefore)
             parametersBefore = parametersBefore || !layer.parameterSpecs.isEmpty
-            let x = random(batch * layer.inputSize)
-            var y = [Float](repeating: 0, count: batch * layer.outputSize)
-            let dy = random(batch * layer.outputSize)
-            var dx = [Float](repeating: 0, count: inputGradient ? batch * layer.inputSize : 0)
-            let (forward, backward) = gradients.withUnsafeMutableBufferPointer { g in
-                model.withContext(gradients: g, training: true, options: options) { context in
-                    x.withUnsafeBufferPointer { x in
-                        y.withUnsafeMutableBufferPointer { y in
-                            dy.withUnsafeBufferPointer { dy in
-                                dx.withUnsafeMutableBufferPointer { dx in
-                                    let forward = secondsPerCall(repeats: repeats, seconds: seconds) {
-                                        layer.forward(x.baseAddress!, y.baseAddress!, batch: batch, context: context)
+        }
+        // One set of buffers, as large as the largest leaf needs: a leaf's backward follows
+        // its own forward, so nothing of another leaf's is needed in between.
+        let inputs = leaves.map { batch * $0.inputSize }.max() ?? 0
+        let outputs = leaves.map { batch * $0.outputSize }.max() ?? 0
+        let x = random(inputs), dy = random(outputs)
+        var y = [Float](repeating: 0, count: outputs), dx = [Float](repeating: 0, count: inputs)
+        let input = random(batch * model.inputSize)
+        model.input.update(from: input, count: input.count)
+        let outputGradient = random(batch * model.outputSize)
+        model.outputGradient.update(from: outputGradient, count: outputGradient.count)
+
+        var leafForward = [[Double]](repeating: [], count: leaves.count)
+        var leafBackward = leafForward
+        var modelForward: [Double] = [], modelBackward: [Double] = []
+        var insideForward: [Double] = [], insideBackward: [Double] = []
+        gradients.withUnsafeMutableBufferPointer { g in
+            x.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { y in
+                    dy.withUnsafeBufferPointer { dy in
+                        dx.withUnsafeMutableBufferPointer { dx in
+                            let (x, y, dy, dx) = (x.baseAddress!, y.baseAddress!, dy.baseAddress!, dx.baseAddress!)
+                            for round in 0...repeats {  // round 0 warms up
+                                model.withContext(gradients: g, training: true, options: options) { context in
+                                    for (i, layer) in leaves.enumerated() {
+                                        let forward = perCall(seconds: round == 0 ? 0 : seconds) {
+                                            layer.forward(x, y, batch: batch, context: context)
+                                        }
+                                        let backward = perCall(seconds: round == 0 ? 0 : seconds) {
+                                            layer.backward(
+                                                x, UnsafePointer(y), dy, inputGradients[i] ? dx : nil, batch: batch,
+                                                context: context)
+                                        }
+                                        guard round > 0 else { continue }
+                                        leafForward[i].append(forward.seconds)
+                                        leafBackward[i].append(backward.seconds)
                                     }
-                                    let backward = secondsPerCall(repeats: repeats, seconds: seconds) {
-                                        layer.backward(
-                                            x.baseAddress!, UnsafePointer(y.baseAddress!), dy.baseAddress!,
-                                            inputGradient ? dx.baseAddress! : nil, batch: batch, context: context)
-                                    }
-                                    return (forward, backward)
                                 }
+                                timer.reset()
+                                let forward = perCall(seconds: round == 0 ? 0 : seconds) {
+                                    model.forward(batch: batch, training: true, options: options)
+                                }
+                                let forwardInside = timer.forwardSeconds
+                                let backward = perCall(seconds: round == 0 ? 0 : seconds) {
+                                    model.backward(batch: batch, into: g, options: options)
+                                }
+                                guard round > 0 else { continue }
+                                modelForward.append(forward.seconds)
+                                modelBackward.append(backward.seconds)
+                                insideForward.append(forwardInside / Double(forward.calls))
+                                insideBackward.append(timer.backwardSeconds / Double(backward.calls))
                             }
                         }
                     }
                 }
             }
-            let name = prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix
-            profiles.append(LayerProfile(
-                name: name.isEmpty ? "(root)" : name, summary: LayerProfile.summary(of: layer),
-                outputShape: layer.outputShape, cost: LayerCost(layer, batch: batch, inputGradient: inputGradient),
-                forwardSeconds: forward, backwardSeconds: backward))
         }
-
-        let input = random(batch * model.inputSize)
-        model.input.update(from: input, count: input.count)
-        let outputGradient = random(batch * model.outputSize)
-        model.outputGradient.update(from: outputGradient, count: outputGradient.count)
-        let modelForward = secondsPerCall(repeats: repeats, seconds: seconds) {
-            model.forward(batch: batch, training: true, options: options)
-        }
-        let modelBackward = gradients.withUnsafeMutableBufferPointer { g in
-            secondsPerCall(repeats: repeats, seconds: seconds) { model.backward(batch: batch, into: g, options: options) }
+        let names = Model.walk(model.root).filter { $0.layer.children.isEmpty }.map { $0.prefix }
+        var profiles = zip(names, leaves).enumerated().map { i, pair -> LayerProfile in
+            let name = pair.0.hasSuffix(".") ? String(pair.0.dropLast()) : pair.0
+            return LayerProfile(
+                name: name.isEmpty ? "(root)" : name, summary: LayerProfile.summary(of: pair.1),
+                outputShape: pair.1.outputShape, cost: LayerCost(pair.1, batch: batch, inputGradient: inputGradients[i]),
+                forwardSeconds: median(leafForward[i]), backwardSeconds: median(leafBackward[i]))
         }
 
         if sgemm {
@@ -248,9 +269,22 @@ extension Benchmark {
                 }
             }
         }
-        return ModelProfile(
-            batch: batch, threads: model.compute.threads, layers: profiles, modelForwardSeconds: modelForward,
-            modelBackwardSeconds: modelBackward)
+        var profile = ModelProfile(
+            batch: batch, threads: model.compute.threads, layers: profiles, modelForwardSeconds: median(modelForward),
+            modelBackwardSeconds: median(modelBackward))
+        profile.leavesInsideSeconds = (median(insideForward), median(insideBackward))
+        return profile
+    }
+
+    /// Calls `body` for about `seconds` (at least once); the mean seconds per call and the calls.
+    static func perCall(seconds: Double, _ body: () -> Void) -> (seconds: Double, calls: Int) {
+        let start = monotonicSeconds()
+        var calls = 0
+        repeat {
+            body()
+            calls += 1
+        } while monotonicSeconds() - start < seconds
+        return ((monotonicSeconds() - start) / Double(calls), calls)
     }
 }
 
@@ -290,6 +324,13 @@ extension ModelProfile {
             modelForwardSeconds * 1e3, forwardFlops / modelForwardSeconds / 1e9,
             modelBackwardSeconds * 1e3, backwardFlops / modelBackwardSeconds / 1e9,
             (modelSeconds - leafSeconds) * 1e3))
+        if let inside = leavesInsideSeconds {
+            lines.append(String(
+                format: "inside the model: leaves forward %.3f ms, backward %.3f ms (%+.3f ms against alone); "
+                    + "between the leaves (residual sums, their gradients, calls) %.3f ms",
+                inside.forward * 1e3, inside.backward * 1e3, (inside.forward + inside.backward - leafSeconds) * 1e3,
+                (modelSeconds - inside.forward - inside.backward) * 1e3))
+        }
         return lines
     }
 }

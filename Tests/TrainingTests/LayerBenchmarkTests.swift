@@ -37,7 +37,10 @@ final class LayerBenchmarkTests: XCTestCase {
         XCTAssertTrue(profile.layers.allSatisfy { $0.forwardSeconds > 0 && $0.backwardSeconds > 0 })
         XCTAssertNotNil(profile.layers[3].sgemmForward)
         XCTAssertNil(profile.layers[1].sgemmForward)
-        XCTAssertEqual(profile.table.count, 12)
+        XCTAssertEqual(profile.table.count, 13)
+        let inside = try XCTUnwrap(profile.leavesInsideSeconds)
+        XCTAssertTrue(inside.forward > 0 && inside.forward <= profile.modelForwardSeconds, "\(inside) \(profile.modelForwardSeconds)")
+        XCTAssertTrue(inside.backward > 0 && inside.backward <= profile.modelBackwardSeconds)
         XCTAssertGreaterThan(Benchmark.fmaPeakGFLOPS(repeats: 1, seconds: 0.01), 0)
     }
 }

@@ -48,6 +48,8 @@ public struct LayerContext {
     /// Told after each child's backward by composite layers: that layer's parameter gradients
     /// are final (a trainer starts reducing them while backward goes on).
     public var backwardFinished: ((Layer) -> Void)? = nil
+    /// Measures the time inside leaf layers (benchmarks); nil in training.
+    public var leafTimer: LeafTimer? = nil
     /// Scratch memory shared by all layers of the model, at least the largest
     /// `scratchSize(maxBatch:threads:)` of them: a layer may overwrite all of it during a
     /// call, so nothing in it survives from one call to the next (a composite must not

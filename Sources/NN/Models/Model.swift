@@ -165,16 +165,19 @@ public final class Model: CustomStringConvertible {
         public var synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)?
         /// Told, during backward, each layer whose parameter gradients are final.
         public var backwardFinished: ((Layer) -> Void)?
+        /// Measures the time inside leaf layers (`ies bench --layers`).
+        public var leafTimer: LeafTimer?
 
         public init(
             statistics: UnsafeMutableBufferPointer<Float>? = nil, identity: BatchIdentity? = nil,
             synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)? = nil,
-            backwardFinished: ((Layer) -> Void)? = nil
+            backwardFinished: ((Layer) -> Void)? = nil, leafTimer: LeafTimer? = nil
         ) {
             self.statistics = statistics
             self.identity = identity
             self.synchronize = synchronize
             self.backwardFinished = backwardFinished
+            self.leafTimer = leafTimer
         }
     }
 
@@ -229,6 +232,7 @@ public final class Model: CustomStringConvertible {
         context.identity = options.identity
         context.synchronize = options.synchronize
         context.backwardFinished = options.backwardFinished
+        context.leafTimer = options.leafTimer
         return try body(context)
     }
 

@@ -11,6 +11,8 @@ public final class Sequential: Layer {
     /// `children.count`: backward computes no input gradient below it unless the caller asks
     /// for dx (PyTorch does not backpropagate into a network's input either).
     private let firstWithParameters: Int
+    /// Whether child i is a leaf (no children of its own), for `LayerContext.leafTimer`.
+    private let isLeaf: [Bool]
     /// activations[i] is the output of layer i, for i < count - 1 (the last writes into y).
     private var activations: [UnsafeMutablePointer<Float>] = []
     private var gradientA: UnsafeMutablePointer<Float>?
@@ -35,6 +37,7 @@ public final class Sequential: Layer {
         firstWithParameters = children.firstIndex { child in
             Model.walk(child.1).contains { !$0.layer.parameterSpecs.isEmpty || $0.layer.communicates }
         } ?? children.count
+        isLeaf = children.map { $0.1.children.isEmpty }
     }
 
     deinit { release() }
@@ -67,9 +70,12 @@ public final class Sequential: Layer {
         precondition(batch <= capacity, "Sequential: batch \(batch) exceeds the reserved \(capacity)")
         let last = children.count - 1
         for (i, child) in children.enumerated() where Sequential.runs(child.layer, batch: batch) {
+            let timer = isLeaf[i] ? context.leafTimer : nil
+            timer?.start()
             child.layer.forward(
                 i == 0 ? x : UnsafePointer(activations[i - 1]), i == last ? y : activations[i], batch: batch,
                 context: context)
+            timer?.stop(forward: true)
         }
     }
 
@@ -86,7 +92,10 @@ public final class Sequential: Layer {
             let input = i == 0 ? x : UnsafePointer(activations[i - 1])
             let output = i == last ? y : UnsafePointer(activations[i])
             let inputGradient = i == 0 || (dx == nil && i == firstWithParameters) ? dx : spare
+            let timer = isLeaf[i] ? context.leafTimer : nil
+            timer?.start()
             children[i].layer.backward(input, output, gradient, inputGradient, batch: batch, context: context)
+            timer?.stop(forward: false)
             context.backwardFinished?(children[i].layer)
             if let inputGradient { gradient = UnsafePointer(inputGradient) }
             swap(&spare, &other)

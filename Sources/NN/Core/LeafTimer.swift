@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Time spent inside the leaf layers during a whole model's forward and backward (for
+/// `ies bench --layers`): composites (`Sequential`) start and stop it around each leaf
+/// child when `LayerContext.leafTimer` is set. What the model takes beyond it is the work
+/// composites do between their children (residual sums and their gradients) and the calls
+/// themselves; what the leaves take inside the model beyond their time alone is what the
+/// model's larger working set costs them (caches).
+public final class LeafTimer {
+    public private(set) var forwardSeconds = 0.0
+    public private(set) var backwardSeconds = 0.0
+    private var started = 0.0
+
+    public init() {}
+
+    func start() { started = Self.now() }
+
+    func stop(forward: Bool) {
+        let elapsed = Self.now() - started
+        if forward { forwardSeconds += elapsed } else { backwardSeconds += elapsed }
+    }
+
+    public func reset() { (forwardSeconds, backwardSeconds) = (0, 0) }
+
+    private static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}
