@@ -99,6 +99,7 @@ public final class Communicator: @unchecked Sendable {
         var flag: Int32 = 0
         try Self.check(MPI_Initialized(&flag), "MPI_Initialized", rank: envRank)
         if flag == 0 {
+            NonblockingAllreduceAlgorithm.applyDefault()
             var provided: Int32 = 0
             try Self.check(
                 MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided), "MPI_Init_thread", rank: envRank)

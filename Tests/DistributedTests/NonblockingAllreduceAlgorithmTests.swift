@@ -1,0 +1,23 @@
+import Distributed
+import XCTest
+
+/// The libnbc algorithm for the buckets' MPI_Iallreduce: recursive doubling for 2 ranks,
+/// the ring beyond, and the user's own choice left alone.
+final class NonblockingAllreduceAlgorithmTests: XCTestCase {
+    func testTwoRanksExchangeOnceAndMoreRanksUseTheRing() {
+        XCTAssertNil(NonblockingAllreduceAlgorithm.value(ranks: 1))
+        XCTAssertEqual(NonblockingAllreduceAlgorithm.value(ranks: 2), "4")
+        for ranks in [3, 4, 7, 64, 1024] { XCTAssertEqual(NonblockingAllreduceAlgorithm.value(ranks: ranks), "1") }
+    }
+
+    func testTheSizeComesFromMpirunAndAUsersChoiceWins() {
+        let name = NonblockingAllreduceAlgorithm.variable
+        XCTAssertEqual(name, "OMPI_MCA_coll_libnbc_iallreduce_algorithm")
+        XCTAssertNil(NonblockingAllreduceAlgorithm.setting(environment: [:]), "not under mpirun")
+        XCTAssertNil(NonblockingAllreduceAlgorithm.setting(environment: ["OMPI_COMM_WORLD_SIZE": "1"]))
+        XCTAssertEqual(NonblockingAllreduceAlgorithm.setting(environment: ["OMPI_COMM_WORLD_SIZE": "2"])?.value, "4")
+        XCTAssertEqual(NonblockingAllreduceAlgorithm.setting(environment: ["OMPI_COMM_WORLD_SIZE": "6"])?.value, "1")
+        XCTAssertNil(NonblockingAllreduceAlgorithm.setting(environment: ["OMPI_COMM_WORLD_SIZE": "2", name: "2"]))
+        XCTAssertNil(NonblockingAllreduceAlgorithm.setting(environment: ["OMPI_COMM_WORLD_SIZE": "two"]))
+    }
+}
