@@ -56,6 +56,9 @@ public struct LayerProfile: Sendable {
     /// Median seconds of one forward (training mode) and one backward call.
     public let forwardSeconds: Double
     public let backwardSeconds: Double
+    /// Median seconds of its forward and backward inside the whole model's passes (nil when
+    /// not measured).
+    public var insideSeconds: (forward: Double, backward: Double)?
     /// GFLOP/s of OpenBLAS sgemm at `cost.forwardGEMM`, and at the backward shapes
     /// together (backward flops over the summed sgemm times); nil without GEMM work.
     public var sgemmForward: Double?
@@ -201,6 +204,7 @@ extension Benchmark {
         var leafBackward = leafForward
         var modelForward: [Double] = [], modelBackward: [Double] = []
         var insideForward: [Double] = [], insideBackward: [Double] = []
+        var leafInsideForward = leafForward, leafInsideBackward = leafForward
         gradients.withUnsafeMutableBufferPointer { g in
             x.withUnsafeBufferPointer { x in
                 y.withUnsafeMutableBufferPointer { y in
@@ -236,6 +240,11 @@ extension Benchmark {
                                 modelBackward.append(backward.seconds)
                                 insideForward.append(forwardInside / Double(forward.calls))
                                 insideBackward.append(timer.backwardSeconds / Double(backward.calls))
+                                for (i, layer) in leaves.enumerated() {
+                                    let inside = timer.perLeaf[ObjectIdentifier(layer)] ?? (0, 0)
+                                    leafInsideForward[i].append(inside.forward / Double(forward.calls))
+                                    leafInsideBackward[i].append(inside.backward / Double(backward.calls))
+                                }
                             }
                         }
                     }
@@ -248,7 +257,8 @@ extension Benchmark {
             return LayerProfile(
                 name: name.isEmpty ? "(root)" : name, summary: LayerProfile.summary(of: pair.1),
                 outputShape: pair.1.outputShape, cost: LayerCost(pair.1, batch: batch, inputGradient: inputGradients[i]),
-                forwardSeconds: median(leafForward[i]), backwardSeconds: median(leafBackward[i]))
+                forwardSeconds: median(leafForward[i]), backwardSeconds: median(leafBackward[i]),
+                insideSeconds: (median(leafInsideForward[i]), median(leafInsideBackward[i])))
         }
 
         if sgemm {
@@ -302,7 +312,7 @@ extension ModelProfile {
         }
         var lines = [
             padded("layer", 18) + padded("kind", 30) + padded("output", 13)
-                + "  fwd ms GFLOP/s   sgemm   bwd ms GFLOP/s   sgemm  share"
+                + "  fwd ms GFLOP/s   sgemm   bwd ms GFLOP/s   sgemm  share  in model ms"
         ]
         for layer in layers {
             let gemm = layer.cost.forwardFlops > 0
@@ -313,7 +323,8 @@ extension ModelProfile {
                     + cell(gemm ? layer.forwardGFLOPS : nil, "%8.1f") + cell(layer.sgemmForward, "%8.1f")
                     + String(format: "%9.3f", layer.backwardSeconds * 1e3)
                     + cell(gemm ? layer.backwardGFLOPS : nil, "%8.1f") + cell(layer.sgemmBackward, "%8.1f")
-                    + String(format: "%6.1f%%", 100 * (layer.forwardSeconds + layer.backwardSeconds) / modelSeconds))
+                    + String(format: "%6.1f%%", 100 * (layer.forwardSeconds + layer.backwardSeconds) / modelSeconds)
+                    + (layer.insideSeconds.map { String(format: "%13.3f", ($0.forward + $0.backward) * 1e3) } ?? ""))
         }
         let forwardFlops = layers.reduce(0) { $0 + $1.cost.forwardFlops }
         let backwardFlops = layers.reduce(0) { $0 + $1.cost.backwardFlops }

@@ -11,18 +11,31 @@ import Glibc
 public final class LeafTimer {
     public private(set) var forwardSeconds = 0.0
     public private(set) var backwardSeconds = 0.0
+    /// The same per leaf.
+    public private(set) var perLeaf: [ObjectIdentifier: (forward: Double, backward: Double)] = [:]
     private var started = 0.0
 
     public init() {}
 
     func start() { started = Self.now() }
 
-    func stop(forward: Bool) {
+    func stop(_ layer: Layer, forward: Bool) {
         let elapsed = Self.now() - started
-        if forward { forwardSeconds += elapsed } else { backwardSeconds += elapsed }
+        var leaf = perLeaf[ObjectIdentifier(layer)] ?? (0, 0)
+        if forward {
+            forwardSeconds += elapsed
+            leaf.forward += elapsed
+        } else {
+            backwardSeconds += elapsed
+            leaf.backward += elapsed
+        }
+        perLeaf[ObjectIdentifier(layer)] = leaf
     }
 
-    public func reset() { (forwardSeconds, backwardSeconds) = (0, 0) }
+    public func reset() {
+        (forwardSeconds, backwardSeconds) = (0, 0)
+        perLeaf = [:]
+    }
 
     private static func now() -> Double {
         var time = timespec()

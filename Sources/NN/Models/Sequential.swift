@@ -75,7 +75,7 @@ public final class Sequential: Layer {
             child.layer.forward(
                 i == 0 ? x : UnsafePointer(activations[i - 1]), i == last ? y : activations[i], batch: batch,
                 context: context)
-            timer?.stop(forward: true)
+            timer?.stop(child.layer, forward: true)
         }
     }
 
@@ -95,7 +95,7 @@ public final class Sequential: Layer {
             let timer = isLeaf[i] ? context.leafTimer : nil
             timer?.start()
             children[i].layer.backward(input, output, gradient, inputGradient, batch: batch, context: context)
-            timer?.stop(forward: false)
+            timer?.stop(children[i].layer, forward: false)
             context.backwardFinished?(children[i].layer)
             if let inputGradient { gradient = UnsafePointer(inputGradient) }
             swap(&spare, &other)
