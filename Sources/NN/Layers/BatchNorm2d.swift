@@ -65,29 +65,30 @@ public final class BatchNorm2d: Layer {
         let (C, P) = (channels, plane)
         guard context.training else {
             context.compute.chunks(C) { range in
-                for c in range {
-                    let scale = weight[c] / (runningVar[c] + eps).squareRoot()
-                    let shift = bias[c] - runningMean[c] * scale
-                    for n in 0..<batch { Vector.affine(x + (n * C + c) * P, scale, shift, y + (n * C + c) * P, count: P) }
+                for n in 0..<batch {
+                    for c in range {
+                        let scale = weight[c] / (runningVar[c] + eps).squareRoot()
+                        let shift = bias[c] - runningMean[c] * scale
+                        Vector.affine(x + (n * C + c) * P, scale, shift, y + (n * C + c) * P, count: P)
+                    }
                 }
             }
             return
         }
-        // Shifted sums per channel (Double: n can be 65,536 and more).
+        // Shifted sums per channel (Double: n can be 65,536 and more). The planes are visited
+        // in memory order (sample by sample, each thread its channels), which the prefetcher
+        // follows when x comes from outside the caches; each channel still adds its planes
+        // in sample order, so the sums are the same bits as channel by channel.
         var sums = [Double](repeating: 0, count: 2 * C + 1)
         sums.withUnsafeMutableBufferPointer { s in
             let s = s.baseAddress!
             context.compute.chunks(C) { range in
-                for c in range {
-                    let r = runningMean[c]
-                    var s1 = 0.0, s2 = 0.0
-                    for n in 0..<batch {
-                        let (a, b) = Vector.shiftedSums(x + (n * C + c) * P, shift: r, count: P)
-                        s1 += Double(a)
-                        s2 += Double(b)
+                for n in 0..<batch {
+                    for c in range {
+                        let (a, b) = Vector.shiftedSums(x + (n * C + c) * P, shift: runningMean[c], count: P)
+                        s[c] += Double(a)
+                        s[C + c] += Double(b)
                     }
-                    s[c] = s1
-                    s[C + c] = s2
                 }
             }
             s[2 * C] = Double(batch * P)
@@ -111,10 +112,10 @@ public final class BatchNorm2d: Layer {
         savedMean.withUnsafeBufferPointer { mean in
             savedInverseStd.withUnsafeBufferPointer { inverseStd in
                 context.compute.chunks(C) { range in
-                    for c in range {
-                        let scale = weight[c] * inverseStd[c]
-                        let shift = bias[c] - mean[c] * scale
-                        for n in 0..<batch {
+                    for n in 0..<batch {
+                        for c in range {
+                            let scale = weight[c] * inverseStd[c]
+                            let shift = bias[c] - mean[c] * scale
                             Vector.affine(x + (n * C + c) * P, scale, shift, y + (n * C + c) * P, count: P)
                         }
                     }
@@ -129,24 +130,22 @@ public final class BatchNorm2d: Layer {
     ) {
         let weight = context.parameters + parameterOffset
         let (C, P) = (channels, plane)
-        // Σdy and Σ dy·x̂ per channel, x̂ recomputed from x with the saved mean and 1/std.
+        // Σdy and Σ dy·x̂ per channel, x̂ recomputed from x with the saved mean and 1/std
+        // (planes in memory order, each channel's in sample order, as in forward).
         var sums = [Double](repeating: 0, count: 2 * C)
         savedMean.withUnsafeBufferPointer { mean in
             savedInverseStd.withUnsafeBufferPointer { inverseStd in
                 sums.withUnsafeMutableBufferPointer { s in
                     let s = s.baseAddress!
                     context.compute.chunks(C) { range in
-                        for c in range {
-                            var sumDy = 0.0, sumDyXhat = 0.0
-                            for n in 0..<batch {
+                        for n in 0..<batch {
+                            for c in range {
                                 let (a, b) = Vector.normalizedDotSums(
                                     dy + (n * C + c) * P, x + (n * C + c) * P, mean: mean[c], inverseStd: inverseStd[c],
                                     count: P)
-                                sumDy += Double(a)
-                                sumDyXhat += Double(b)
+                                s[c] += Double(a)
+                                s[C + c] += Double(b)
                             }
-                            s[c] = sumDy
-                            s[C + c] = sumDyXhat
                         }
                     }
                 }
@@ -166,10 +165,10 @@ public final class BatchNorm2d: Layer {
         savedMean.withUnsafeBufferPointer { mean in
             savedInverseStd.withUnsafeBufferPointer { inverseStd in
                 context.compute.chunks(C) { range in
-                    for c in range {
-                        let scale = weight[c] * inverseStd[c]
-                        let meanDy = Float(sums[c] / n), meanDyXhat = Float(sums[C + c] / n)
-                        for b in 0..<batch {
+                    for b in 0..<batch {
+                        for c in range {
+                            let scale = weight[c] * inverseStd[c]
+                            let meanDy = Float(sums[c] / n), meanDyXhat = Float(sums[C + c] / n)
                             let offset = (b * C + c) * P
                             Vector.batchNormInputGradient(
                                 dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c],
