@@ -171,7 +171,7 @@ extension Setting {
         help: "Evaluate on the first N test instances only (quick experiments).")
     public static let threads = Setting(
         \.threads, key: "threads", name: "threads", resume: .perRun,
-        default: .text("the node's cores divided by the ranks on it"),
+        default: .text("the CPUs the rank may run on, divided by the ranks of its node sharing them"),
         help: "Compute threads per rank (NN kernels; OpenBLAS runs single-threaded inside them).")
     public static let shardBy = Setting(
         \.sharding, key: "shard_by", name: "shard-by",

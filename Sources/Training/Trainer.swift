@@ -34,6 +34,8 @@ public final class Trainer {
     /// Gradient buckets reduced during backward (nil: one allreduce after backward).
     let buckets: GradientBuckets?
     let hooks: TrainerHooks
+    /// This rank's CPUs and how many ranks of its node share them (default threads, warning).
+    let coreShare: CoreShare
     /// Identifies the training data (checkpoints refuse to resume on other data).
     public let fingerprint: DatasetFingerprint
     /// Set when resuming: the epoch to start at and the counters so far.
@@ -91,7 +93,8 @@ public final class Trainer {
             try Resume.checkCompatible(resume, with: config, fingerprint: fingerprint, communicator: communicator)
         }
         let train = data.train
-        let compute = Compute(threads: config.threads ?? Trainer.defaultThreads(localRanks: communicator.localSize))
+        coreShare = try CoreShare.gather(on: communicator)
+        let compute = Compute(threads: config.threads ?? coreShare.threads)
         do {
             let maxBatch = max(config.localBatchCapacity(ranks: communicator.size), config.effectiveEvaluationBatchSize)
             try config.checkModelFits(
@@ -168,11 +171,6 @@ public final class Trainer {
     /// A warning for the user, on stderr (stdout carries the run's record).
     static func warn(_ message: String) {
         FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
-    }
-
-    /// The node's cores divided among the ranks on it, at least 1.
-    public static func defaultThreads(localRanks: Int) -> Int {
-        max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks))
     }
 
     /// Counters that run across epochs (and across a resume).
@@ -335,11 +333,10 @@ public final class Trainer {
                 + (config.mastery.isEnabled ? "\(config.mastery), probe \(config.probe)" : "IES off (threshold 0)")
                 + ", run directory \(config.runDirectory)" + String(format: ", ready in %.2f s", startupSeconds))
         reporter.say("GEMM: \(BLAS.identity)")
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        if threads * communicator.localSize > cores {
+        if coreShare.oversubscribed(threads: threads) {
             reporter.warn(
-                "\(communicator.localSize) rank(s) x \(threads) thread(s) on this node exceed its \(cores) "
-                    + "cores; expect slowdowns (give each rank fewer threads)")
+                "\(coreShare.sharing) rank(s) x \(threads) thread(s) on this node exceed the \(coreShare.cpus) "
+                    + "CPU(s) they may run on; expect slowdowns (give each rank fewer threads)")
         }
         if config.syncBatchNorm && communicator.size == 1 {
             reporter.warn("--sync-bn has no effect on one rank (it applies under mpirun with several ranks)")

@@ -56,7 +56,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let compute = Compute(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let compute = Compute(threads: threads ?? CoreShare.currentCPUs.count)
         let (file, model) = try ModelFile.read(path: modelFile, compute: compute)
         let batch = model.maxBatch
         let layout = npyLayout ?? TrainingConfig(runDirectory: "").npyLayout  // the default lives there
