@@ -118,6 +118,11 @@ public protocol Layer: AnyObject, CustomStringConvertible {
     /// True when a training forward/backward talks to the other ranks (synchronized
     /// BatchNorm), so that a rank with an empty batch must still take part.
     var communicates: Bool { get }
+    /// True when the output is the input's bytes unchanged (a reshape such as Flatten): a
+    /// chain then hands its input on as its output, and its output gradient back as its
+    /// input gradient, instead of calling it to copy them (on a node whose cores are far
+    /// apart, the copy costs the cache lines another core last touched).
+    var isView: Bool { get }
     /// Floats of `LayerContext.scratch` this layer itself (not its children) needs in a call
     /// on up to `maxBatch` samples with `threads` threads. Memory that only lives for one
     /// call belongs there rather than in the layer, so that a deep model needs the largest
@@ -141,6 +146,7 @@ extension Layer {
     public func foldStatistics(_ statistics: UnsafePointer<Float>, into buffers: UnsafeMutablePointer<Float>, instances: Int) {}
     public var tracksBatches: Bool { false }
     public var communicates: Bool { false }
+    public var isView: Bool { false }
     public func scratchSize(maxBatch: Int, threads: Int) -> Int { 0 }
     public var inputSize: Int { inputShape.reduce(1, *) }
     public var outputSize: Int { outputShape.reduce(1, *) }

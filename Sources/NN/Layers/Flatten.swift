@@ -4,6 +4,8 @@ public final class Flatten: Layer {
     public init(shape: [Int]) { inputShape = shape }
     public var outputShape: [Int] { [inputSize] }
     public var description: String { "Flatten(start_dim=1, end_dim=-1)" }
+    /// NCHW is already (C·H·W) per sample: a chain skips the copy (`Layer.isView`).
+    public var isView: Bool { true }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         y.update(from: x, count: batch * inputSize)

@@ -13,7 +13,14 @@ public final class Sequential: Layer {
     private let firstWithParameters: Int
     /// Whether child i is a leaf (no children of its own), for `LayerContext.leafTimer`.
     private let isLeaf: [Bool]
-    /// activations[i] is the output of layer i, for i < count - 1 (the last writes into y).
+    /// Whether child i is a view before the last child (`Layer.isView`): never called, its
+    /// input is handed on as its output and its output gradient back as its input gradient.
+    private let isHandedOn: [Bool]
+    /// The activation that holds child i's input: the output of child source[i], or the
+    /// chain's input x when -1 (views looked through).
+    private let source: [Int]
+    /// activations[i] is the output of layer i, for i < count - 1 (the last writes into y);
+    /// empty for a view that is handed on.
     private var activations: [UnsafeMutablePointer<Float>] = []
     private var gradientA: UnsafeMutablePointer<Float>?
     private var gradientB: UnsafeMutablePointer<Float>?
@@ -38,6 +45,13 @@ public final class Sequential: Layer {
             Model.walk(child.1).contains { !$0.layer.parameterSpecs.isEmpty || $0.layer.communicates }
         } ?? children.count
         isLeaf = children.map { $0.1.children.isEmpty }
+        let handedOn = children.indices.map { $0 < children.count - 1 && children[$0].1.isView }
+        isHandedOn = handedOn
+        source = children.indices.map { i in
+            var j = i - 1
+            while j >= 0 && handedOn[j] { j -= 1 }
+            return j
+        }
     }
 
     deinit { release() }
@@ -58,7 +72,7 @@ public final class Sequential: Layer {
         release()
         capacity = maxBatch
         let inner = children.dropLast().map { $0.layer.outputSize }
-        activations = inner.map { .allocate(capacity: maxBatch * $0) }
+        activations = inner.indices.map { .allocate(capacity: isHandedOn[$0] ? 0 : maxBatch * inner[$0]) }
         let largest = inner.max() ?? 0
         if largest > 0 {
             gradientA = .allocate(capacity: maxBatch * largest)
@@ -69,14 +83,18 @@ public final class Sequential: Layer {
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         precondition(batch <= capacity, "Sequential: batch \(batch) exceeds the reserved \(capacity)")
         let last = children.count - 1
-        for (i, child) in children.enumerated() where Sequential.runs(child.layer, batch: batch) {
+        for (i, child) in children.enumerated() where !isHandedOn[i] && Sequential.runs(child.layer, batch: batch) {
             let timer = isLeaf[i] ? context.leafTimer : nil
             timer?.start()
-            child.layer.forward(
-                i == 0 ? x : UnsafePointer(activations[i - 1]), i == last ? y : activations[i], batch: batch,
-                context: context)
+            child.layer.forward(input(of: i, x), i == last ? y : activations[i], batch: batch, context: context)
             timer?.stop(child.layer, forward: true)
         }
+    }
+
+    /// Child i's input: x or an earlier child's output, looking through views handed on.
+    @inline(__always)
+    private func input(of i: Int, _ x: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        source[i] < 0 ? x : UnsafePointer(activations[source[i]])
     }
 
     public func backward(
@@ -89,9 +107,14 @@ public final class Sequential: Layer {
         for i in stride(from: last, through: 0, by: -1) where Sequential.runs(children[i].layer, batch: batch) {
             // Below the first layer with parameters, gradients only matter if the caller wants dx.
             if dx == nil && i < firstWithParameters { break }
-            let input = i == 0 ? x : UnsafePointer(activations[i - 1])
-            let output = i == last ? y : UnsafePointer(activations[i])
+            let input = input(of: i, x)
+            let output = i == last ? y : isHandedOn[i] ? input : UnsafePointer(activations[i])
             let inputGradient = i == 0 || (dx == nil && i == firstWithParameters) ? dx : spare
+            // A view handed on passes the gradient through, unless it is the caller's dx.
+            if isHandedOn[i] && inputGradient != dx {
+                context.backwardFinished?(children[i].layer)
+                continue
+            }
             let timer = isLeaf[i] ? context.leafTimer : nil
             timer?.start()
             children[i].layer.backward(input, output, gradient, inputGradient, batch: batch, context: context)
