@@ -30,11 +30,16 @@ public final class StepBuffer {
 
     deinit { storage.deallocate() }
 
-    /// Zeroes everything, split over `compute`'s threads.
-    public func zero(compute: Compute = .serial) {
-        compute.alignedChunks(storage.count, minimumPerChunk: 65_536) { start, count in
-            UnsafeMutableBufferPointer(rebasing: storage[start..<(start + count)]).update(repeating: 0)
-        }
+    /// Zeroes everything, split over `compute`'s threads: the gradients by `split` (each
+    /// thread the gradients it computes and updates, `Model.parameterSplit`), the rest on
+    /// the calling thread.
+    public func zero(compute: Compute = .serial, split: ParameterSplit? = nil) {
+        precondition(split == nil || split!.count == parameterCount)
+        UnsafeMutableBufferPointer(rebasing: storage[0..<gradientOffset]).update(repeating: 0)
+        (split ?? .contiguous(count: parameterCount, compute: compute)).shifted(by: gradientOffset)
+            .forEachRange(compute: compute) { range in
+                UnsafeMutableBufferPointer(rebasing: storage[range]).update(repeating: 0)
+            }
     }
 
     /// The whole buffer, for the allreduce.

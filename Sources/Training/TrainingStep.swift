@@ -45,7 +45,7 @@ public final class TrainingStep {
         _ dataset: Dataset, slots: UnsafeBufferPointer<Int>, epoch: Int = 0, stop: Bool = false,
         buckets: GradientBuckets?
     ) throws {
-        buffer.zero(compute: model.compute)
+        buffer.zero(compute: model.compute, split: model.parameterSplit)
         buffer.stopRequests = stop ? 1 : 0
         buckets?.reset()
         let batch = slots.count
@@ -100,7 +100,7 @@ public final class TrainingStep {
         model.parameters.withUnsafeMutableBufferPointer { parameters in
             optimizer.step(
                 parameters: parameters, gradients: UnsafeBufferPointer(buffer.gradients), gradientScale: 1 / Float(count),
-                learningRate: learningRate, compute: model.compute)
+                learningRate: learningRate, split: model.parameterSplit, compute: model.compute)
         }
     }
 }

@@ -24,8 +24,14 @@ public final class Model: CustomStringConvertible {
     public var trainingSteps: Int64 = 0
     /// Threads for the kernels.
     public var compute: Compute {
-        didSet { reserveScratch() }
+        didSet {
+            reserveScratch()
+            parameterSplit = .byRows(shapes: parameters.entries.map(\.shape), compute: compute)
+        }
     }
+    /// How the threads share the parameters in the update and the gradients' zeroing: each
+    /// tensor by its rows, as the layers share their outputs (`ParameterSplit.byRows`).
+    public private(set) var parameterSplit: ParameterSplit
     public private(set) var maxBatch = 0
     private var inputBuffer: UnsafeMutablePointer<Float>?
     private var outputBuffer: UnsafeMutablePointer<Float>?
@@ -62,6 +68,7 @@ public final class Model: CustomStringConvertible {
         }
         parameters = TensorStore(parameterSpecs)
         buffers = TensorStore(bufferSpecs)
+        parameterSplit = .byRows(shapes: parameterSpecs.map(\.spec.shape), compute: compute)
         batchCounterNames = counters
         for (layer, parameter, buffer) in offsets { layer.bind(parameterOffset: parameter, bufferOffset: buffer) }
         reserve(maxBatch: maxBatch)

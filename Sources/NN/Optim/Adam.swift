@@ -55,9 +55,9 @@ public final class Adam: Optimizer {
 
     public func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
-        learningRate lr: Float, compute: Compute
+        learningRate lr: Float, split: ParameterSplit, compute: Compute
     ) {
-        precondition(parameters.count == parameterCount && gradients.count >= parameterCount)
+        precondition(parameters.count == parameterCount && gradients.count >= parameterCount && split.count == parameterCount)
         guard let p = parameters.baseAddress, let g = gradients.baseAddress else { return }
         steps += 1
         let t = Double(steps)
@@ -74,9 +74,9 @@ public final class Adam: Optimizer {
         firstMoment.withUnsafeMutableBufferPointer { firstBuffer in
             secondMoment.withUnsafeMutableBufferPointer { secondBuffer in
                 let m = firstBuffer.baseAddress!, v = secondBuffer.baseAddress!
-                compute.alignedChunks(parameterCount, minimumPerChunk: optimizerMinimumPerThread) { start, count in
+                split.forEachRange(compute: compute) { range in
                     // `addL2` and `smallWeight` are loop invariant; the compiler unswitches them.
-                    for i in start..<(start + count) {
+                    for i in range {
                         let pi = p[i] * shrink
                         var gi = g[i] * scale
                         if addL2 { gi = gi + l2 * pi }

@@ -5,12 +5,12 @@
 public protocol Optimizer: AnyObject {
     /// The number of parameters it updates.
     var parameterCount: Int { get }
-    /// One update of `parameters` with `gradients * gradientScale` at `learningRate`, split
-    /// over `compute`'s threads. Every parameter's update depends on its own values only, so
-    /// the result is the same, bit for bit, for any thread count.
+    /// One update of `parameters` with `gradients * gradientScale` at `learningRate`, each
+    /// piece of `split` on its own thread of `compute`. Every parameter's update depends on
+    /// its own values only, so the result is the same, bit for bit, for any split.
     func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
-        learningRate: Float, compute: Compute)
+        learningRate: Float, split: ParameterSplit, compute: Compute)
     /// What a checkpoint must keep to continue bit for bit.
     var state: OptimizerState { get }
     /// Continues from a saved state (array names and lengths must match).
@@ -18,6 +18,15 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
+    /// One update split into one contiguous stretch per thread of `compute`.
+    public func step(
+        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
+        learningRate: Float, compute: Compute
+    ) {
+        step(parameters: parameters, gradients: gradients, gradientScale: gradientScale, learningRate: learningRate,
+             split: .contiguous(count: parameterCount, compute: compute), compute: compute)
+    }
+
     /// One update on the calling thread.
     public func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
@@ -27,10 +36,6 @@ extension Optimizer {
              compute: .serial)
     }
 }
-
-/// Parameters per thread below which an update is not split: a piece should outweigh the
-/// hand-over to a worker (a few microseconds).
-let optimizerMinimumPerThread = 32_768
 
 /// An optimizer's state: per-parameter arrays by name (PyTorch's state names, such as
 /// "momentum_buffer", "exp_avg") and the number of steps taken.

@@ -23,30 +23,30 @@ public final class SGD: Optimizer {
 
     public func step(
         parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, gradientScale: Float,
-        learningRate lr: Float, compute: Compute
+        learningRate lr: Float, split: ParameterSplit, compute: Compute
     ) {
-        precondition(parameters.count == parameterCount && gradients.count >= parameterCount)
+        precondition(parameters.count == parameterCount && gradients.count >= parameterCount && split.count == parameterCount)
         let wd = weightDecay, m = momentum, scale = gradientScale
         guard let p = parameters.baseAddress, let g = gradients.baseAddress else { return }
         defer { steps += 1 }
         if momentum == 0 {
-            compute.alignedChunks(parameterCount, minimumPerChunk: optimizerMinimumPerThread) { start, count in
-                for i in start..<(start + count) { p[i] -= lr * (g[i] * scale + wd * p[i]) }
+            split.forEachRange(compute: compute) { range in
+                for i in range { p[i] -= lr * (g[i] * scale + wd * p[i]) }
             }
             return
         }
         let first = steps == 0
         velocity.withUnsafeMutableBufferPointer { buffer in
             let v = buffer.baseAddress!
-            compute.alignedChunks(parameterCount, minimumPerChunk: optimizerMinimumPerThread) { start, count in
+            split.forEachRange(compute: compute) { range in
                 if first {
-                    for i in start..<(start + count) {
+                    for i in range {
                         let d = g[i] * scale + wd * p[i]
                         v[i] = d
                         p[i] -= lr * d
                     }
                 } else {
-                    for i in start..<(start + count) {
+                    for i in range {
                         let d = g[i] * scale + wd * p[i]
                         v[i] = m * v[i] + d
                         p[i] -= lr * v[i]
