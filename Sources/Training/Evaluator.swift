@@ -49,7 +49,8 @@ public final class Evaluator {
                 labels.withUnsafeMutableBufferPointer { labelBuffer in
                     normalization.fill(
                         from: dataset, slots: UnsafeBufferPointer(rebasing: chosen[0..<batch]),
-                        output: model.input, labels: labelBuffer.baseAddress!, augmentation: augmentation)
+                        output: model.input, labels: labelBuffer.baseAddress!, augmentation: augmentation,
+                        compute: model.compute)
                 }
             }
             model.forward(batch: batch, training: false)

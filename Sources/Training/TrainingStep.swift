@@ -54,7 +54,7 @@ public final class TrainingStep {
         labels.withUnsafeMutableBufferPointer {
             normalization.fill(
                 from: dataset, slots: slots, output: model.input, labels: $0.baseAddress!,
-                augmentation: (augmentation, AugmentationKey(seed: seed, epoch: epoch)))
+                augmentation: (augmentation, AugmentationKey(seed: seed, epoch: epoch)), compute: model.compute)
         }
         for i in 0..<batch { ids[i] = dataset.ids[slots[i]] }
         var thrown: Error?
