@@ -26,12 +26,16 @@ public final class Model: CustomStringConvertible {
     public var compute: Compute {
         didSet {
             reserveScratch()
-            parameterSplit = .byRows(shapes: parameters.entries.map(\.shape), compute: compute)
+            parameterSplit = Self.split(parameters, compute)
         }
     }
     /// How the threads share the parameters in the update and the gradients' zeroing: each
     /// tensor by its rows, as the layers share their outputs (`ParameterSplit.byRows`).
     public private(set) var parameterSplit: ParameterSplit
+
+    private static func split(_ parameters: TensorStore, _ compute: Compute) -> ParameterSplit {
+        .byRows(shapes: parameters.entries.map(\.shape), compute: compute)
+    }
     public private(set) var maxBatch = 0
     private var inputBuffer: UnsafeMutablePointer<Float>?
     private var outputBuffer: UnsafeMutablePointer<Float>?
@@ -68,7 +72,7 @@ public final class Model: CustomStringConvertible {
         }
         parameters = TensorStore(parameterSpecs)
         buffers = TensorStore(bufferSpecs)
-        parameterSplit = .byRows(shapes: parameterSpecs.map(\.spec.shape), compute: compute)
+        parameterSplit = Self.split(parameters, compute)
         batchCounterNames = counters
         for (layer, parameter, buffer) in offsets { layer.bind(parameterOffset: parameter, bufferOffset: buffer) }
         reserve(maxBatch: maxBatch)
