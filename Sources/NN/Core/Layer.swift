@@ -123,6 +123,15 @@ public protocol Layer: AnyObject, CustomStringConvertible {
     /// input gradient, instead of calling it to copy them (on a node whose cores are far
     /// apart, the copy costs the cache lines another core last touched).
     var isView: Bool { get }
+    /// True when `forward` may write its output over its input (`x` and `y` the same
+    /// buffer) and `backward` its input gradient over its output gradient, reading only `y`
+    /// and `dy` (elementwise layers such as ReLU): a chain then runs it in place on the
+    /// output of a layer whose `backwardReadsOutput` is false, as PyTorch's `inplace=True`,
+    /// saving a pass that writes a new buffer and the cache it would take.
+    var runsInPlace: Bool { get }
+    /// True when `backward` reads its `y` (the output of `forward`): a chain then never
+    /// lets the next layer run in place over that output. Conservatively true by default.
+    var backwardReadsOutput: Bool { get }
     /// Floats of `LayerContext.scratch` this layer itself (not its children) needs in a call
     /// on up to `maxBatch` samples with `threads` threads. Memory that only lives for one
     /// call belongs there rather than in the layer, so that a deep model needs the largest
@@ -147,6 +156,8 @@ extension Layer {
     public var tracksBatches: Bool { false }
     public var communicates: Bool { false }
     public var isView: Bool { false }
+    public var runsInPlace: Bool { false }
+    public var backwardReadsOutput: Bool { true }
     public func scratchSize(maxBatch: Int, threads: Int) -> Int { 0 }
     public var inputSize: Int { inputShape.reduce(1, *) }
     public var outputSize: Int { outputShape.reduce(1, *) }

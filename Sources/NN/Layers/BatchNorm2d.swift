@@ -53,6 +53,9 @@ public final class BatchNorm2d: Layer {
         self.parameterOffset = parameterOffset
         self.bufferOffset = bufferOffset
     }
+    /// Backward recomputes x̂ from x and the saved statistics, never reading y: a ReLU after
+    /// it may run in place.
+    public var backwardReadsOutput: Bool { false }
     public var description: String {
         "BatchNorm2d(\(channels), eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
     }

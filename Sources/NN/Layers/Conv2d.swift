@@ -75,6 +75,9 @@ public final class Conv2d: Layer {
             + "padding=(\(padding), \(padding))\(hasBias ? "" : ", bias=False"))"
     }
 
+    /// Backward needs x, the weight and dy, never y: a ReLU after it may run in place.
+    public var backwardReadsOutput: Bool { false }
+
     /// The algorithm that runs: `algorithm` resolved for this shape.
     public var resolvedAlgorithm: Algorithm {
         switch algorithm {

@@ -19,6 +19,8 @@ public final class Linear: Layer {
     }
     public func bind(parameterOffset: Int, bufferOffset: Int) { weightOffset = parameterOffset }
     private var biasOffset: Int { weightOffset + outFeatures * inFeatures }
+    /// Backward needs x, the weight and dy, never y: a ReLU after it may run in place.
+    public var backwardReadsOutput: Bool { false }
     public var description: String { "Linear(in_features=\(inFeatures), out_features=\(outFeatures), bias=True)" }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {

@@ -4,6 +4,8 @@ public final class ReLU: Layer {
     public init(shape: [Int]) { inputShape = shape }
     public var outputShape: [Int] { inputShape }
     public var description: String { "ReLU()" }
+    /// Elementwise, and backward needs only y and dy: a chain may run it in place.
+    public var runsInPlace: Bool { true }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         Vector.relu(x, y, count: batch * inputSize, compute: context.compute)

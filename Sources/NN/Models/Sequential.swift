@@ -19,9 +19,16 @@ public final class Sequential: Layer {
     /// The activation that holds child i's input: the output of child source[i], or the
     /// chain's input x when -1 (views looked through).
     private let source: [Int]
+    /// Whether child i runs in place (`Layer.runsInPlace`) over the output of child
+    /// source[i], whose backward does not read it (`Layer.backwardReadsOutput`), before the
+    /// last child: its output is that buffer, and its input gradient overwrites its output
+    /// gradient unless that is the caller's dy.
+    private let isInPlace: [Bool]
     /// activations[i] is the output of layer i, for i < count - 1 (the last writes into y);
-    /// empty for a view that is handed on.
+    /// empty for a view that is handed on, activations[source[i]] for a layer in place.
     private var activations: [UnsafeMutablePointer<Float>] = []
+    /// The indices of the children that run in place over the output before them.
+    public var childrenInPlace: [Int] { isInPlace.indices.filter { isInPlace[$0] } }
     private var gradientA: UnsafeMutablePointer<Float>?
     private var gradientB: UnsafeMutablePointer<Float>?
     private var capacity = 0
@@ -47,17 +54,22 @@ public final class Sequential: Layer {
         isLeaf = children.map { $0.1.children.isEmpty }
         let handedOn = children.indices.map { $0 < children.count - 1 && children[$0].1.isView }
         isHandedOn = handedOn
-        source = children.indices.map { i in
+        let source = children.indices.map { i in
             var j = i - 1
             while j >= 0 && handedOn[j] { j -= 1 }
             return j
+        }
+        self.source = source
+        isInPlace = children.indices.map { i in
+            i < children.count - 1 && !handedOn[i] && children[i].1.runsInPlace && source[i] >= 0
+                && !children[source[i]].1.backwardReadsOutput
         }
     }
 
     deinit { release() }
 
     private func release() {
-        activations.forEach { $0.deallocate() }
+        for (i, activation) in activations.enumerated() where !isInPlace[i] { activation.deallocate() }
         activations = []
         gradientA?.deallocate()
         gradientB?.deallocate()
@@ -72,7 +84,11 @@ public final class Sequential: Layer {
         release()
         capacity = maxBatch
         let inner = children.dropLast().map { $0.layer.outputSize }
-        activations = inner.indices.map { .allocate(capacity: isHandedOn[$0] ? 0 : maxBatch * inner[$0]) }
+        activations = []
+        for i in inner.indices {
+            activations.append(
+                isInPlace[i] ? activations[source[i]] : .allocate(capacity: isHandedOn[i] ? 0 : maxBatch * inner[i]))
+        }
         let largest = inner.max() ?? 0
         if largest > 0 {
             gradientA = .allocate(capacity: maxBatch * largest)
@@ -109,7 +125,9 @@ public final class Sequential: Layer {
             if dx == nil && i < firstWithParameters { break }
             let input = input(of: i, x)
             let output = i == last ? y : isHandedOn[i] ? input : UnsafePointer(activations[i])
-            let inputGradient = i == 0 || (dx == nil && i == firstWithParameters) ? dx : spare
+            let toCaller = i == 0 || (dx == nil && i == firstWithParameters)
+            let overwrites = isInPlace[i] && !toCaller && gradient != dy
+            let inputGradient = toCaller ? dx : overwrites ? UnsafeMutablePointer(mutating: gradient) : spare
             // A view handed on passes the gradient through, unless it is the caller's dx.
             if isHandedOn[i] && inputGradient != dx {
                 context.backwardFinished?(children[i].layer)
@@ -120,6 +138,7 @@ public final class Sequential: Layer {
             children[i].layer.backward(input, output, gradient, inputGradient, batch: batch, context: context)
             timer?.stop(children[i].layer, forward: false)
             context.backwardFinished?(children[i].layer)
+            if overwrites { continue }
             if let inputGradient { gradient = UnsafePointer(inputGradient) }
             swap(&spare, &other)
         }
