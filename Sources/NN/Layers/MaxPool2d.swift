@@ -51,7 +51,12 @@ public final class MaxPool2d: Layer {
                     // Selects only (no data-dependent branches); strict > keeps the first maximum.
                     for oh in 0..<outHeight {
                         let r0 = 2 * oh * w, r1 = r0 + w
-                        for ow in 0..<oW {
+                        var ow = 0
+                        while ow + 8 <= oW {
+                            MaxPool2d.pool8(src, rows: r0, r1, column: 2 * ow, into: dst + oh * oW + ow, idx + oh * oW + ow)
+                            ow += 8
+                        }
+                        for ow in ow..<oW {
                             let c = 2 * ow
                             let a = src[r0 + c], b = src[r0 + c + 1], e = src[r1 + c], f = src[r1 + c + 1]
                             let top = b > a ? b : a, topIndex = b > a ? r0 + c + 1 : r0 + c
@@ -78,6 +83,31 @@ public final class MaxPool2d: Layer {
                 }
             }
         }
+    }
+
+    private static let evenOffsets = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+
+    /// Eight 2x2 windows side by side, columns c ..< c + 16 of rows r0 and r1: the same
+    /// comparisons as the scalar loop (a against b, e against f, then bottom against top),
+    /// eight lanes at a time, the even and odd columns split apart.
+    @inline(__always)
+    private static func pool8(
+        _ src: UnsafePointer<Float>, rows r0: Int, _ r1: Int, column c: Int, into dst: UnsafeMutablePointer<Float>,
+        _ idx: UnsafeMutablePointer<Int32>
+    ) {
+        let upper = UnsafeRawPointer(src + r0 + c).loadUnaligned(as: SIMD16<Float>.self)
+        let lower = UnsafeRawPointer(src + r1 + c).loadUnaligned(as: SIMD16<Float>.self)
+        let (a, b, e, f) = (upper.evenHalf, upper.oddHalf, lower.evenHalf, lower.oddHalf)
+        let topIsB = b .> a, bottomIsF = f .> e
+        let top = a.replacing(with: b, where: topIsB), bottom = e.replacing(with: f, where: bottomIsF)
+        let topBase = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: r0 + c)) &+ evenOffsets
+        let bottomBase = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: r1 + c)) &+ evenOffsets
+        let topIndex = topBase.replacing(with: topBase &+ 1, where: topIsB)
+        let bottomIndex = bottomBase.replacing(with: bottomBase &+ 1, where: bottomIsF)
+        let bottomWins = bottom .> top
+        UnsafeMutableRawPointer(dst).storeBytes(of: top.replacing(with: bottom, where: bottomWins), as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(idx).storeBytes(
+            of: topIndex.replacing(with: bottomIndex, where: bottomWins), as: SIMD8<Int32>.self)
     }
 
     public func backward(
