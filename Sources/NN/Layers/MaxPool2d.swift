@@ -85,8 +85,6 @@ public final class MaxPool2d: Layer {
         }
     }
 
-    private static let evenOffsets = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
-
     /// Eight 2x2 windows side by side, columns c ..< c + 16 of rows r0 and r1: the same
     /// comparisons as the scalar loop (a against b, e against f, then bottom against top),
     /// eight lanes at a time, the even and odd columns split apart.
@@ -100,6 +98,7 @@ public final class MaxPool2d: Layer {
         let (a, b, e, f) = (upper.evenHalf, upper.oddHalf, lower.evenHalf, lower.oddHalf)
         let topIsB = b .> a, bottomIsF = f .> e
         let top = a.replacing(with: b, where: topIsB), bottom = e.replacing(with: f, where: bottomIsF)
+        let evenOffsets = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)  // a constant here, not a lazily made global
         let topBase = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: r0 + c)) &+ evenOffsets
         let bottomBase = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: r1 + c)) &+ evenOffsets
         let topIndex = topBase.replacing(with: topBase &+ 1, where: topIsB)
