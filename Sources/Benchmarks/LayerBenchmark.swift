@@ -67,7 +67,7 @@ public struct LayerProfile: Sendable {
     public static func summary(of layer: Layer) -> String {
         if let conv = layer as? Conv2d {
             return "Conv2d \(conv.inChannels)>\(conv.outChannels) \(conv.kernel)x\(conv.kernel) s\(conv.stride) p\(conv.padding)"
-                + (conv.hasBias ? "" : " nb") + " " + (conv.resolvedAlgorithm == .winograd ? "wino" : "low")
+                + (conv.hasBias ? "" : " nb") + " " + conv.resolvedAlgorithm.shortName
         }
         if let linear = layer as? Linear { return "Linear \(linear.inFeatures)>\(linear.outFeatures)" }
         return String(describing: type(of: layer))
@@ -343,5 +343,17 @@ extension ModelProfile {
                 (modelSeconds - inside.forward - inside.backward) * 1e3))
         }
         return lines
+    }
+}
+
+extension Conv2d.Algorithm {
+    /// The algorithm's tag in the layer tables.
+    fileprivate var shortName: String {
+        switch self {
+        case .automatic: return "auto"
+        case .lowered: return "low"
+        case .winograd: return "wino"
+        case .winograd4: return "wino4"
+        }
     }
 }

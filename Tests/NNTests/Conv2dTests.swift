@@ -136,11 +136,18 @@ final class Conv2dTests: XCTestCase {
         (3, 9, 6, 7, 3, 1, 1, 2),  // >= 8 output channels: the bias/transpose loops split too
     ]
 
-    /// Forward, dx, dW and db against the direct convolution on random data.
+    /// Forward, dx, dW and db against the direct convolution on random data. With
+    /// `scaledByLargest` the absolute tolerance is `tolerance` times the largest magnitude of
+    /// the expected array (at least 1): F(4x4)'s rounding error grows with the terms summed,
+    /// not with the (possibly cancelled) result.
     private func assertMatchesReference(
         _ configurations: [Configuration], algorithm: Conv2d.Algorithm = .automatic, expect: Conv2d.Algorithm? = nil,
-        compute: Compute = .serial, tolerance: Float = 1e-5, file: StaticString = #filePath, line: UInt = #line
+        compute: Compute = .serial, tolerance: Float = 1e-5, scaledByLargest: Bool = false,
+        file: StaticString = #filePath, line: UInt = #line
     ) throws {
+        func absolute(_ expected: [Float]) -> Float {
+            scaledByLargest ? tolerance * max(1, expected.map(abs).max() ?? 0) : tolerance
+        }
         for (number, c) in configurations.enumerated() {
             let conv = try makeConv((c.cin, c.cout, c.h, c.w, c.k, c.s, c.p), algorithm: algorithm)
             if let expect { XCTAssertEqual(conv.resolvedAlgorithm, expect, "\(c)", file: file, line: line) }
@@ -153,14 +160,15 @@ final class Conv2dTests: XCTestCase {
             let label = "configuration \(number) \(c) \(conv.resolvedAlgorithm) threads \(compute.threads)"
 
             let expected = reference.forward(x: harness.input, weight: weight, bias: bias, batch: c.batch).map { Float($0) }
-            assertClose(harness.forward(training: true), expected, absolute: tolerance, relative: tolerance, "forward \(label)", file: file, line: line)
-            assertClose(harness.forward(training: false), expected, absolute: tolerance, relative: tolerance, "inference \(label)", file: file, line: line)
+            assertClose(harness.forward(training: true), expected, absolute: absolute(expected), relative: tolerance, "forward \(label)", file: file, line: line)
+            assertClose(harness.forward(training: false), expected, absolute: absolute(expected), relative: tolerance, "inference \(label)", file: file, line: line)
 
             harness.zeroGradients()
             let dx = harness.backward()!
             let (rdx, rdw, rdb) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: c.batch)
-            assertClose(dx, rdx.map { Float($0) }, absolute: tolerance, relative: tolerance, "dx \(label)", file: file, line: line)
-            assertClose(harness.gradients, (rdw + rdb).map { Float($0) }, absolute: tolerance, relative: tolerance, "dW, db \(label)", file: file, line: line)
+            let expectedDx = rdx.map { Float($0) }, expectedGradients = (rdw + rdb).map { Float($0) }
+            assertClose(dx, expectedDx, absolute: absolute(expectedDx), relative: tolerance, "dx \(label)", file: file, line: line)
+            assertClose(harness.gradients, expectedGradients, absolute: absolute(expectedGradients), relative: tolerance, "dW, db \(label)", file: file, line: line)
         }
     }
 
@@ -201,6 +209,32 @@ final class Conv2dTests: XCTestCase {
             tolerance: 2e-5)
     }
 
+    /// 3x3 stride 1: Winograd F(4x4, 3x3) on the shapes above (4x4 tiles: partial at 5, 6, 7,
+    /// 11 and 37 columns; 1, 2 and 5 tiles per row) and chunks of 8 tiles over 32-float loads.
+    private let winograd4Configurations: [Configuration] = [
+        (8, 8, 6, 6, 3, 1, 1, 2),
+        (8, 9, 7, 5, 3, 1, 1, 3),
+        (9, 8, 8, 11, 3, 1, 0, 2),
+        (8, 8, 5, 6, 3, 1, 2, 2),
+        (8, 16, 20, 37, 3, 1, 1, 3),  // 10 tiles per row: two chunks, the last partial
+        (16, 8, 28, 28, 3, 1, 1, 2),
+        (12, 10, 3, 3, 3, 1, 1, 5),  // one tile per image: blocks span images
+        (32, 32, 4, 4, 3, 1, 1, 3),
+        (6, 5, 40, 70, 3, 1, 1, 2),  // 18 tiles per row, rows of input longer than 64 floats
+        (1, 2, 5, 5, 3, 1, 1, 2),
+    ]
+
+    func testWinograd4MatchesReference() throws {
+        try assertMatchesReference(
+            winograd4Configurations, algorithm: .winograd4, expect: .winograd4, tolerance: 5e-5, scaledByLargest: true)
+    }
+
+    func testWinograd4MatchesReferenceWithTwoThreads() throws {
+        try assertMatchesReference(
+            winograd4Configurations, algorithm: .winograd4, expect: .winograd4, compute: Compute(threads: 2),
+            tolerance: 5e-5, scaledByLargest: true)
+    }
+
     /// The lowered path: single images (P >= 192: NCHW straight from sgemm, a 1x1 stride-1
     /// kernel multiplying the image itself) and groups of images (small P), stride 1 and 2.
     private let loweredConfigurations: [Configuration] = [
@@ -231,7 +265,7 @@ final class Conv2dTests: XCTestCase {
         for (cin, cout, size) in [(16, 16, 28), (64, 64, 16), (256, 256, 4)] {
             let reference = ReferenceConv(cin: cin, cout: cout, h: size, w: size, k: 3, s: 1, p: 1)
             var errors: [Conv2d.Algorithm: [Double]] = [:]
-            for algorithm in [Conv2d.Algorithm.lowered, .winograd] {
+            for algorithm in [Conv2d.Algorithm.lowered, .winograd, .winograd4] {
                 let conv = try makeConv((cin, cout, size, size, 3, 1, 1), algorithm: algorithm)
                 let harness = LayerHarness(conv, batch: 2, seed: 5)
                 let values = harness.parameters.snapshot()
@@ -250,15 +284,24 @@ final class Conv2dTests: XCTestCase {
                 ]
             }
             let line = ["y", "dx", "dW"].enumerated().map { i, name in
-                String(format: "%@ %.1e (lowered %.1e)", name, errors[.winograd]![i], errors[.lowered]![i])
+                String(
+                    format: "%@ %.1e, F(4x4) %.1e (lowered %.1e)", name, errors[.winograd]![i], errors[.winograd4]![i],
+                    errors[.lowered]![i])
             }
             print("Winograd error \(cin)>\(cout) at \(size)x\(size): " + line.joined(separator: ", "))
             XCTAssertLessThan(errors[.winograd]!.max()!, 1e-4, "\(cin)>\(cout) at \(size)")
+            XCTAssertLessThan(errors[.winograd4]!.max()!, 5e-4, "F(4x4) \(cin)>\(cout) at \(size)")
         }
     }
 
     func testAutomaticChoice() throws {
         XCTAssertEqual(try makeConv((32, 64, 14, 14, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((128, 128, 16, 16, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((64, 64, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((512, 512, 4, 4, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((32, 64, 32, 32, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 2, 1)).resolvedAlgorithm, .lowered)
         XCTAssertEqual(try makeConv((1, 32, 28, 28, 3, 1, 1)).resolvedAlgorithm, .lowered)
         XCTAssertEqual(try makeConv((32, 32, 28, 28, 3, 2, 1)).resolvedAlgorithm, .lowered)
         XCTAssertEqual(try makeConv((64, 128, 8, 8, 1, 2, 0)).resolvedAlgorithm, .lowered)
@@ -293,7 +336,8 @@ final class Conv2dTests: XCTestCase {
     /// single images (1x1: no im2col) and on groups, each without bias too.
     func testContractOnEveryPath() throws {
         let cases: [(Configuration, Conv2d.Algorithm)] = [
-            ((8, 8, 5, 6, 3, 1, 1, 3), .winograd), ((4, 5, 15, 14, 1, 1, 0, 3), .lowered),
+            ((8, 8, 5, 6, 3, 1, 1, 3), .winograd), ((8, 8, 5, 6, 3, 1, 1, 3), .winograd4),
+            ((4, 5, 15, 14, 1, 1, 0, 3), .lowered),
             ((4, 5, 15, 14, 3, 1, 1, 3), .lowered), ((3, 4, 6, 6, 3, 2, 1, 3), .lowered),
         ]
         for (c, algorithm) in cases {
@@ -332,6 +376,12 @@ final class Conv2dTests: XCTestCase {
     }
     func testGradientWinogradPadding0() throws {
         try checkGradients(kernel: 3, stride: 1, padding: 0, channels: 8, algorithm: .winograd)
+    }
+    func testGradientWinograd4Padding1() throws {
+        try checkGradients(kernel: 3, stride: 1, padding: 1, channels: 8, algorithm: .winograd4)
+    }
+    func testGradientWinograd4Padding2() throws {
+        try checkGradients(kernel: 3, stride: 1, padding: 2, channels: 8, algorithm: .winograd4)
     }
 
     // MARK: - Kernel wider than input plus padding on one side

@@ -19,16 +19,27 @@
 /// itself a 3x3 stride-1 convolution (of dy, with the weights flipped and transposed,
 /// padding 2 - p), computed by this same code.
 ///
+/// The same pass runs F(4x4, 3x3) with `tile` 4 (Winograd+Transforms4.swift): 4x4 output
+/// tiles from 6x6 input patches (overlapping by 2), 36 positions, so 36 sgemms per block
+/// and 36 Cin Cout multiply-adds per 16 outputs instead of 144 (4x fewer than direct,
+/// where F(2x2) has 2.25x), at the price of larger rounding errors (points 0, +-1, +-2).
+///
 /// Transforms run 8 tiles of a tile row at a time in SIMD registers: 16-float loads of a
-/// row split into even and odd columns give the 4 columns of 8 neighbouring tiles.
+/// row split into even and odd columns give the 4 columns of 8 neighbouring tiles (F(4x4):
+/// 32-float loads split four ways).
 /// V and M hold one block of tile rows, each row of tiles padded so that the 8-wide
 /// stores of a partial chunk land in the next tile row (written after) or in the slack.
 struct WinogradPass {
+    /// Output tile side m of F(m x m, 3x3): 2 or 4.
+    let tile: Int
+    /// Input patch side, m + 2, and the number of positions xi (sgemms per block).
+    var alpha: Int { tile + 2 }
+    var positions: Int { alpha * alpha }
     let inChannels: Int, outChannels: Int
     /// Input plane, padding, output plane (Ho = H + 2 p - 2).
     let height: Int, width: Int, padding: Int
     let outHeight: Int, outWidth: Int
-    /// 2x2 output tiles per image: ceil(Ho / 2) x ceil(Wo / 2).
+    /// m x m output tiles per image: ceil(Ho / m) x ceil(Wo / m).
     let tilesHigh: Int, tilesWide: Int
     /// 8-tile chunks per tile row.
     let chunks: Int
@@ -44,12 +55,18 @@ struct WinogradPass {
     /// sgemm [64, 64] x [64, T] runs at 100+ GFLOP/s for T = 64...128), and more for large
     /// channel counts, where each sgemm packs a large U[xi] for only T columns (512>512 at
     /// 4x4: 141 direct-equivalent GFLOP/s with T = 64, 165 with T = 256).
-    static func tileTarget(inChannels: Int, outChannels: Int) -> Int {
+    /// F(4x4): twice as many tiles per block, at most 256 (measured on 2 threads, 64>64 at
+    /// 32x32: 64 tiles 16.5 / 31.4 ms forward / backward, 128 and 256 tiles 15.8-16.0 / 31.0;
+    /// 128>128 at 16x16 the same within the noise from 32 to 256 tiles).
+    static func tileTarget(tile: Int, inChannels: Int, outChannels: Int) -> Int {
         let channels = inChannels + outChannels
-        return min(256, max(64, 12_288 / channels, channels / 4))
+        let f2 = min(256, max(64, 12_288 / channels, channels / 4))
+        return tile == 2 ? f2 : min(256, 2 * f2)
     }
 
-    init(inChannels: Int, outChannels: Int, height: Int, width: Int, padding: Int, tileTarget: Int) {
+    init(tile: Int, inChannels: Int, outChannels: Int, height: Int, width: Int, padding: Int, tileTarget: Int) {
+        precondition(tile == 2 || tile == 4, "Winograd F(m x m, 3x3) is built for m = 2 and 4")
+        self.tile = tile
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.height = height
@@ -57,16 +74,17 @@ struct WinogradPass {
         self.padding = padding
         outHeight = height + 2 * padding - 2
         outWidth = width + 2 * padding - 2
-        tilesHigh = (outHeight + 1) / 2
-        tilesWide = (outWidth + 1) / 2
+        tilesHigh = (outHeight + tile - 1) / tile
+        tilesWide = (outWidth + tile - 1) / tile
         chunks = (tilesWide + 7) / 8
-        rowFloats = 16 * chunks + 16
+        // The last chunk's loads end at 16 chunks + 2 (F(2x2)) or 32 chunks + 4 (F(4x4)) floats.
+        rowFloats = tile == 2 ? 16 * chunks + 16 : 32 * chunks + 32
         rowsPerBlock = max(1, tileTarget / tilesWide)
         tileStride = (rowsPerBlock * tilesWide + 8 + 15) / 16 * 16
     }
 
-    /// Distance between the 16 planes of V [16][Cin][tileStride] and M [16][Cout][tileStride].
-    /// An odd number of cache lines: the transforms read or write all 16 planes at once, and
+    /// Distance between the planes of V [positions][Cin][tileStride] and M [positions][Cout][tileStride].
+    /// An odd number of cache lines: the transforms read or write all planes at once, and
     /// a multiple of 4 KiB would put all 16 streams into one set of the L1 cache (measured:
     /// Cin = 64, T = 96 gave 7 x 4 KiB and a 1.6x slower input transform).
     var inputPlane: Int { WinogradPass.planeStride(inChannels * tileStride) }
@@ -76,25 +94,26 @@ struct WinogradPass {
         return 16 * (lines | 1)
     }
     /// Floats of V and of M.
-    var inputBlockFloats: Int { 16 * inputPlane }
+    var inputBlockFloats: Int { positions * inputPlane }
     var weightPlane: Int { WinogradPass.weightPlane(inChannels: inChannels, outChannels: outChannels) }
     /// Floats of U or dU.
-    var weightFloats: Int { 16 * weightPlane }
-    var outputBlockFloats: Int { 16 * outputPlane }
-    /// Floats of the row buffers: four transformed rows, two gradient rows, one zero row.
-    var rowBufferFloats: Int { 7 * rowFloats }
+    var weightFloats: Int { positions * weightPlane }
+    var outputBlockFloats: Int { positions * outputPlane }
+    /// Floats of the row buffers: alpha transformed rows, m gradient rows, one zero row.
+    var rowBufferFloats: Int { (alpha + tile + 1) * rowFloats }
 
     // MARK: Weights
 
-    /// Distance between the 16 planes of U or dU ([16][Cout][Cin] or [16][Cin][Cout]).
+    /// Distance between the planes of U or dU ([positions][Cout][Cin] or [positions][Cin][Cout]).
     static func weightPlane(inChannels: Int, outChannels: Int) -> Int { planeStride(inChannels * outChannels) }
 
     /// U[xi][o, i] = (G g G^T)[xi] for the 3x3 kernel g of output channel o and input channel i:
     /// g = w[o, i] (weights [Cout, Cin, 3, 3]) or, when `flipped`, the kernel of the
     /// input-gradient convolution, g[a][b] = w[i, o, 2 - a, 2 - b] (o < Cin, i < Cout).
-    /// Planes are `weightPlane` apart. Eight kernels at a time in SIMD registers.
+    /// Planes are `weightPlane` apart; `tile` 2 gives 16 of them, 4 gives 36 (G is 6x3 then).
+    /// Eight kernels at a time in SIMD registers.
     static func transformWeights(
-        _ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool,
+        _ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool, tile: Int,
         into u: UnsafeMutablePointer<Float>, compute: Compute
     ) {
         // The transformed matrices are [rows, columns] = [Cout, Cin], or [Cin, Cout] flipped.
@@ -132,6 +151,38 @@ struct WinogradPass {
                         }
                     }
                     let (g00, g01, g02, g10, g11, g12, g20, g21, g22) = (g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7), g(8))
+                    if tile == 4 {
+                        // Column j of G g, then row a of it times G^T into U[6 a + b].
+                        let c0 = g6(g00, g10, g20), c1 = g6(g01, g11, g21), c2 = g6(g02, g12, g22)
+                        @inline(__always) func store6(_ a: Int, _ values: Float8x6) {
+                            let o = out + 6 * a * plane
+                            if lanes == 8 {
+                                store8(values.0, o)
+                                store8(values.1, o + plane)
+                                store8(values.2, o + 2 * plane)
+                                store8(values.3, o + 3 * plane)
+                                store8(values.4, o + 4 * plane)
+                                store8(values.5, o + 5 * plane)
+                            } else {
+                                for lane in 0..<lanes {
+                                    o[lane] = values.0[lane]
+                                    o[plane + lane] = values.1[lane]
+                                    o[2 * plane + lane] = values.2[lane]
+                                    o[3 * plane + lane] = values.3[lane]
+                                    o[4 * plane + lane] = values.4[lane]
+                                    o[5 * plane + lane] = values.5[lane]
+                                }
+                            }
+                        }
+                        store6(0, g6(c0.0, c1.0, c2.0))
+                        store6(1, g6(c0.1, c1.1, c2.1))
+                        store6(2, g6(c0.2, c1.2, c2.2))
+                        store6(3, g6(c0.3, c1.3, c2.3))
+                        store6(4, g6(c0.4, c1.4, c2.4))
+                        store6(5, g6(c0.5, c1.5, c2.5))
+                        c += lanes
+                        continue
+                    }
                     store(0, g00, g01, g02)
                     store(1, 0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22))
                     store(2, 0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22))
@@ -145,9 +196,12 @@ struct WinogradPass {
     /// dW[o, i] += G^T dU[o, i] G, weights [Cout, Cin, 3, 3], dU [16][Cout][Cin] (planes
     /// `weightPlane` apart).
     static func accumulateWeightGradient(
-        _ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int, into dw: UnsafeMutablePointer<Float>,
+        _ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int, tile: Int, into dw: UnsafeMutablePointer<Float>,
         compute: Compute
     ) {
+        if tile == 4 {
+            return accumulateWeightGradient4(du, outChannels: outChannels, inChannels: inChannels, into: dw, compute: compute)
+        }
         let plane = weightPlane(inChannels: inChannels, outChannels: outChannels)
         compute.chunks(outChannels, minimumPerChunk: 16) { range in
             for o in range {
@@ -186,19 +240,27 @@ struct WinogradPass {
     ) {
         forEachBlock(images) { block in
             let tiles = block.count * tilesWide
-            inputTransform(input, rows: block, into: v, buffers: rows)
-            for xi in 0..<16 {
+            if tile == 2 {
+                inputTransform(input, rows: block, into: v, buffers: rows)
+            } else {
+                inputTransform4(input, rows: block, into: v, buffers: rows)
+            }
+            for xi in 0..<positions {
                 BLAS.sgemm(
                     transA: false, transB: false, m: outChannels, n: tiles, k: inChannels,
                     a: u + xi * weightPlane, lda: inChannels,
                     b: v + xi * inputPlane, ldb: tileStride,
                     beta: 0, c: m + xi * outputPlane, ldc: tileStride)
             }
-            outputTransform(m, rows: block, bias: bias, into: output)
+            if tile == 2 {
+                outputTransform(m, rows: block, bias: bias, into: output)
+            } else {
+                outputTransform4(m, rows: block, bias: bias, into: output)
+            }
         }
     }
 
-    /// dU[xi] += dM[xi] V[xi]^T over the tiles of `images`: dU [16][Cout][Cin].
+    /// dU[xi] += dM[xi] V[xi]^T over the tiles of `images`: dU [positions][Cout][Cin].
     func accumulateTransformedWeightGradient(
         _ input: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, images: Range<Int>,
         into du: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
@@ -206,9 +268,14 @@ struct WinogradPass {
     ) {
         forEachBlock(images) { block in
             let tiles = block.count * tilesWide
-            inputTransform(input, rows: block, into: v, buffers: rows)
-            gradientTransform(dy, rows: block, into: m, buffers: rows)
-            for xi in 0..<16 {
+            if tile == 2 {
+                inputTransform(input, rows: block, into: v, buffers: rows)
+                gradientTransform(dy, rows: block, into: m, buffers: rows)
+            } else {
+                inputTransform4(input, rows: block, into: v, buffers: rows)
+                gradientTransform4(dy, rows: block, into: m, buffers: rows)
+            }
+            for xi in 0..<positions {
                 BLAS.sgemm(
                     transA: false, transB: true, m: outChannels, n: inChannels, k: tiles,
                     a: m + xi * outputPlane, lda: tileStride,

@@ -1,15 +1,17 @@
-/// Conv2d by Winograd F(2x2, 3x3) (`WinogradPass`) for 3x3 kernels with stride 1.
+/// Conv2d by Winograd F(2x2, 3x3) or F(4x4, 3x3) (`WinogradPass`) for 3x3 kernels with stride 1.
 ///
-///   forward   U = transform(W),  y = conv(x) tile block by tile block (16 sgemms each)
+///   forward   U = transform(W),  y = conv(x) tile block by tile block (16 or 36 sgemms each)
 ///   backward  db += sum(dy);  dU += dM V^T per block, dW += G^T dU G;
 ///             dx = conv(dy) with the flipped, transposed weights and padding 2 - p
 ///
 /// Threads: as the lowered path, one contiguous range of images per thread with
 /// single-threaded sgemm; dU is summed per thread and added in thread order.
 ///
-/// Scratch: U (16 Cin Cout floats, shared), then per thread dU (16 Cin Cout), one block
+/// Scratch: U (16 or 36 Cin Cout floats, shared), then per thread dU (as large), one block
 /// of V and M, and the row buffers.
 struct WinogradPlan {
+    /// Output tile side: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3).
+    let tile: Int
     /// x -> y, and dy -> dx (the input gradient as a convolution with padding 2 - p).
     let forward: WinogradPass
     let inputGradient: WinogradPass
@@ -30,13 +32,25 @@ struct WinogradPlan {
         applies(to: geometry) && geometry.inChannels >= 8 && outChannels >= 8
     }
 
-    init(geometry g: ConvGeometry, outChannels: Int) {
-        let target = WinogradPass.tileTarget(inChannels: g.inChannels, outChannels: outChannels)
+    /// Where F(4x4, 3x3) is faster than F(2x2, 3x3) (measured on 2 threads, see BENCHMARKS.md):
+    /// at least 64 channels on both sides, so that the sgemms dominate the transforms, and
+    /// output planes of at least 16x16, so that a tile row fills most of the 8 SIMD lanes of
+    /// the transforms and the 36 transformed weights (and their gradients, per thread) are
+    /// small next to the tiles (64>64 at 32x32: 1.35x; 128>128 at 16x16: 1.08x; but 64>64
+    /// at 8x8: 0.75x, 512>512 at 4x4: 0.78x).
+    static func paysWithLargeTiles(for geometry: ConvGeometry, outChannels: Int) -> Bool {
+        pays(for: geometry, outChannels: outChannels) && geometry.inChannels >= 64 && outChannels >= 64
+            && geometry.outHeight >= 16 && geometry.outWidth >= 16
+    }
+
+    init(geometry g: ConvGeometry, outChannels: Int, tile: Int) {
+        self.tile = tile
+        let target = WinogradPass.tileTarget(tile: tile, inChannels: g.inChannels, outChannels: outChannels)
         forward = WinogradPass(
-            inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width, padding: g.padding,
-            tileTarget: target)
+            tile: tile, inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width,
+            padding: g.padding, tileTarget: target)
         inputGradient = WinogradPass(
-            inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
+            tile: tile, inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
             padding: 2 - g.padding, tileTarget: target)
         func rounded(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
         weightFloats = forward.weightFloats
@@ -52,7 +66,9 @@ struct WinogradPlan {
 }
 
 extension Conv2d {
-    var winogradPlan: WinogradPlan { WinogradPlan(geometry: geometry, outChannels: outChannels) }
+    var winogradPlan: WinogradPlan {
+        WinogradPlan(geometry: geometry, outChannels: outChannels, tile: resolvedAlgorithm == .winograd4 ? 4 : 2)
+    }
 
     func forwardWinograd(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         let plan = winogradPlan
@@ -61,7 +77,7 @@ extension Conv2d {
         let u = context.scratch.baseAddress!
         WinogradPass.transformWeights(
             context.parameters + weightOffset, outChannels: outChannels, inChannels: inChannels, flipped: false,
-            into: u, compute: context.compute)
+            tile: plan.tile, into: u, compute: context.compute)
         let bias: UnsafePointer<Float>? = hasBias ? context.parameters + biasOffset : nil
         context.compute.indexedChunks(batch) { piece, images in
             let own = u + plan.weightFloats + piece * plan.perPiece
@@ -93,7 +109,7 @@ extension Conv2d {
         if dx != nil {
             WinogradPass.transformWeights(
                 context.parameters + weightOffset, outChannels: outChannels, inChannels: inChannels, flipped: true,
-                into: u, compute: context.compute)
+                tile: plan.tile, into: u, compute: context.compute)
         }
         let transformedCount = plan.weightFloats
         context.compute.indexedChunks(batch) { piece, images in
@@ -112,7 +128,7 @@ extension Conv2d {
             Vector.accumulate(first + piece * plan.perPiece, into: first, count: transformedCount)
         }
         WinogradPass.accumulateWeightGradient(
-            first, outChannels: outChannels, inChannels: inChannels, into: gradients + weightOffset,
+            first, outChannels: outChannels, inChannels: inChannels, tile: plan.tile, into: gradients + weightOffset,
             compute: context.compute)
     }
 }

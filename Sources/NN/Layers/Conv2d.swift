@@ -9,7 +9,8 @@
 ///   images at a time and one sgemm per group, writing NCHW directly when a group is one
 ///   image; 1x1 stride-1 convolutions multiply the image itself.
 /// - `winograd` (3x3, stride 1; `Conv2d+Winograd.swift`): F(2x2, 3x3), 16 sgemms over
-///   transformed tiles, 2.25x fewer multiplications.
+///   transformed tiles, 2.25x fewer multiplications; `winograd4`: F(4x4, 3x3), 36 sgemms,
+///   4x fewer.
 /// Both split the batch over `Compute`'s threads, each thread running single-threaded
 /// sgemm on its own images, and keep their temporary matrices in the model's shared
 /// `LayerContext.scratch` (nothing per layer scales with the batch).
@@ -25,12 +26,17 @@ public final class Conv2d: Layer {
 
     /// How the convolution is computed.
     public enum Algorithm: String, Sendable, CaseIterable {
-        /// The fastest measured for the shape: `winograd` where it applies and pays, else `lowered`.
+        /// The fastest measured for the shape: `winograd4` for 3x3 stride-1 convolutions with
+        /// at least 64 channels in and out and outputs of at least 16x16, `winograd` for other
+        /// 3x3 stride-1 ones with at least 8 channels in and out, else `lowered`.
         case automatic
         /// im2col + sgemm per group of images (every shape).
         case lowered
         /// Winograd F(2x2, 3x3) (3x3 kernels with stride 1; others fall back to `lowered`).
         case winograd
+        /// Winograd F(4x4, 3x3): 4x fewer multiplications than direct, larger rounding errors
+        /// (3x3 kernels with stride 1; others fall back to `lowered`).
+        case winograd4
     }
 
     /// The requested algorithm (tests and benchmarks force one; `automatic` by default).
@@ -83,21 +89,24 @@ public final class Conv2d: Layer {
         switch algorithm {
         case .lowered: return .lowered
         case .winograd: return WinogradPlan.applies(to: geometry) ? .winograd : .lowered
-        case .automatic: return WinogradPlan.pays(for: geometry, outChannels: outChannels) ? .winograd : .lowered
+        case .winograd4: return WinogradPlan.applies(to: geometry) ? .winograd4 : .lowered
+        case .automatic:
+            if WinogradPlan.paysWithLargeTiles(for: geometry, outChannels: outChannels) { return .winograd4 }
+            return WinogradPlan.pays(for: geometry, outChannels: outChannels) ? .winograd : .lowered
         }
     }
 
     public func scratchSize(maxBatch: Int, threads: Int) -> Int {
         let pieces = max(1, min(threads, maxBatch))
         switch resolvedAlgorithm {
-        case .winograd: return winogradPlan.scratch(pieces: pieces)
+        case .winograd, .winograd4: return winogradPlan.scratch(pieces: pieces)
         default: return loweredPlan.perPiece * pieces
         }
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         switch resolvedAlgorithm {
-        case .winograd: forwardWinograd(x, y, batch: batch, context: context)
+        case .winograd, .winograd4: forwardWinograd(x, y, batch: batch, context: context)
         default: forwardLowered(x, y, batch: batch, context: context)
         }
     }
@@ -108,7 +117,7 @@ public final class Conv2d: Layer {
     ) {
         guard let gradients = context.gradients else { return }
         switch resolvedAlgorithm {
-        case .winograd: backwardWinograd(x, dy, dx, gradients: gradients, batch: batch, context: context)
+        case .winograd, .winograd4: backwardWinograd(x, dy, dx, gradients: gradients, batch: batch, context: context)
         default: backwardLowered(x, dy, dx, gradients: gradients, batch: batch, context: context)
         }
     }
