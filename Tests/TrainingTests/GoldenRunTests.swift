@@ -29,6 +29,14 @@ final class GoldenRunTests: RunDirectoryTestCase {
             // this one at 70.33%, 0.8063.
             "CNNTwoEpochs": "12448f68f1b301157c2b26b0a97c21eeeafae3fc368aded93f0f412743119e97",
         ],
+        // Recorded on an AMD EPYC Zen 2 (OpenBLAS `Zen` kernels, AVX2), where the build before
+        // Winograd F(4x4, 3x3) (issue 23) and the build with it gave these same four digests.
+        "Zen": [
+            "MLPThreeEpochsWithIES": "a1a336ff59288c213dfe9b161e48a32338928127d5c958e12567dcfa8dfea12b",
+            "MLPWithMasteredInstances": "c3d84ef1cb13f6c1bc29b8b643b550db229340f301f3fb4e56ce946569879674",
+            "TwoRanksWithRebalancing": "5f0045bfa54fb63cfda1b702fc7eb1e2c727bd413aad0a14b15bb6c26c4c0297",
+            "CNNTwoEpochs": "7e186b4fbd7b534b5fcd4c58940afd20fe5dd7a95c4b6d19a28bee2d25ee1adf",
+        ],
     ]
 
     private let common = ["--model", "mlp", "--limit", "3000", "--threads", "1", "--seed", "3", "--no-progress"]
