@@ -307,8 +307,9 @@ extension ModelProfile {
             guard let value, value.isFinite, value > 0 else { return String(repeating: " ", count: 7) + "-" }
             return String(format: format, value)
         }
+        /// `text` filled to `width`, or followed by one space when it is as long or longer.
         func padded(_ text: String, _ width: Int) -> String {
-            text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+            text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
         }
         var lines = [
             padded("layer", 18) + padded("kind", 30) + padded("output", 13)
