@@ -4,27 +4,34 @@
 extension WinogradPass {
     // MARK: Transforms
 
+    /// Row i of the input patches of tile row r (image r / tilesHigh) in channel c: input row
+    /// m th - p + i of that plane, or `zero` above or below the image.
+    @inline(__always)
+    func inputRow(
+        _ input: UnsafePointer<Float>, channel c: Int, tileRow r: Int, _ i: Int, zero: UnsafePointer<Float>
+    ) -> UnsafePointer<Float> {
+        let n = r / tilesHigh, th = r % tilesHigh
+        let ih = tile * th - padding + i
+        guard ih >= 0 && ih < height else { return zero }
+        return input + ((n * inChannels + c) * height + ih) * width
+    }
+
     /// V[xi][c][k tilesWide + tw] = (B^T d B)[xi] for the tile (th, tw) of the k-th row of
     /// `rows`, input channel c.
     func inputTransform(
         _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
-        let (cin, h, w, p) = (inChannels, height, width, padding)
+        let (w, p) = (width, padding)
         let r0 = buffers, r1 = buffers + rowFloats, r2 = buffers + 2 * rowFloats, r3 = buffers + 3 * rowFloats
         let zero = buffers + 6 * rowFloats
         // Padding columns stay zero: only [p, p + W) of the transformed rows is written below.
         buffers.update(repeating: 0, count: 4 * rowFloats)
         zero.update(repeating: 0, count: rowFloats)
         let xiStride = inputPlane
-        for c in 0..<cin {
+        for c in 0..<inChannels {
             for (k, r) in rows.enumerated() {
-                let n = r / tilesHigh, th = r % tilesHigh
-                let plane = input + (n * cin + c) * h * w
-                func row(_ i: Int) -> UnsafePointer<Float> {
-                    let ih = 2 * th - p + i
-                    return ih >= 0 && ih < h ? plane + ih * w : UnsafePointer(zero)
-                }
+                func row(_ i: Int) -> UnsafePointer<Float> { inputRow(input, channel: c, tileRow: r, i, zero: zero) }
                 // Rows of B^T d: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
                 WinogradPass.combineRows(row(0), row(1), row(2), row(3), r0 + p, r1 + p, r2 + p, r3 + p, count: w)
                 let out = v + c * tileStride + k * tilesWide

@@ -18,7 +18,7 @@ extension WinogradPass {
         _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
-        let (cin, h, w, p) = (inChannels, height, width, padding)
+        let (w, p) = (width, padding)
         let stride = rowFloats
         let t0 = buffers, t1 = buffers + stride, t2 = buffers + 2 * stride
         let t3 = buffers + 3 * stride, t4 = buffers + 4 * stride, t5 = buffers + 5 * stride
@@ -27,14 +27,9 @@ extension WinogradPass {
         buffers.update(repeating: 0, count: 6 * stride)
         zero.update(repeating: 0, count: stride)
         let xiStride = inputPlane
-        for c in 0..<cin {
+        for c in 0..<inChannels {
             for (k, r) in rows.enumerated() {
-                let n = r / tilesHigh, th = r % tilesHigh
-                let plane = input + (n * cin + c) * h * w
-                func row(_ i: Int) -> UnsafePointer<Float> {
-                    let ih = 4 * th - p + i
-                    return ih >= 0 && ih < h ? plane + ih * w : UnsafePointer(zero)
-                }
+                func row(_ i: Int) -> UnsafePointer<Float> { inputRow(input, channel: c, tileRow: r, i, zero: zero) }
                 // Rows of B^T d.
                 let d = (row(0), row(1), row(2), row(3), row(4), row(5))
                 var i = 0
@@ -66,13 +61,7 @@ extension WinogradPass {
                     let (d0, d1, d2, d3) = split4(t + 4 * tw0)
                     let next = load32(t + 4 * tw0 + 4)
                     let b = bt6(d0, d1, d2, d3, next.evenHalf.evenHalf, next.oddHalf.evenHalf)
-                    let o = out + 6 * a * xiStride + tw0
-                    store8(b.0, o)
-                    store8(b.1, o + xiStride)
-                    store8(b.2, o + 2 * xiStride)
-                    store8(b.3, o + 3 * xiStride)
-                    store8(b.4, o + 4 * xiStride)
-                    store8(b.5, o + 5 * xiStride)
+                    store8x6(b, out + 6 * a * xiStride + tw0, stride: xiStride)
                 }
                 for chunk in 0..<chunks {
                     columns(0, t0, 8 * chunk)
@@ -161,16 +150,8 @@ extension WinogradPass {
                     // Column c of A dY: A over the rows; then each row a of it times A^T into dM[6 a + b].
                     let e0 = a4(d0.0, d1.0, d2.0, d3.0), e1 = a4(d0.1, d1.1, d2.1, d3.1)
                     let e2 = a4(d0.2, d1.2, d2.2, d3.2), e3 = a4(d0.3, d1.3, d2.3, d3.3)
-                    @inline(__always) func store(
-                        _ a: Int, _ v: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
-                    ) {
-                        let o = out + 6 * a * xiStride + tw0
-                        store8(v.0, o)
-                        store8(v.1, o + xiStride)
-                        store8(v.2, o + 2 * xiStride)
-                        store8(v.3, o + 3 * xiStride)
-                        store8(v.4, o + 4 * xiStride)
-                        store8(v.5, o + 5 * xiStride)
+                    @inline(__always) func store(_ a: Int, _ v: Float8x6) {
+                        store8x6(v, out + 6 * a * xiStride + tw0, stride: xiStride)
                     }
                     store(0, a4(e0.0, e1.0, e2.0, e3.0))
                     store(1, a4(e0.1, e1.1, e2.1, e3.1))
@@ -284,6 +265,17 @@ func gt6(
 }
 
 // MARK: Loads and stores
+
+/// Stores the six vectors of `v` at p, p + stride, ... p + 5 stride.
+@inline(__always)
+func store8x6(_ v: Float8x6, _ p: UnsafeMutablePointer<Float>, stride: Int) {
+    store8(v.0, p)
+    store8(v.1, p + stride)
+    store8(v.2, p + 2 * stride)
+    store8(v.3, p + 3 * stride)
+    store8(v.4, p + 4 * stride)
+    store8(v.5, p + 5 * stride)
+}
 
 @inline(__always)
 func load32(_ p: UnsafePointer<Float>) -> SIMD32<Float> {

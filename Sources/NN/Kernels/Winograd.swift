@@ -194,7 +194,7 @@ struct WinogradPass {
     }
 
     /// dW[o, i] += G^T dU[o, i] G, weights [Cout, Cin, 3, 3], dU [16][Cout][Cin] (planes
-    /// `weightPlane` apart).
+    /// `weightPlane` apart); `tile` 4 hands over to `accumulateWeightGradient4` (dU [36][Cout][Cin]).
     static func accumulateWeightGradient(
         _ du: UnsafePointer<Float>, outChannels: Int, inChannels: Int, tile: Int, into dw: UnsafeMutablePointer<Float>,
         compute: Compute
