@@ -4,16 +4,12 @@
 extension WinogradPass {
     // MARK: Transforms
 
-    /// Row i of the input patches of tile row r (image r / tilesHigh) in channel c: input row
-    /// m th - p + i of that plane, or `zero` above or below the image.
+    /// The input plane of channel c of tile row r's image (r / tilesHigh), and the plane's row
+    /// where the tile row's patches start (m th - p; rows outside [0, H) are zero padding).
     @inline(__always)
-    func inputRow(
-        _ input: UnsafePointer<Float>, channel c: Int, tileRow r: Int, _ i: Int, zero: UnsafePointer<Float>
-    ) -> UnsafePointer<Float> {
+    func patchRows(_ input: UnsafePointer<Float>, channel c: Int, tileRow r: Int) -> (plane: UnsafePointer<Float>, top: Int) {
         let n = r / tilesHigh, th = r % tilesHigh
-        let ih = tile * th - padding + i
-        guard ih >= 0 && ih < height else { return zero }
-        return input + ((n * inChannels + c) * height + ih) * width
+        return (input + (n * inChannels + c) * height * width, tile * th - padding)
     }
 
     /// V[xi][c][k tilesWide + tw] = (B^T d B)[xi] for the tile (th, tw) of the k-th row of
@@ -31,7 +27,11 @@ extension WinogradPass {
         let xiStride = inputPlane
         for c in 0..<inChannels {
             for (k, r) in rows.enumerated() {
-                func row(_ i: Int) -> UnsafePointer<Float> { inputRow(input, channel: c, tileRow: r, i, zero: zero) }
+                let (plane, top) = patchRows(input, channel: c, tileRow: r)
+                func row(_ i: Int) -> UnsafePointer<Float> {
+                    let ih = top + i
+                    return ih >= 0 && ih < height ? plane + ih * w : UnsafePointer(zero)
+                }
                 // Rows of B^T d: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
                 WinogradPass.combineRows(row(0), row(1), row(2), row(3), r0 + p, r1 + p, r2 + p, r3 + p, count: w)
                 let out = v + c * tileStride + k * tilesWide

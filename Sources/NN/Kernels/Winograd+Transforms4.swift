@@ -29,7 +29,11 @@ extension WinogradPass {
         let xiStride = inputPlane
         for c in 0..<inChannels {
             for (k, r) in rows.enumerated() {
-                func row(_ i: Int) -> UnsafePointer<Float> { inputRow(input, channel: c, tileRow: r, i, zero: zero) }
+                let (plane, top) = patchRows(input, channel: c, tileRow: r)
+                func row(_ i: Int) -> UnsafePointer<Float> {
+                    let ih = top + i
+                    return ih >= 0 && ih < height ? plane + ih * w : UnsafePointer(zero)
+                }
                 // Rows of B^T d.
                 let d = (row(0), row(1), row(2), row(3), row(4), row(5))
                 var i = 0
