@@ -157,12 +157,7 @@ struct WinogradPass {
                         @inline(__always) func store6(_ a: Int, _ values: Float8x6) {
                             let o = out + 6 * a * plane
                             if lanes == 8 {
-                                store8(values.0, o)
-                                store8(values.1, o + plane)
-                                store8(values.2, o + 2 * plane)
-                                store8(values.3, o + 3 * plane)
-                                store8(values.4, o + 4 * plane)
-                                store8(values.5, o + 5 * plane)
+                                store8x6(values, o, stride: plane)
                             } else {
                                 for lane in 0..<lanes {
                                     o[lane] = values.0[lane]
