@@ -308,6 +308,26 @@ final class Conv2dTests: XCTestCase {
         XCTAssertEqual(try makeConv((8, 8, 8, 8, 3, 1, 3), algorithm: .winograd).resolvedAlgorithm, .lowered)
     }
 
+    /// A Winograd block never holds more tile rows than a thread's images have, so its
+    /// scratch depends on the batch: a smaller batch (the last of an epoch, an evaluation)
+    /// must never need more than the `maxBatch` the model reserved for.
+    func testWinogradScratchGrowsWithTheBatch() throws {
+        let shapes: [(Int, Int, Int)] = [(512, 512, 4), (256, 256, 8), (64, 64, 32), (32, 64, 14), (8, 8, 5)]
+        for (cin, cout, size) in shapes {
+            for algorithm in [Conv2d.Algorithm.winograd, .winograd4] {
+                let conv = try makeConv((cin, cout, size, size, 3, 1, 1), algorithm: algorithm)
+                for threads in 1...3 {
+                    var previous = 0
+                    for batch in 1...70 {
+                        let need = conv.scratchSize(maxBatch: batch, threads: threads)
+                        XCTAssertGreaterThanOrEqual(need, previous, "\(conv) \(algorithm), \(threads) threads, batch \(batch)")
+                        previous = need
+                    }
+                }
+            }
+        }
+    }
+
     /// Each sample of a batch gives the same output as when run alone (the batched
     /// column layout and the transposes keep samples apart).
     func testBatchedEqualsOneAtATime() throws {

@@ -43,15 +43,18 @@ struct WinogradPlan {
             && geometry.outHeight >= 16 && geometry.outWidth >= 16
     }
 
-    init(geometry g: ConvGeometry, outChannels: Int, tile: Int) {
+    /// `batch` images over `pieces` threads (`Compute.indexedChunks`): blocks are sized for
+    /// the largest piece, so a smaller batch needs no more scratch than `maxBatch` does.
+    init(geometry g: ConvGeometry, outChannels: Int, tile: Int, batch: Int, pieces: Int) {
         self.tile = tile
         let target = WinogradPass.tileTarget(tile: tile, inChannels: g.inChannels, outChannels: outChannels)
+        let imagesPerPiece = max(1, (batch + pieces - 1) / max(1, pieces))
         forward = WinogradPass(
             tile: tile, inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width,
-            padding: g.padding, tileTarget: target)
+            padding: g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
         inputGradient = WinogradPass(
             tile: tile, inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
-            padding: 2 - g.padding, tileTarget: target)
+            padding: 2 - g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
         func rounded(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
         weightFloats = forward.weightFloats
         blockOffset = weightFloats  // dU first
@@ -66,13 +69,15 @@ struct WinogradPlan {
 }
 
 extension Conv2d {
-    var winogradPlan: WinogradPlan {
-        WinogradPlan(geometry: geometry, outChannels: outChannels, tile: resolvedAlgorithm == .winograd4 ? 4 : 2)
+    func winogradPlan(batch: Int, pieces: Int) -> WinogradPlan {
+        WinogradPlan(
+            geometry: geometry, outChannels: outChannels, tile: resolvedAlgorithm == .winograd4 ? 4 : 2, batch: batch,
+            pieces: pieces)
     }
 
     func forwardWinograd(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
-        let plan = winogradPlan
         let pieces = context.compute.chunkCount(batch)
+        let plan = winogradPlan(batch: batch, pieces: pieces)
         precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
         let u = context.scratch.baseAddress!
         WinogradPass.transformWeights(
@@ -91,9 +96,9 @@ extension Conv2d {
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
         gradients: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext
     ) {
-        let plan = winogradPlan
         let cout = outChannels, P = positions
         let pieces = context.compute.chunkCount(batch)
+        let plan = winogradPlan(batch: batch, pieces: pieces)
         precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
         if hasBias {
             let db = gradients + biasOffset

@@ -99,7 +99,7 @@ public final class Conv2d: Layer {
     public func scratchSize(maxBatch: Int, threads: Int) -> Int {
         let pieces = max(1, min(threads, maxBatch))
         switch resolvedAlgorithm {
-        case .winograd, .winograd4: return winogradPlan.scratch(pieces: pieces)
+        case .winograd, .winograd4: return winogradPlan(batch: maxBatch, pieces: pieces).scratch(pieces: pieces)
         default: return loweredPlan.perPiece * pieces
         }
     }
