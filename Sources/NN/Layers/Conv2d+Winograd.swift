@@ -32,15 +32,17 @@ struct WinogradPlan {
         applies(to: geometry) && geometry.inChannels >= 8 && outChannels >= 8
     }
 
-    /// Where F(4x4, 3x3) is faster than F(2x2, 3x3) (measured on 2 threads, see BENCHMARKS.md):
-    /// at least 64 channels on both sides, so that the sgemms dominate the transforms, and
-    /// output planes of at least 16x16, so that a tile row fills most of the 8 SIMD lanes of
-    /// the transforms and the 36 transformed weights (and their gradients, per thread) are
-    /// small next to the tiles (64>64 at 32x32: 1.35x; 128>128 at 16x16: 1.08x; but 64>64
-    /// at 8x8: 0.75x, 512>512 at 4x4: 0.78x).
+    /// Where F(4x4, 3x3) is faster than F(2x2, 3x3) (measured on 1 and 2 threads, see
+    /// BENCHMARKS.md): the sgemms must dominate the transforms, which fill 8 SIMD lanes with
+    /// the tiles of a tile row. So at least 64 channels on both sides and output planes of
+    /// at least 16x16 (64>64 at 32x32: 1.35x; 128>128 at 16x16: 1.08x), or at least 256
+    /// channels on both sides and 8x8 (256>256: 1.10-1.24x, 512>512: 1.23-1.39x); but not
+    /// 64>64 at 8x8 (0.75x), 128>256 or 192>192 at 8x8 (0.9-1.0x), or any 4x4 plane (one
+    /// tile per image; 512>512: 0.77x).
     static func paysWithLargeTiles(for geometry: ConvGeometry, outChannels: Int) -> Bool {
-        pays(for: geometry, outChannels: outChannels) && geometry.inChannels >= 64 && outChannels >= 64
-            && geometry.outHeight >= 16 && geometry.outWidth >= 16
+        let channels = min(geometry.inChannels, outChannels)
+        let side = min(geometry.outHeight, geometry.outWidth)
+        return pays(for: geometry, outChannels: outChannels) && (channels >= 64 && side >= 16 || channels >= 256 && side >= 8)
     }
 
     /// `batch` images over `pieces` threads (`Compute.indexedChunks`): blocks are sized for
