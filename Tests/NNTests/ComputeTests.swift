@@ -13,6 +13,35 @@ final class ComputeTests: XCTestCase {
         }
     }
 
+    /// The partials of threads 1..<n are added to thread 0's sum in that order, for every
+    /// float, split among the threads or not: the same bits as the loop of one thread
+    /// (float addition is not associative, so a different order would show).
+    func testAddPartialsAddsInThreadOrder() {
+        var generator = SeededGenerator(seed: 41)
+        for floats in [0, 5, 300_007] {
+            for partials in [0, 1, 3] {
+                let stride = floats + 9
+                let sources = (0..<(partials * stride)).map { _ in generator.uniform(-1, 1) * 1e3 }
+                let start = (0..<floats).map { _ in generator.uniform(-1, 1) }
+                var expected = start
+                for j in 0..<partials {
+                    for i in 0..<floats { expected[i] += sources[j * stride + i] }
+                }
+                for threads in [1, 2, 3] {
+                    var y = start
+                    sources.withUnsafeBufferPointer { s in
+                        y.withUnsafeMutableBufferPointer { out in
+                            Compute(threads: threads).addPartials(
+                                partials, from: s.baseAddress ?? UnsafePointer(bitPattern: 16)!, stride: stride,
+                                into: out.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!, floats: floats)
+                        }
+                    }
+                    XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern), "\(floats) floats, \(partials) partials, \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// Every index is visited exactly once, by chunks that tile 0..<count in order of
     /// their index, whatever the count (fewer items than threads included).
     func testChunksCoverEveryIndexOnce() {

@@ -157,9 +157,8 @@ extension Conv2d {
                 n += count
             }
         }
-        for piece in 1..<pieces {
-            let partial = scratch + piece * plan.perPiece + plan.columnFloats + plan.productFloats
-            Vector.accumulate(partial, into: gradients + weightOffset, count: gradientCount)
-        }
+        context.compute.addPartials(
+            pieces - 1, from: scratch + plan.perPiece + plan.columnFloats + plan.productFloats, stride: plan.perPiece,
+            into: gradients + weightOffset, floats: gradientCount)
     }
 }

@@ -131,9 +131,8 @@ extension Conv2d {
         }
         // dU summed in thread order into the first thread's, then dW += G^T dU G.
         let first = u + plan.weightFloats
-        for piece in 1..<pieces {
-            Vector.accumulate(first + piece * plan.perPiece, into: first, count: transformedCount)
-        }
+        context.compute.addPartials(
+            pieces - 1, from: first + plan.perPiece, stride: plan.perPiece, into: first, floats: transformedCount)
         WinogradPass.accumulateWeightGradient(
             first, outChannels: outChannels, inChannels: inChannels, tile: plan.tile, into: gradients + weightOffset,
             compute: context.compute)

@@ -51,12 +51,12 @@ public final class ResidualBlock: Layer {
             if let shortcut {
                 shortcutOutput.withUnsafeMutableBufferPointer { s in
                     shortcut.forward(x, s.baseAddress!, batch: batch, context: context)
-                    context.compute.alignedChunks(count, minimumPerChunk: Self.elementwiseMinimum) {
+                    context.compute.alignedChunks(count, minimumPerChunk: Compute.elementwiseMinimum) {
                         Vector.addRelu(m.baseAddress! + $0, s.baseAddress! + $0, y + $0, count: $1)
                     }
                 }
             } else {
-                context.compute.alignedChunks(count, minimumPerChunk: Self.elementwiseMinimum) {
+                context.compute.alignedChunks(count, minimumPerChunk: Compute.elementwiseMinimum) {
                     Vector.addRelu(m.baseAddress! + $0, x + $0, y + $0, count: $1)
                 }
             }
@@ -82,23 +82,19 @@ public final class ResidualBlock: Layer {
                             x, s.baseAddress!, g, dx == nil ? nil : ds.baseAddress!, batch: batch, context: context)
                         context.backwardFinished?(shortcut)
                         if let dx {
-                            context.compute.alignedChunks(batch * inputSize, minimumPerChunk: Self.elementwiseMinimum) {
+                            context.compute.alignedChunks(batch * inputSize, minimumPerChunk: Compute.elementwiseMinimum) {
                                 Vector.accumulate(ds.baseAddress! + $0, into: dx + $0, count: $1)
                             }
                         }
                     }
                 }
             } else if let dx {
-                context.compute.alignedChunks(count, minimumPerChunk: Self.elementwiseMinimum) {
+                context.compute.alignedChunks(count, minimumPerChunk: Compute.elementwiseMinimum) {
                     Vector.accumulate(g + $0, into: dx + $0, count: $1)
                 }
             }
         }
     }
-
-    /// Floats per thread for the residual sum and its gradient (memory-bound; worth
-    /// splitting at the first stages, where they are large).
-    private static let elementwiseMinimum = 65_536
 
     public var description: String {
         var lines = ["\(name)("]
