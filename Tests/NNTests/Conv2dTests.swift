@@ -134,6 +134,8 @@ final class Conv2dTests: XCTestCase {
         (2, 4, 9, 8, 3, 1, 1, 3),
         (5, 6, 20, 18, 3, 1, 1, 2),  // rows longer than 16 floats (vectorized copies)
         (3, 9, 6, 7, 3, 1, 1, 2),  // >= 8 output channels: the bias/transpose loops split too
+        (2, 3, 34, 33, 3, 2, 1, 2),  // stride 2, rows of 17 outputs: im2col's 8-wide gathers
+        (2, 3, 17, 18, 3, 2, 0, 2),  // stride 2, rows of 8 and 9 outputs
     ]
 
     /// Forward, dx, dW and db against the direct convolution on random data. With
