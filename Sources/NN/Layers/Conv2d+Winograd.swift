@@ -35,10 +35,10 @@ struct WinogradPlan {
     /// Where F(4x4, 3x3) is faster than F(2x2, 3x3) (measured on 1 and 2 threads, see
     /// BENCHMARKS.md): the sgemms must dominate the transforms, which fill 8 SIMD lanes with
     /// the tiles of a tile row. So at least 64 channels on both sides and output planes of
-    /// at least 16x16 (64>64 at 32x32: 1.35x; 128>128 at 16x16: 1.08x), or at least 256
+    /// at least 16x16 (64>64 at 32x32: 1.35x; 128>128 at 16x16: 1.09-1.14x), or at least 256
     /// channels on both sides and 8x8 (256>256: 1.10-1.24x, 512>512: 1.23-1.39x); but not
-    /// 64>64 at 8x8 (0.75x), 128>256 or 192>192 at 8x8 (0.9-1.0x), or any 4x4 plane (one
-    /// tile per image; 512>512: 0.77x).
+    /// 64>64 at 8x8 (0.85-0.89x), 128>256, 256>128 or 192>192 at 8x8 (0.85-1.05x), or any
+    /// 4x4 plane (one tile per image; 512>512: 0.74-0.88x).
     static func paysWithLargeTiles(for geometry: ConvGeometry, outChannels: Int) -> Bool {
         let channels = min(geometry.inChannels, outChannels)
         let side = min(geometry.outHeight, geometry.outWidth)
