@@ -67,7 +67,7 @@ struct WinogradPass {
     /// `imagesPerPiece`: the most images one thread convolves at a time. A block never holds
     /// more tile rows than they have: a larger block would only spread the same tiles over
     /// longer rows of V and M (measured, 256>256 at 8x8, F(4x4), 2 threads of 32 images: 128
-    /// tiles in rows of 272 floats 1.14x slower than in rows of 144). The blocks a thread
+    /// tiles in rows of 272 floats 1.14-1.19x slower than in rows of 144). The blocks a thread
     /// goes through, and so every sum, are the same either way.
     init(
         tile: Int, inChannels: Int, outChannels: Int, height: Int, width: Int, padding: Int, tileTarget: Int,
