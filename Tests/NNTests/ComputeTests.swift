@@ -17,6 +17,10 @@ final class ComputeTests: XCTestCase {
     /// float, split among the threads or not: the same bits as the loop of one thread
     /// (float addition is not associative, so a different order would show).
     func testAddPartialsAddsInThreadOrder() {
+        withDeadline { Self.addPartialsInThreadOrder() }
+    }
+
+    private static func addPartialsInThreadOrder() {
         var generator = SeededGenerator(seed: 41)
         for floats in [0, 5, 300_007] {
             for partials in [0, 1, 3] {
