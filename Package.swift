@@ -34,6 +34,10 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        // libxsmm's run-time generated small-GEMM kernels (static library, no pkg-config).
+        .systemLibrary(
+            name: "CXSMM", path: "CXSMM",
+            providers: [.apt(["libxsmm-dev"])]),
         .systemLibrary(
             name: "CMPI", path: "CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
@@ -51,7 +55,7 @@ let package = Package(
         // checksums, the run's identity, "the newest valid checkpoint". Below Training and Report.
         .target(name: "RunFormat", dependencies: ["DurableIO", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "SafeTensors", dependencies: ["DurableIO"], swiftSettings: swiftSettings),
-        .target(name: "NN", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "NN", dependencies: ["CBLAS", "CXSMM"], swiftSettings: swiftSettings),
         .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "Mastery", swiftSettings: swiftSettings),
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),

@@ -1,3 +1,4 @@
+import Dispatch
 import NN
 import RunFormat
 import Training
@@ -137,21 +138,28 @@ extension Benchmark {
         return median(rates)
     }
 
-    /// Median GFLOP/s of one sgemm of `shape` with OpenBLAS on `threads` threads.
+    /// Median GFLOP/s of one sgemm of `shape` on `threads` threads, through `BLAS.sgemm`:
+    /// OpenBLAS's own threads, or where libxsmm runs the GEMMs (single-threaded kernels), the
+    /// rows of C split over `threads` threads, as NN's layers split them.
     public static func sgemmGFLOPS(_ shape: LayerCost.GEMM, threads: Int, repeats: Int, seconds: Double) -> Double {
         var generator = SeededGenerator(seed: 7)
         let a = (0..<(shape.m * shape.k)).map { _ in generator.uniform(-1, 1) }
         let b = (0..<(shape.k * shape.n)).map { _ in generator.uniform(-1, 1) }
         var c = [Float](repeating: 0, count: shape.m * shape.n)
-        let perCall = BLAS.withThreads(threads) { a.withUnsafeBufferPointer { pa in
+        let lda = shape.transA ? shape.m : shape.k, ldb = shape.transB ? shape.k : shape.n
+        let parts = BLAS.usesLibxsmm ? max(1, min(threads, shape.m)) : 1
+        let perCall = BLAS.withThreads(parts > 1 ? 1 : threads) { a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
-                    secondsPerCall(repeats: repeats, seconds: seconds) {
-                        BLAS.sgemm(
-                            transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
-                            a: pa.baseAddress!, lda: shape.transA ? shape.m : shape.k,
-                            b: pb.baseAddress!, ldb: shape.transB ? shape.k : shape.n,
-                            beta: 0, c: pc.baseAddress!, ldc: shape.n)
+                    let (pa, pb, pc) = (pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
+                    return secondsPerCall(repeats: repeats, seconds: seconds) {
+                        DispatchQueue.concurrentPerform(iterations: parts) { part in
+                            let first = shape.m * part / parts, rows = shape.m * (part + 1) / parts - first
+                            BLAS.sgemm(
+                                transA: shape.transA, transB: shape.transB, m: rows, n: shape.n, k: shape.k,
+                                a: pa + (shape.transA ? first : first * lda), lda: lda, b: pb, ldb: ldb,
+                                beta: 0, c: pc + first * shape.n, ldc: shape.n)
+                        }
                     }
                 }
             }

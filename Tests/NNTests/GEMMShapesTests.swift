@@ -7,6 +7,7 @@ import XCTest
 /// run through `BLAS.sgemm` with the kernels this machine's BLAS picks and checked against a
 /// float64 reference: a BLAS whose kernels compute wrong results on this CPU (as some
 /// OpenBLAS builds do under some `OPENBLAS_CORETYPE` settings) fails here, naming the shape.
+/// libxsmm's kernels are checked the same way on every machine, routed to or not.
 final class GEMMShapesTests: XCTestCase {
     private struct Shape: Hashable {
         var transA: Bool, transB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int, beta: Float
@@ -31,27 +32,35 @@ final class GEMMShapesTests: XCTestCase {
         }
     }
 
-    func testEveryModelShapeAgreesWithAFloat64Reference() throws {
+    /// A shape's operands and a copy of C before the call, from a fixed seed.
+    private typealias GEMM = (
+        _ shape: Shape, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>
+    ) -> Bool
+
+    /// Runs `gemm` on every shape and checks 64 entries of each result against float64 dot
+    /// products. Returns how many shapes `gemm` computed (it returns false where it has no
+    /// kernel) and the worst relative error.
+    private func checkEveryShape(_ gemm: GEMM, label: String) throws -> (computed: Int, worst: Double) {
         let all = try shapes()
         XCTAssertGreaterThan(all.count, 50)
         var generator = SeededGenerator(seed: 23)
-        var worst = 0.0
+        var worst = 0.0, computed = 0
         for shape in all {
             let aRows = shape.transA ? shape.k : shape.m, bRows = shape.transB ? shape.n : shape.k
             let a = (0..<(aRows * shape.lda)).map { _ in generator.uniform(-1, 1) }
             let b = (0..<(bRows * shape.ldb)).map { _ in generator.uniform(-1, 1) }
             let c0 = (0..<(shape.m * shape.ldc)).map { _ in generator.uniform(-1, 1) }
             var c = c0
-            a.withUnsafeBufferPointer { a in
+            let ran = a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
-                    c.withUnsafeMutableBufferPointer { c in
-                        BLAS.sgemm(
-                            transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
-                            a: a.baseAddress!, lda: shape.lda, b: b.baseAddress!, ldb: shape.ldb, beta: shape.beta,
-                            c: c.baseAddress!, ldc: shape.ldc)
-                    }
+                    c.withUnsafeMutableBufferPointer { c in gemm(shape, a.baseAddress!, b.baseAddress!, c.baseAddress!) }
                 }
             }
+            guard ran else {
+                XCTAssertEqual(c, c0, "\(label) declined \(shape) but wrote C")
+                continue
+            }
+            computed += 1
             // 64 entries (the corners among them), each against a float64 dot product; the
             // error is measured against the sum of the magnitudes of its terms.
             let picks = [(0, 0), (shape.m - 1, shape.n - 1), (0, shape.n - 1), (shape.m - 1, 0)]
@@ -66,9 +75,68 @@ final class GEMMShapesTests: XCTestCase {
                 }
                 let error = abs(Double(c[i * shape.ldc + j]) - sum) / max(magnitude, 1e-30)
                 worst = max(worst, error)
-                XCTAssertLessThan(error, 1e-5, "\(shape) at [\(i), \(j)]: \(c[i * shape.ldc + j]) vs \(sum), \(BLAS.identity)")
+                XCTAssertLessThan(error, 1e-5, "\(shape) at [\(i), \(j)]: \(c[i * shape.ldc + j]) vs \(sum), \(label)")
+            }
+            // Outside the m x n block, in the ldc padding, nothing may change.
+            for i in 0..<shape.m where shape.ldc > shape.n {
+                XCTAssertEqual(c[(i * shape.ldc + shape.n)..<(i * shape.ldc + shape.ldc)], c0[(i * shape.ldc + shape.n)..<(i * shape.ldc + shape.ldc)], "\(shape): \(label) wrote past n")
             }
         }
-        print("GEMM shapes: \(all.count) checked with \(BLAS.identity); worst relative error \(worst)")
+        return (computed, worst)
+    }
+
+    /// The path every model GEMM takes on this machine (OpenBLAS, or libxsmm where `BLAS`
+    /// routes to it).
+    func testEveryModelShapeAgreesWithAFloat64Reference() throws {
+        let (computed, worst) = try checkEveryShape({ shape, a, b, c in
+            BLAS.sgemm(
+                transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
+                a: a, lda: shape.lda, b: b, ldb: shape.ldb, beta: shape.beta, c: c, ldc: shape.ldc)
+            return true
+        }, label: BLAS.identity)
+        print("GEMM shapes: \(computed) checked with \(BLAS.identity); worst relative error \(worst)")
+    }
+
+    /// libxsmm's kernels on their own, whether or not `BLAS` routes to them here, so that
+    /// every machine the tests run on checks the code libxsmm generates for its CPU.
+    /// libxsmm must have a kernel for every shape (beta is 0 or 1 in all of them).
+    func testLibxsmmAgreesWithAFloat64ReferenceAtEveryModelShape() throws {
+        let (computed, worst) = try checkEveryShape({ shape, a, b, c in
+            BLAS.libxsmmSGEMM(
+                transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
+                a: a, lda: shape.lda, b: b, ldb: shape.ldb, beta: shape.beta, c: c, ldc: shape.ldc)
+        }, label: "libxsmm \(BLAS.libxsmmTarget)")
+        XCTAssertEqual(computed, try shapes().count, "libxsmm \(BLAS.libxsmmTarget) declined some model shapes")
+        print("GEMM shapes: \(computed) checked with libxsmm \(BLAS.libxsmmVersion) \(BLAS.libxsmmTarget); worst relative error \(worst)")
+    }
+
+    /// A beta other than 0 and 1 has no libxsmm kernel: declined, C untouched (then `sgemm`
+    /// runs OpenBLAS), and `sgemm` still computes it.
+    func testABetaLibxsmmHasNoKernelForFallsBackToOpenBLAS() {
+        let a: [Float] = [1, 2, 3, 4], b: [Float] = [5, 6, 7, 8]
+        var c: [Float] = [1, 1, 1, 1]
+        let declined = !BLAS.libxsmmSGEMM(
+            transA: false, transB: false, m: 2, n: 2, k: 2, a: a, lda: 2, b: b, ldb: 2, beta: 0.5, c: &c, ldc: 2)
+        XCTAssertTrue(declined)
+        XCTAssertEqual(c, [1, 1, 1, 1])
+        BLAS.sgemm(transA: false, transB: false, m: 2, n: 2, k: 2, a: a, lda: 2, b: b, ldb: 2, beta: 0.5, c: &c, ldc: 2)
+        XCTAssertEqual(c, [19.5, 22.5, 43.5, 50.5])
+    }
+
+    /// The routing rule: libxsmm only where OpenBLAS's kernel family is narrower than
+    /// libxsmm's code; an unknown family counts as full width (OpenBLAS keeps every GEMM).
+    func testLibxsmmRunsOnlyWhereOpenBLASKernelsAreNarrower() {
+        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Prescott"), 4)
+        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Nehalem"), 4)
+        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Haswell"), 8)
+        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Zen"), 8)
+        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "SkylakeX"), 16)
+        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Cooperlake"), 16)
+        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "SomeFutureCore"), 16)
+        XCTAssertEqual(BLAS.usesLibxsmm, BLAS.libxsmmVectorFloats > BLAS.vectorFloats(openBLASCore: BLAS.coreName))
+        XCTAssertTrue([4, 8, 16].contains(BLAS.libxsmmVectorFloats))
+        XCTAssertEqual(BLAS.identity.contains("libxsmm"), BLAS.usesLibxsmm, BLAS.identity)
+        XCTAssertEqual(BLAS.kernelFamily == BLAS.coreName, !BLAS.usesLibxsmm, BLAS.kernelFamily)
+        print("GEMM routing: OpenBLAS \(BLAS.coreName), libxsmm \(BLAS.libxsmmTarget): \(BLAS.usesLibxsmm ? "libxsmm" : "OpenBLAS")")
     }
 }

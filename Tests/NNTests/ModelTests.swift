@@ -233,7 +233,10 @@ final class ModelTests: XCTestCase {
     /// stacks of BatchNorm (ResNet-50) make the Float32 loss too curved for finite
     /// differences at any step; its blocks are checked one by one (PoolingDropoutResidualTests),
     /// and `scripts/dev/check_gradients_against_torch.py` compares whole-model gradients with
-    /// PyTorch's autograd in double precision.
+    /// PyTorch's autograd in double precision. Five refinements (steps down to 1e-4): one
+    /// coordinate of layer1.1.conv1 sits near a ReLU kink, where the steps down to 3e-4 gave
+    /// estimates 1.05-1.31x the tolerance off, varying with the GEMM kernels' rounding
+    /// (OpenBLAS Prescott, libxsmm), and the smaller steps agree with the analytic gradient.
     func testResNetGradientChecks() throws {
         for preset in [ModelPreset.resnet18] {
             // 16x16 inputs and batch 4: the last stage's BatchNorm still sees 16 values per channel
@@ -244,7 +247,7 @@ final class ModelTests: XCTestCase {
             let input = randomFloats(4 * model.inputSize, -2, 2, generator: &generator)
             let comparisons = ModelGradientCheck.check(
                 model, input: input, labels: [2, 0, 1, 1], samplesPerTensor: 4,
-                tolerance: GradientTolerance(absolute: 4e-4, relative: 4e-2), refinements: 3, training: true)
+                tolerance: GradientTolerance(absolute: 4e-4, relative: 4e-2), refinements: 5, training: true)
             XCTAssertEqual(comparisons.count, model.parameters.entries.count)
             GradientCheck.assertPassed(comparisons, "\(preset)")
         }

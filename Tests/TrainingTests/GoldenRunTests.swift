@@ -9,13 +9,13 @@ import XCTest
 /// introduced (before the architecture refactor of issue 9): a refactor that changes no
 /// result must not change a single byte.
 ///
-/// Float results legitimately differ between OpenBLAS kernel families (`BLAS.coreName`,
-/// which `OPENBLAS_CORETYPE` in the environment may choose; these tests never set it), so
-/// the digests are recorded per family. Where the running family has none, each run is
+/// Float results legitimately differ between GEMM kernel families (`BLAS.kernelFamily`:
+/// OpenBLAS's, which `OPENBLAS_CORETYPE` in the environment may choose, and libxsmm's where
+/// it runs; these tests never set either), so the digests are recorded per family. Where the running family has none, each run is
 /// made twice and must give the same digest: the design promises "same seed, world size
 /// and threads give a bit-identical run", not equality across families or world sizes.
 /// Each test prints which check it made, and without a golden digest the digest it got:
-/// to record a kernel family, add those (reproduced by the two runs) under its core name.
+/// to record a kernel family, add those (reproduced by the two runs) under its name.
 /// The resume promise (2 epochs + `--resume` to 3 = 3 straight) is checked either way.
 final class GoldenRunTests: RunDirectoryTestCase {
     /// Model digests by kernel family, then by test (the test's function name without `test`).
@@ -37,14 +37,23 @@ final class GoldenRunTests: RunDirectoryTestCase {
             "TwoRanksWithRebalancing": "5f0045bfa54fb63cfda1b702fc7eb1e2c727bd413aad0a14b15bb6c26c4c0297",
             "CNNTwoEpochs": "7e186b4fbd7b534b5fcd4c58940afd20fe5dd7a95c4b6d19a28bee2d25ee1adf",
         ],
+        // Recorded on an Intel Xeon (family 6 model 207, AVX-512) that OpenBLAS 0.3.21 does not
+        // know: its Prescott (SSE3) kernels, so libxsmm's AVX-512 (cpx) code runs the GEMMs.
+        // Reproduced by two identical runs each.
+        "Prescott+libxsmm-cpx": [
+            "MLPThreeEpochsWithIES": "3b8c7f5252e33089a8ac5aeca34b0b12d2071224cd137d8cf7ad8ed268b8235f",
+            "MLPWithMasteredInstances": "b2761b0cfcc9eb736c80a51e6fce5d7b88cc0899e1f11a60386c3b1016d62d54",
+            "TwoRanksWithRebalancing": "5286f54b068004d1a0f40f7c6fea14503292eba23b1eb800ed4d1af40cb6c04e",
+            "CNNTwoEpochs": "de834514f4e766cde2c7c13efc6d7a88acceb175724a73b11eb90d28b1930d16",
+        ],
     ]
 
     private let common = ["--model", "mlp", "--limit", "3000", "--threads", "1", "--seed", "3", "--no-progress"]
 
-    /// The kernel family OpenBLAS runs here (the `ies` processes inherit the same environment).
+    /// The GEMM kernel family that runs here (the `ies` processes inherit the same environment).
     private static let core: String = {
         _ = Compute(threads: 1)
-        return BLAS.coreName
+        return BLAS.kernelFamily
     }()
 
     /// The recorded digest of `name` for the running kernel family, if any.

@@ -1,9 +1,20 @@
 import CBLAS
+import CXSMM
 
-/// The OpenBLAS calls NN uses. NN's kernels call sgemm on one OpenBLAS thread (set by
-/// `Compute`) from inside their own parallel loops: OpenBLAS's worker threads keep
-/// spinning on a core for a while after every multi-threaded call, and on a node whose
+/// The GEMM calls NN uses. NN's kernels call sgemm on one thread (OpenBLAS's thread count
+/// is set to 1 by `Compute`) from inside their own parallel loops: OpenBLAS's worker threads
+/// keep spinning on a core for a while after every multi-threaded call, and on a node whose
 /// cores are all busy that spin takes the core from the next layer's threads.
+///
+/// Two libraries run the GEMMs, both choosing their code for the CPU themselves:
+/// OpenBLAS (its kernel family, which `OPENBLAS_CORETYPE` in the environment overrides and
+/// ies never sets) and libxsmm (code generated at run time for the widest vectors the CPU
+/// has; `LIBXSMM_TARGET` overrides it). OpenBLAS runs every GEMM unless its kernels use
+/// narrower vectors than libxsmm's code would (an old OpenBLAS that does not know a new
+/// CPU falls back to its SSE3 `Prescott` kernels; a site that sets `OPENBLAS_CORETYPE=Haswell`
+/// on an AVX-512 CPU gets AVX2): then libxsmm runs every shape it has a kernel for.
+/// The choice depends on the machine and its environment only, never on timing, so the
+/// same machine always computes the same bits.
 public enum BLAS {
     /// The number of OpenBLAS threads in effect.
     public static var threads: Int { Int(openblas_get_num_threads()) }
@@ -18,11 +29,42 @@ public enum BLAS {
     /// family it chose for this CPU (which `OPENBLAS_CORETYPE`, when set, overrides), e.g.
     /// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64". The run header
     /// prints it and checkpoints record it: the last bits of every result depend on it.
+    /// With libxsmm in use, it follows: "...; libxsmm 1.17 cpx for the shapes it has kernels for".
     public static var identity: String {
         let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
         let core = coreName
-        return config.contains(core) ? config : "\(config), kernels \(core)"
+        let openBLAS = config.contains(core) ? config : "\(config), kernels \(core)"
+        guard usesLibxsmm else { return openBLAS }
+        return "\(openBLAS); libxsmm \(libxsmmVersion) \(libxsmmTarget) for the shapes it has kernels for"
     }
+
+    /// Names the kernels the GEMMs run, e.g. "Cooperlake" or "Prescott+libxsmm-cpx": the
+    /// last bits of every result are the same wherever this is the same.
+    public static var kernelFamily: String { usesLibxsmm ? "\(coreName)+libxsmm-\(libxsmmTarget)" : coreName }
+
+    /// libxsmm's name of the instruction set it generates code for here, e.g. "cpx", "hsw".
+    public static var libxsmmTarget: String { String(cString: ies_xsmm_target()) }
+
+    /// The libxsmm release linked in.
+    public static var libxsmmVersion: String { "\(LIBXSMM_VERSION_MAJOR).\(LIBXSMM_VERSION_MINOR)" }
+
+    /// Floats per vector of libxsmm's code on this CPU: 16 (AVX-512), 8 (AVX, AVX2) or 4.
+    public static let libxsmmVectorFloats = Int(ies_xsmm_vector_floats())
+
+    /// Floats per vector of an OpenBLAS kernel family's sgemm: 4 for the SSE families, 8 for
+    /// AVX and AVX2, 16 for AVX-512. A family not named here is taken to be as wide as the
+    /// CPU (16), so that a newer OpenBLAS is never second-guessed.
+    public static func vectorFloats(openBLASCore core: String) -> Int {
+        let sse: Set = [
+            "Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Opteron", "Opteron(SSE3)",
+            "Barcelona", "Bobcat", "Nano", "Katmai", "Coppermine", "Northwood", "Banias", "Athlon", "Generic",
+        ]
+        let avx: Set = ["Sandybridge", "Haswell", "Zen", "Bulldozer", "Piledriver", "Steamroller", "Excavator"]
+        return sse.contains(core) ? 4 : avx.contains(core) ? 8 : 16
+    }
+
+    /// Whether libxsmm runs the GEMMs it has kernels for (see the type's comment).
+    public static let usesLibxsmm = libxsmmVectorFloats > vectorFloats(openBLASCore: coreName)
 
     /// Runs `body` with OpenBLAS on `threads` threads, then back on one: for measuring
     /// OpenBLAS's own multi-threaded sgemm (benchmarks), never inside a model.
@@ -43,9 +85,31 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        if usesLibxsmm && alpha == 1
+            && libxsmmSGEMM(
+                transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        {
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// C[m,n] = op(A) * op(B) + beta * C, row-major, by a libxsmm kernel generated for this
+    /// shape (a transposed B is first copied to B^T in a per-thread scratch, as libxsmm 1.17
+    /// has no kernel that reads it transposed). Returns false, touching nothing, where libxsmm
+    /// has no kernel (beta other than 0 and 1 among them). `sgemm` calls it when `usesLibxsmm`;
+    /// tests and benchmarks call it on any machine.
+    @inline(__always)
+    public static func libxsmmSGEMM(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
+        ies_xsmm_sgemm(
+            transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), beta, c,
+            Int32(ldc)) != 0
     }
 
     /// Floats per fused multiply-add instruction of the widest kind this CPU runs
