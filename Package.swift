@@ -3,13 +3,45 @@
 // data-parallel trainer over MPI. See README.md and ARCHITECTURE.md.
 import PackageDescription
 
+import Foundation
+
+// MARK: - The CPU the Swift code is compiled for
+
+/// The x86-64 level our Swift code is compiled for: `IES_TARGET_CPU` in the environment of
+/// `swift build` (`x86-64`: any x86-64 CPU; `haswell`: AVX2, FMA, BMI2; `skylake-avx512`:
+/// AVX-512 as well), or by default the most the build machine's CPU has. Swift code compiled
+/// for baseline x86-64 runs its SIMD types on 4-float SSE registers; compiled for the CPU it
+/// uses 8 or 16 floats per instruction, with the same results bit for bit (Swift never fuses
+/// a multiply and an add by itself). The `CPUTarget` module stops a binary on a CPU that
+/// lacks the instructions, with a message, before any of this code runs.
+let targetCPU: String = {
+    let levels = ["x86-64", "haswell", "skylake-avx512"]
+    if let chosen = ProcessInfo.processInfo.environment["IES_TARGET_CPU"], !chosen.isEmpty {
+        guard levels.contains(chosen) else {
+            fatalError("IES_TARGET_CPU=\(chosen): expected one of \(levels.joined(separator: ", "))")
+        }
+        return chosen
+    }
+    #if arch(x86_64) && os(Linux)
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return "x86-64" }
+    let flags = Set(line.split(separator: " ").map(String.init))
+    let haswell: Set = ["avx2", "fma", "bmi1", "bmi2", "abm", "popcnt", "f16c", "movbe"]
+    let avx512: Set = ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"]
+    return flags.isSuperset(of: haswell.union(avx512)) ? "skylake-avx512" : flags.isSuperset(of: haswell) ? "haswell" : "x86-64"
+    #else
+    return "x86-64"  // Other architectures: the compiler's default for the platform.
+    #endif
+}()
+
 // MARK: - Shared settings
 
 /// Numeric code is only fast with optimization; `-Ounchecked` is not used so
 /// that array bounds stay checked outside the raw-pointer kernels.
 let swiftSettings: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
-]
+] + (targetCPU == "x86-64" ? [] : [.unsafeFlags(["-target-cpu", targetCPU])])
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 
@@ -55,7 +87,12 @@ let package = Package(
         // checksums, the run's identity, "the newest valid checkpoint". Below Training and Report.
         .target(name: "RunFormat", dependencies: ["DurableIO", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "SafeTensors", dependencies: ["DurableIO"], swiftSettings: swiftSettings),
-        .target(name: "NN", dependencies: ["CBLAS", "CXSMM"], swiftSettings: swiftSettings),
+        // C, compiled for any x86-64: which CPU the Swift code is for, and the check that this
+        // CPU has it, run before main.
+        .target(
+            name: "CPUTarget",
+            cSettings: targetCPU == "x86-64" ? [] : [.define("IES_TARGET_" + targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))]),
+        .target(name: "NN", dependencies: ["CBLAS", "CXSMM", "CPUTarget"], swiftSettings: swiftSettings),
         .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "Mastery", swiftSettings: swiftSettings),
         .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: swiftSettings),

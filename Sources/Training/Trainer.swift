@@ -332,7 +332,7 @@ public final class Trainer {
                 + (config.syncBatchNorm ? "sync-bn, " : "")
                 + (config.mastery.isEnabled ? "\(config.mastery), probe \(config.probe)" : "IES off (threshold 0)")
                 + ", run directory \(config.runDirectory)" + String(format: ", ready in %.2f s", startupSeconds))
-        reporter.say("GEMM: \(BLAS.identity)")
+        reporter.say("GEMM: \(BLAS.identity); code for \(CompiledTarget.cpu) CPUs")
         if coreShare.oversubscribed(threads: threads) {
             reporter.warn(
                 "\(coreShare.sharing) rank(s) x \(threads) thread(s) on this node exceed the \(coreShare.cpus) "

@@ -114,7 +114,7 @@ struct Bench: ParsableCommand {
                 format: "checkpoint cnn, all instances of %@ tracked: write %.3f s, read %.3f s (median)",
                 checkpointData, Benchmark.median(write), Benchmark.median(read)))
         }
-        print("GEMM: \(BLAS.identity); batch \(batchSize); median of \(repeats) runs of \(seconds) s")
+        print("GEMM: \(BLAS.identity); code for \(CompiledTarget.cpu) CPUs; batch \(batchSize); median of \(repeats) runs of \(seconds) s")
         var sgemm: [Int: Double] = [:]
         for t in threads {
             sgemm[t] = Benchmark.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, threads: t, repeats: repeats, seconds: seconds / 2)
@@ -169,9 +169,9 @@ extension Bench {
         let repeats = repeats ?? 3, seconds = seconds ?? 0.2
         let peak = Benchmark.fmaPeakGFLOPS(repeats: repeats, seconds: seconds)
         print(String(
-            format: "FMA peak %.1f GFLOP/s per thread (%ld-float FMAs in registers); GEMM %@; batch %ld; "
+            format: "FMA peak %.1f GFLOP/s per thread (%ld-float FMAs in registers); GEMM %@; code for %@; batch %ld; "
                 + "median of %ld runs of %.2f s",
-            peak, BLAS.fmaLanes, BLAS.kernelFamily, batchSize, repeats, seconds))
+            peak, BLAS.fmaLanes, BLAS.kernelFamily, CompiledTarget.cpu, batchSize, repeats, seconds))
         for t in threads {
             let sgemm = Benchmark.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, threads: t, repeats: repeats, seconds: seconds)
             print(String(

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Several builds of ies and PyTorch on the same training steps, interleaved in rounds on one
+# machine (issue 23: the CPU the Swift code is compiled for): mlp and cnn on 1x28x28,
+# resnet18 w16 on 1x28x28 and w64 on 3x32x32, 2 threads, batch 64; then 2 ranks x 1 thread
+# against 1 rank x 1 thread on a cnn epoch with the last build.
+# Usage: scripts/experiments/builds-vs-torch.sh OUT_DIR PEERS_DIR PYTHON ROUNDS NAME=IES [NAME=IES...]
+#   e.g. x86-64=/tmp/ies-x86-64 skylake-avx512=.build/release/ies (copies: rebuilds don't disturb)
+# Writes OUT_DIR/steps.txt and ranks.txt (about 3 minutes a round and build on 2 cores).
+set -uo pipefail
+[ $# -ge 5 ] || { sed -n 2,9p "$0"; exit 2; }
+out=$1 peers=$2 py=$3 rounds=$4; shift 4
+builds=("$@")
+export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
+mkdir -p "$out" && cd "$out" || exit 1
+log() { echo "== $(date +%T) $*"; }
+quick=(--tracker-instances 0 --checkpoint-data '' --repeats 3 --threads 2)
+{
+    for round in $(seq "$rounds"); do
+        for build in "${builds[@]}"; do
+            name=${build%%=*} ies=${build#*=}
+            log "$name mlp cnn $round"; "$ies" bench --models mlp cnn "${quick[@]}"
+            log "$name resnet18 w16 $round"; "$ies" bench --models resnet18 --width 16 "${quick[@]}"
+            log "$name resnet18 w64 $round"; "$ies" bench --models resnet18 --width 64 --input 3,32,32 --seconds 4 "${quick[@]}"
+        done
+        for model in mlp cnn; do log "torch $model $round"; "$py" "$peers/torch_bench.py" $model 2; done
+        log "torch resnet18 w16 $round"; "$py" "$peers/torch_bench.py" resnet18 2 1 28 28 10 16 64
+        log "torch resnet18 w64 $round"; "$py" "$peers/torch_bench.py" resnet18 2 3 32 32 10 64 64
+    done
+} > steps.txt 2>&1
+last=${builds[-1]#*=}
+{
+    epoch=(--model cnn --limit 20000 --test-limit 2000 --epochs 2 --ies-threshold 0 --no-progress --checkpoint-every 0)
+    samples() { tail -n 1 "$1/metrics.jsonl" | grep -o '"samples_per_second":[0-9.]*'; }
+    for round in $(seq "$rounds"); do
+        rm -rf one two
+        log "1 rank x 1 thread $round"; "$last" train "${epoch[@]}" --threads 1 --run-dir one > /dev/null; samples one
+        log "2 ranks x 1 thread $round"
+        mpirun --oversubscribe --bind-to none -np 2 "$last" train "${epoch[@]}" --threads 1 --run-dir two > /dev/null
+        samples two
+    done
+} > ranks.txt 2>&1
