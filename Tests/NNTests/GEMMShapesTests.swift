@@ -99,14 +99,17 @@ final class GEMMShapesTests: XCTestCase {
 
     /// libxsmm's kernels on their own, whether or not `BLAS` routes to them here, so that
     /// every machine the tests run on checks the code libxsmm generates for its CPU.
-    /// libxsmm must have a kernel for every shape (beta is 0 or 1 in all of them).
+    /// Where libxsmm generates AVX or wider code, it must have a kernel for every shape (beta
+    /// is 0 or 1 in all of them); on an SSE-only CPU it may decline (and never runs there).
     func testLibxsmmAgreesWithAFloat64ReferenceAtEveryModelShape() throws {
         let (computed, worst) = try checkEveryShape({ shape, a, b, c in
             BLAS.libxsmmSGEMM(
                 transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
                 a: a, lda: shape.lda, b: b, ldb: shape.ldb, beta: shape.beta, c: c, ldc: shape.ldc)
         }, label: "libxsmm \(BLAS.libxsmmTarget)")
-        XCTAssertEqual(computed, try shapes().count, "libxsmm \(BLAS.libxsmmTarget) declined some model shapes")
+        if BLAS.libxsmmVectorFloats >= 8 {
+            XCTAssertEqual(computed, try shapes().count, "libxsmm \(BLAS.libxsmmTarget) declined some model shapes")
+        }
         print("GEMM shapes: \(computed) checked with libxsmm \(BLAS.libxsmmVersion) \(BLAS.libxsmmTarget); worst relative error \(worst)")
     }
 
