@@ -2,11 +2,12 @@
 # Installs what `ies` needs on Debian/Ubuntu: OpenMPI, OpenBLAS, libxsmm, zlib, OpenSSL (SHA-256), pkg-config,
 # the Fashion-MNIST dataset, and for the tests: the Python safetensors reader, numpy and Pillow
 # (scripts/images-to-npy.py and imagenet-batches-to-npy.py), headless Chromium
-# (renders `ies report` pages) and the Python tensorboard package (reads the event files back).
+# (renders `ies report` pages), the Python tensorboard package (reads the event files back) and
+# qemu-user (runs the build on an emulated lower CPU to check it refuses).
 # Safe to run again; uses sudo when not root.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libxsmm-dev zlib1g-dev libssl-dev pkg-config dataset-fashion-mnist chromium iproute2)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libxsmm-dev zlib1g-dev libssl-dev pkg-config dataset-fashion-mnist chromium iproute2 qemu-user)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
