@@ -11,6 +11,7 @@ set -uo pipefail
 out=$1 peers=$2 py=$3 rounds=$4; shift 4
 builds=("$@")
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
+here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out" && cd "$out" || exit 1
 log() { echo "== $(date +%T) $*"; }
 quick=(--tracker-instances 0 --checkpoint-data '' --repeats 3 --threads 2)
@@ -28,14 +29,4 @@ quick=(--tracker-instances 0 --checkpoint-data '' --repeats 3 --threads 2)
     done
 } > steps.txt 2>&1
 last=${builds[-1]#*=}
-{
-    epoch=(--model cnn --limit 20000 --test-limit 2000 --epochs 2 --ies-threshold 0 --no-progress --checkpoint-every 0)
-    samples() { tail -n 1 "$1/metrics.jsonl" | grep -o '"samples_per_second":[0-9.]*'; }
-    for round in $(seq "$rounds"); do
-        rm -rf one two
-        log "1 rank x 1 thread $round"; "$last" train "${epoch[@]}" --threads 1 --run-dir one > /dev/null; samples one
-        log "2 ranks x 1 thread $round"
-        mpirun --oversubscribe --bind-to none -np 2 "$last" train "${epoch[@]}" --threads 1 --run-dir two > /dev/null
-        samples two
-    done
-} > ranks.txt 2>&1
+"$here/cnn-ranks.sh" "$last" "$rounds" > ranks.txt 2>&1

@@ -9,6 +9,7 @@ set -uo pipefail
 [ $# -ge 5 ] || { sed -n 2,7p "$0"; exit 2; }
 out=$1 before=$2 after=$3 peers=$4 py=$5 rounds=${6:-4}
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
+here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out" && cd "$out" || exit 1
 log() { echo "== $(date +%T) $*"; }
 quick=(--tracker-instances 0 --checkpoint-data '')
@@ -28,14 +29,4 @@ quick=(--tracker-instances 0 --checkpoint-data '')
     log "after mlp layers"; "$after" bench --layers mlp --threads 2
     log "before mlp layers"; "$before" bench --layers mlp --threads 2
 } > layers.txt 2>&1
-{
-    epoch=(--model cnn --limit 20000 --test-limit 2000 --epochs 2 --ies-threshold 0 --no-progress --checkpoint-every 0)
-    samples() { tail -n 1 "$1/metrics.jsonl" | grep -o '"samples_per_second":[0-9.]*'; }
-    for round in $(seq "$rounds"); do
-        rm -rf one two
-        log "1 rank x 1 thread $round"; "$after" train "${epoch[@]}" --threads 1 --run-dir one > /dev/null; samples one
-        log "2 ranks x 1 thread $round"
-        mpirun --oversubscribe --bind-to none -np 2 "$after" train "${epoch[@]}" --threads 1 --run-dir two > /dev/null
-        samples two
-    done
-} > ranks.txt 2>&1
+"$here/cnn-ranks.sh" "$after" "$rounds" > ranks.txt 2>&1
