@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Several builds of ies and PyTorch on the same training steps, interleaved in rounds on one
-# machine (issue 23: the CPU the Swift code is compiled for): mlp and cnn on 1x28x28,
-# resnet18 w16 on 1x28x28 and w64 on 3x32x32, 2 threads, batch 64; then 2 ranks x 1 thread
+# machine (issue 23): mlp and cnn on 1x28x28 (1 and 2 threads), resnet18 w16 on 1x28x28 and
+# w64 on 3x32x32 (2 threads), batch 64, PyTorch on 2 threads; then 2 ranks x 1 thread
 # against 1 rank x 1 thread on a cnn epoch with the last build.
 # Usage: scripts/experiments/builds-vs-torch.sh OUT_DIR PEERS_DIR PYTHON ROUNDS NAME=IES [NAME=IES...]
 #   e.g. x86-64=/tmp/ies-x86-64 skylake-avx512=.build/release/ies (copies: rebuilds don't disturb)
@@ -14,14 +14,14 @@ export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROO
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out" && cd "$out" || exit 1
 log() { echo "== $(date +%T) $*"; }
-quick=(--tracker-instances 0 --checkpoint-data '' --repeats 3 --threads 2)
+quick=(--tracker-instances 0 --checkpoint-data '' --repeats 3)
 {
     for round in $(seq "$rounds"); do
         for build in "${builds[@]}"; do
             name=${build%%=*} ies=${build#*=}
-            log "$name mlp cnn $round"; "$ies" bench --models mlp cnn "${quick[@]}"
-            log "$name resnet18 w16 $round"; "$ies" bench --models resnet18 --width 16 "${quick[@]}"
-            log "$name resnet18 w64 $round"; "$ies" bench --models resnet18 --width 64 --input 3,32,32 --seconds 4 "${quick[@]}"
+            log "$name mlp cnn $round"; "$ies" bench --models mlp cnn --threads 1 2 "${quick[@]}"
+            log "$name resnet18 w16 $round"; "$ies" bench --models resnet18 --width 16 --threads 2 "${quick[@]}"
+            log "$name resnet18 w64 $round"; "$ies" bench --models resnet18 --width 64 --input 3,32,32 --threads 2 --seconds 4 "${quick[@]}"
         done
         for model in mlp cnn; do log "torch $model $round"; "$py" "$peers/torch_bench.py" $model 2; done
         log "torch resnet18 w16 $round"; "$py" "$peers/torch_bench.py" resnet18 2 1 28 28 10 16 64
