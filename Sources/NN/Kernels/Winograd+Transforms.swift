@@ -14,17 +14,43 @@ extension WinogradPass {
 
     /// V[xi][c][k tilesWide + tw] = (B^T d B)[xi] for the tile (th, tw) of the k-th row of
     /// `rows`, input channel c.
+    ///
+    /// Two sets of row buffers take turns: the rows of B^T d of one tile row are written
+    /// while the columns of the previous one are read, so that the loads never wait for
+    /// stores just made (a load that spans two recent stores, or a store and older data, as
+    /// every load here does with the padding column in front, cannot take its data from
+    /// them and waits until they reach the cache).
     func inputTransform(
         _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
         let (w, p) = (width, padding)
-        let r0 = buffers, r1 = buffers + rowFloats, r2 = buffers + 2 * rowFloats, r3 = buffers + 3 * rowFloats
+        let second = buffers + secondRowSet
+        @inline(__always) func sets(_ s: Int) -> UnsafeMutablePointer<Float> { s == 0 ? buffers : second }
         let zero = buffers + 6 * rowFloats
         // Padding columns stay zero: only [p, p + W) of the transformed rows is written below.
-        buffers.update(repeating: 0, count: 4 * rowFloats)
+        sets(0).update(repeating: 0, count: 4 * rowFloats)
+        sets(1).update(repeating: 0, count: 4 * rowFloats)
         zero.update(repeating: 0, count: rowFloats)
         let xiStride = inputPlane
+        // Row a of B^T d times B, from the set `t`: columns 2 tw .. 2 tw + 3 of 8 tiles, then
+        // d0 - d2, d1 + d2, d2 - d1, d1 - d3 into V[4 a + b] at `out`.
+        @inline(__always) func columns(_ t: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+            for chunk in 0..<chunks {
+                for a in 0..<4 {
+                    let tw0 = 8 * chunk, row = t + a * rowFloats
+                    let low = load16(row + 2 * tw0), high = load16(row + 2 * tw0 + 2)
+                    let d0 = low.evenHalf, d1 = low.oddHalf, d2 = high.evenHalf, d3 = high.oddHalf
+                    let o = out + 4 * a * xiStride + tw0
+                    store8(d0 - d2, o)
+                    store8(d1 + d2, o + xiStride)
+                    store8(d2 - d1, o + 2 * xiStride)
+                    store8(d1 - d3, o + 3 * xiStride)
+                }
+            }
+        }
+        var previous: (set: Int, out: UnsafeMutablePointer<Float>)?
+        var set = 0
         for c in 0..<inChannels {
             for (k, r) in rows.enumerated() {
                 let (plane, top) = patchRows(input, channel: c, tileRow: r)
@@ -33,51 +59,58 @@ extension WinogradPass {
                     return ih >= 0 && ih < height ? plane + ih * w : UnsafePointer(zero)
                 }
                 // Rows of B^T d: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
-                WinogradPass.combineRows(row(0), row(1), row(2), row(3), r0 + p, r1 + p, r2 + p, r3 + p, count: w)
-                let out = v + c * tileStride + k * tilesWide
-                // Row a of B^T d times B: columns 2 tw .. 2 tw + 3 of 8 tiles, then d0 - d2,
-                // d1 + d2, d2 - d1, d1 - d3 into V[4 a + b].
-                @inline(__always) func columns(_ a: Int, _ t: UnsafePointer<Float>, _ tw0: Int) {
-                    let low = load16(t + 2 * tw0), high = load16(t + 2 * tw0 + 2)
-                    let d0 = low.evenHalf, d1 = low.oddHalf, d2 = high.evenHalf, d3 = high.oddHalf
-                    let o = out + 4 * a * xiStride + tw0
-                    store8(d0 - d2, o)
-                    store8(d1 + d2, o + xiStride)
-                    store8(d2 - d1, o + 2 * xiStride)
-                    store8(d1 - d3, o + 3 * xiStride)
-                }
-                for chunk in 0..<chunks {
-                    columns(0, r0, 8 * chunk)
-                    columns(1, r1, 8 * chunk)
-                    columns(2, r2, 8 * chunk)
-                    columns(3, r3, 8 * chunk)
-                }
+                let t = sets(set) + p
+                WinogradPass.combineRows(
+                    row(0), row(1), row(2), row(3), t, t + rowFloats, t + 2 * rowFloats, t + 3 * rowFloats, count: w)
+                if let previous { columns(sets(previous.set), previous.out) }
+                previous = (set, v + c * tileStride + k * tilesWide)
+                set = 1 - set
             }
         }
+        if let previous { columns(sets(previous.set), previous.out) }
     }
 
-    /// t0 = a - c, t1 = b + c, t2 = c - b, t3 = b - d over `count` floats.
+    /// t0 = a - c, t1 = b + c, t2 = c - b, t3 = b - d over `count` floats, in vectors only
+    /// (down to 4 floats): the tail is one more vector ending at `count`, which recomputes a
+    /// few floats with the same values. Scalar stores there would make the 16-float loads
+    /// of the columns that follow wait for each of them.
     @inline(__always)
     private static func combineRows(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
         _ t0: UnsafeMutablePointer<Float>, _ t1: UnsafeMutablePointer<Float>, _ t2: UnsafeMutablePointer<Float>,
         _ t3: UnsafeMutablePointer<Float>, count: Int
     ) {
-        var i = 0
-        while i + 16 <= count {
-            let va = load16(a + i), vb = load16(b + i), vc = load16(c + i), vd = load16(d + i)
-            store16(va - vc, t0 + i)
-            store16(vb + vc, t1 + i)
-            store16(vc - vb, t2 + i)
-            store16(vb - vd, t3 + i)
-            i += 16
+        @inline(__always) func combine<V: SIMD>(_: V.Type, at i: Int) where V.Scalar == Float {
+            @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p + i).loadUnaligned(as: V.self) }
+            @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+                UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
+            }
+            let va = load(a), vb = load(b), vc = load(c), vd = load(d)
+            store(va - vc, t0)
+            store(vb + vc, t1)
+            store(vc - vb, t2)
+            store(vb - vd, t3)
         }
-        while i < count {
-            t0[i] = a[i] - c[i]
-            t1[i] = b[i] + c[i]
-            t2[i] = c[i] - b[i]
-            t3[i] = b[i] - d[i]
-            i += 1
+        if count >= 16 {
+            var i = 0
+            while i + 16 <= count {
+                combine(SIMD16<Float>.self, at: i)
+                i += 16
+            }
+            if i < count { combine(SIMD16<Float>.self, at: count - 16) }
+        } else if count >= 8 {
+            combine(SIMD8<Float>.self, at: 0)
+            if count > 8 { combine(SIMD8<Float>.self, at: count - 8) }
+        } else if count >= 4 {
+            combine(SIMD4<Float>.self, at: 0)
+            if count > 4 { combine(SIMD4<Float>.self, at: count - 4) }
+        } else {
+            for i in 0..<count {
+                t0[i] = a[i] - c[i]
+                t1[i] = b[i] + c[i]
+                t2[i] = c[i] - b[i]
+                t3[i] = b[i] - d[i]
+            }
         }
     }
 
@@ -188,12 +221,13 @@ private func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD16<Float> {
     SIMD16(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
 }
 
-/// Stores the first `count` floats of `v` (all 16 with one store when they fit).
+/// Stores the first `count` floats of `v` (all 16 with one store when they fit, else in
+/// pieces of 8, 4 and single floats).
 @inline(__always)
 private func writeRow(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
     if count >= 16 {
         store16(v, p)
     } else {
-        for i in 0..<count { p[i] = v[i] }
+        writeRow16(v, p, count: count)
     }
 }

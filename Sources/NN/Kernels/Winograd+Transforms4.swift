@@ -316,8 +316,9 @@ private func writeRow32(_ v: SIMD32<Float>, _ p: UnsafeMutablePointer<Float>, co
     }
 }
 
+/// Stores the first `count` floats of `v` in pieces of 8, 4 and single floats.
 @inline(__always)
-private func writeRow16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+func writeRow16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
     if count >= 8 {
         store8(v.lowHalf, p)
         writeRow8(v.highHalf, p + 8, count: count - 8)

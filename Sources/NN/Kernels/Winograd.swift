@@ -107,8 +107,12 @@ struct WinogradPass {
     /// Floats of U or dU.
     var weightFloats: Int { positions * weightPlane }
     var outputBlockFloats: Int { positions * outputPlane }
-    /// Floats of the row buffers: alpha transformed rows, m gradient rows, one zero row.
-    var rowBufferFloats: Int { (alpha + tile + 1) * rowFloats }
+    /// Floats of the row buffers: alpha transformed rows, m gradient rows, one zero row;
+    /// for F(2x2) then a second set of alpha transformed rows (`inputTransform` uses both
+    /// sets in turn; the same for F(4x4), tried, was no faster: its layers have many channels).
+    var rowBufferFloats: Int { (tile == 2 ? 2 * alpha + tile + 1 : alpha + tile + 1) * rowFloats }
+    /// Where the second set of transformed rows begins in the row buffers (F(2x2)).
+    var secondRowSet: Int { (alpha + tile + 1) * rowFloats }
 
     // MARK: Weights
 
