@@ -16,10 +16,10 @@ extension WinogradPass {
     /// `rows`, input channel c.
     ///
     /// Two sets of row buffers take turns: the rows of B^T d of one tile row are written
-    /// while the columns of the previous one are read, so that the loads never wait for
-    /// stores just made (a load that spans two recent stores, or a store and older data, as
-    /// every load here does with the padding column in front, cannot take its data from
-    /// them and waits until they reach the cache).
+    /// while the columns of the previous one are read, so that no load follows the stores
+    /// it reads at once. A load that spans two recent stores, or a recent store and older
+    /// data (with padding 1 every load here starts one float before the stored row), cannot
+    /// take its data from the stores and waits until they reach the cache.
     func inputTransform(
         _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
