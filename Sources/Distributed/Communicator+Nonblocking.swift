@@ -51,25 +51,29 @@ extension Communicator {
 
     /// Starts combining `buffer` over all ranks in place; the buffer must stay untouched
     /// until `wait` returns. Every rank starts the same reductions in the same order.
+    /// `background`: the progress thread moves it meanwhile (else only `test` and `wait` do,
+    /// for a reduction waited on at once: no thread then competes with compute for a core).
     public func startAllreduce<T: ReductionElement>(
-        _ buffer: UnsafeMutableBufferPointer<T>, _ operation: ReductionOperation
+        _ buffer: UnsafeMutableBufferPointer<T>, _ operation: ReductionOperation, background: Bool = true
     ) throws -> PendingReduction {
         try startReduction(
             UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, type: T.reductionType.mpiDatatype,
-            op: { operation.mpiOp })
+            op: { operation.mpiOp }, background: background)
     }
 
     /// Starts summing 16-bit values (`format`) over all ranks in place: each addition is done
     /// in Float32 and rounded back (an MPI user-defined operation).
-    public func startSum(_ buffer: UnsafeMutableBufferPointer<UInt16>, format: HalfPrecision) throws -> PendingReduction {
+    public func startSum(
+        _ buffer: UnsafeMutableBufferPointer<UInt16>, format: HalfPrecision, background: Bool = true
+    ) throws -> PendingReduction {
         try startReduction(
             UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, type: cmpi_uint16(),
-            op: { try self.halfSum(format) })
+            op: { try self.halfSum(format) }, background: background)
     }
 
-    /// Starts an in-place MPI_Iallreduce and hands it to the progress thread.
+    /// Starts an in-place MPI_Iallreduce and, with `background`, hands it to the progress thread.
     func startReduction(
-        _ base: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype?, op: () throws -> MPI_Op?
+        _ base: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype?, op: () throws -> MPI_Op?, background: Bool
     ) throws -> PendingReduction {
         let call = "MPI_Iallreduce"
         return try locked(call) {
@@ -80,6 +84,7 @@ extension Communicator {
             var request: MPI_Request? = cmpi_request_null()
             try check(MPI_Iallreduce(cmpi_in_place(), base ?? Self.emptyBuffer, n, type, operation, comm, &request), call)
             let pending = PendingReduction(request: request, done: false)
+            guard background else { return pending }
             ensureProgressThread()
             progressSignal.lock()
             inFlight.append(pending)

@@ -145,9 +145,11 @@ public final class Communicator: @unchecked Sendable {
             guard let comm else { return }
             let data = UnsafeMutableRawPointer(buffer.baseAddress) ?? Self.emptyBuffer
             let (type, op) = (T.reductionType.mpiDatatype, operation.mpiOp)
-            try perform(
-                call, blocking: { MPI_Allreduce(cmpi_in_place(), data, n, type, op, comm) },
-                start: { MPI_Iallreduce(cmpi_in_place(), data, n, type, op, comm, $0) })
+            // Always the non-blocking call, watchdog or not: libnbc's algorithm (see
+            // `NonblockingAllreduceAlgorithm`) is then the only one that sums, so on 3 or more
+            // ranks `--stall-timeout` cannot change the rounding of a sum (the blocking
+            // MPI_Allreduce of coll/tuned adds in another order).
+            try complete(call, start: { MPI_Iallreduce(cmpi_in_place(), data, n, type, op, comm, $0) })
         }
     }
 
@@ -279,9 +281,19 @@ public final class Communicator: @unchecked Sendable {
     func perform(
         _ call: String, peer: Int? = nil, blocking: () -> Int32, start: (UnsafeMutablePointer<MPI_Request?>) -> Int32
     ) throws {
-        guard let watchdog else { return try check(blocking(), call) }
-        if peer == nil { watchdog.arrive() }
+        guard watchdog != nil else { return try check(blocking(), call) }
+        try complete(call, peer: peer, start: start)
+    }
+
+    /// Starts the non-blocking operation `start` and waits for it: with the watchdog's
+    /// deadline when it is on, else in `MPI_Wait`.
+    func complete(_ call: String, peer: Int? = nil, start: (UnsafeMutablePointer<MPI_Request?>) -> Int32) throws {
         var request: MPI_Request? = cmpi_request_null()
+        guard let watchdog else {
+            try check(start(&request), call)
+            return try check(MPI_Wait(&request, cmpi_status_ignore()), call)
+        }
+        if peer == nil { watchdog.arrive() }
         try check(start(&request), call)
         try watchdog.wait(call: call, peer: peer) {
             var done: Int32 = 0

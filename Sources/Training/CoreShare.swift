@@ -11,6 +11,8 @@ public struct CoreShare: Equatable, Sendable {
     public let cpus: Int
     /// The most ranks of this node that may run on one of those CPUs (this one included).
     public let sharing: Int
+    /// Ranks on this rank's node (host), this one included.
+    public let nodeRanks: Int
 
     /// The default thread count: this rank's share of its CPUs, at least 1.
     public var threads: Int { max(1, cpus / max(1, sharing)) }
@@ -20,6 +22,7 @@ public struct CoreShare: Equatable, Sendable {
     public init(mine: [Int], node: [[Int]]) {
         let sets = node.map(Set.init)
         cpus = max(1, mine.count)
+        nodeRanks = max(1, node.count)
         sharing = max(1, mine.map { cpu in sets.filter { $0.contains(cpu) }.count }.max() ?? 1)
     }
 

@@ -16,7 +16,11 @@ import NN
 ///
 /// With `compression`, every bucket but the last (which carries the exact counts) travels
 /// as 16-bit values (half the bytes) and is decoded back after the reduction; without
-/// `overlap`, the buckets all start after backward.
+/// `overlap`, the same buckets all start after backward and are waited on at once (no
+/// progress thread). On 3 or more ranks MPI's algorithms add an element's terms in an
+/// order that depends on where the element falls in the reduced range, so every
+/// multi-rank step reduces through these same buckets, overlapped or not: `--overlap`
+/// never changes a result (the bucket size does, on 3 or more ranks).
 final class GradientBuckets {
     private struct Bucket {
         /// Floats of the step buffer it reduces.
@@ -33,7 +37,8 @@ final class GradientBuckets {
     /// For each layer with parameters: (bucket, floats) pairs it completes.
     private var contributions: [ObjectIdentifier: [(bucket: Int, floats: Int)]] = [:]
     private var nextToStart = 0
-    private let overlap: Bool
+    /// Whether buckets start during backward (else all after it).
+    let overlap: Bool
     private let compression: HalfPrecision?
     /// 16-bit copies of the gradients, for compressed buckets (index = gradient offset).
     private let staging: UnsafeMutableBufferPointer<UInt16>
@@ -123,10 +128,10 @@ final class GradientBuckets {
             let gradients = range.lowerBound - buffer.gradientOffset
             let half = UnsafeMutableBufferPointer(rebasing: staging[gradients..<(gradients + range.count)])
             compression.encode(UnsafeBufferPointer(rebasing: buffer.all[range]), into: half)
-            buckets[index].started = try communicator.startSum(half, format: compression)
+            buckets[index].started = try communicator.startSum(half, format: compression, background: overlap)
         } else {
             buckets[index].started = try communicator.startAllreduce(
-                UnsafeMutableBufferPointer(rebasing: buffer.all[range]), .sum)
+                UnsafeMutableBufferPointer(rebasing: buffer.all[range]), .sum, background: overlap)
         }
         nextToStart = index + 1
     }

@@ -213,10 +213,13 @@ extension Setting {
             + "process, a dead link), naming the ranks and hosts that did not arrive; 0 waits forever.")
     public static let overlap = Setting(
         \.overlap, key: "overlap", name: "overlap", resume: .mayChange,
-        help: "Under mpirun: reduce gradients in buckets while backward runs (on), or in one allreduce after it (off).")
+        default: .text("on when the ranks span several hosts, off when they all share one"),
+        help: "Under mpirun: reduce the gradient buckets while backward runs (on) or after it (off); the same "
+            + "result either way.")
     public static let bucketMb = Setting(
-        \.bucketMegabytes, key: "bucket_mb", name: "bucket-mb", resume: .mayChange,
-        help: "Size of a gradient bucket for --overlap, in MiB.")
+        \.bucketMegabytes, key: "bucket_mb", name: "bucket-mb",
+        help: "Size of a gradient bucket, in MiB. On 3 or more ranks it decides how the gradient sums round "
+            + "(MPI adds in an order that depends on an element's place in its bucket), so a resumed run keeps it.")
     public static let allreduceDtype = Setting(
         \.allreduceFormat, key: "allreduce_dtype", name: "allreduce-dtype", default: .text("fp32"),
         help: "Under mpirun: send gradients as bf16 or fp16 (half the bytes of fp32; each sum is rounded to that "

@@ -31,7 +31,7 @@ public final class Trainer {
     public let tracker: MasteryTracker
     let evaluator: Evaluator
     let modelFile: ModelFile
-    /// Gradient buckets reduced during backward (nil: one allreduce after backward).
+    /// The gradient buckets every multi-rank step reduces through (nil on one rank).
     let buckets: GradientBuckets?
     let hooks: TrainerHooks
     /// This rank's CPUs and how many ranks of its node share them (default threads, warning).
@@ -138,10 +138,12 @@ public final class Trainer {
         }
         evaluator = Evaluator(
             model: model, normalization: data.normalization, batchSize: config.effectiveEvaluationBatchSize)
-        buckets = (config.overlap || config.allreduceFormat != nil) && communicator.size > 1
+        // All ranks on one host reduce by copying memory, which takes a CPU from compute: after backward then.
+        let overlap = config.overlap ?? (coreShare.nodeRanks < communicator.size)
+        buckets = communicator.size > 1
             ? GradientBuckets(
                 model: model, buffer: step.buffer, capacity: max(1, Int(config.bucketMegabytes * 1_048_576 / 4)),
-                communicator: communicator, overlap: config.overlap, compression: config.allreduceFormat)
+                communicator: communicator, overlap: overlap, compression: config.allreduceFormat)
             : nil
         modelFile = ModelFile(
             preset: config.model, stageWidth: config.width, channels: train.channels, height: train.height,
@@ -333,6 +335,13 @@ public final class Trainer {
                 + (config.mastery.isEnabled ? "\(config.mastery), probe \(config.probe)" : "IES off (threshold 0)")
                 + ", run directory \(config.runDirectory)" + String(format: ", ready in %.2f s", startupSeconds))
         reporter.say("GEMM: \(BLAS.identity); code for \(CompiledTarget.cpu) CPUs")
+        if let buckets {
+            reporter.say(
+                "gradients: \(buckets.count) bucket(s) of \(Setting.text(config.bucketMegabytes)!) MiB"
+                    + (config.allreduceFormat.map { " as \($0.rawValue)" } ?? "") + ", reduced "
+                    + (buckets.overlap ? "during backward" : "after backward")
+                    + (config.overlap != nil ? "" : buckets.overlap ? " (ranks on several hosts)" : " (all ranks on one host)"))
+        }
         if coreShare.oversubscribed(threads: threads) {
             reporter.warn(
                 "\(coreShare.sharing) rank(s) x \(threads) thread(s) on this node exceed the \(coreShare.cpus) "

@@ -89,8 +89,10 @@ public struct TrainingConfig: Sendable, Equatable, Codable {
     public var rebalanceTolerance: Double = 0.05
     /// End the job when a rank waits longer than this for the others (seconds; 0: wait forever).
     public var stallTimeout: Double = 300
-    /// Reduce gradients in buckets while backward runs (else one allreduce after backward).
-    public var overlap: Bool = true
+    /// Reduce the gradient buckets while backward runs (true) or after it (false); nil: while
+    /// it runs when the ranks span several hosts, after it when they all share one (their
+    /// reductions are memory copies then, which need a CPU that compute is using).
+    public var overlap: Bool? = nil
     /// Size of a gradient bucket, in MiB of Float32 gradients.
     public var bucketMegabytes: Double = 1
     /// Send gradients as 16-bit values (half the bytes; each sum rounded); nil: Float32, exact.

@@ -4,7 +4,7 @@ import RunFormat
 import Training
 import XCTest
 
-/// Scaling out: gradient buckets reduced during backward give the fused allreduce's result;
+/// Scaling out: gradient buckets reduced during backward give the result of reducing them after it;
 /// a per-rank batch sets the global batch and the learning rate; such runs resume exactly.
 final class ScalingTests: RunDirectoryTestCase {
     private func train(ranks: Int, _ arguments: [String]) throws -> (run: String, metrics: [EpochMetrics]) {
@@ -25,6 +25,18 @@ final class ScalingTests: RunDirectoryTestCase {
             let (bucketed, metrics) = try train(ranks: 2, common + ["--overlap", "on"])
             XCTAssertEqual(try model(bucketed), try model(fused), "\(preset[1]): buckets and fused allreduce differ")
             XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree))
+        }
+    }
+
+    /// Three ranks, where MPI's sums round by an element's place in the reduced range: the
+    /// overlap and the stall watchdog (blocking or non-blocking waits) leave the model bit for
+    /// bit the same (they used to change it through the algorithm that summed).
+    func testOverlapAndWatchdogDoNotChangeThreeRanksResult() throws {
+        let common = ["--model", "cnn", "--limit", "1536", "--test-limit", "256", "--epochs", "1", "--seed", "5"]
+        let (reference, _) = try train(ranks: 3, common + ["--overlap", "on"])
+        for variant in [["--overlap", "off"], ["--overlap", "off", "--stall-timeout", "0"], ["--stall-timeout", "0"]] {
+            let (run, _) = try train(ranks: 3, common + variant)
+            XCTAssertEqual(try model(run), try model(reference), "\(variant) changed the result")
         }
     }
 

@@ -210,6 +210,7 @@ final class SettingsTableTests: XCTestCase {
         config.allreduceFormat = .bfloat16
         config.tensorboardDirectory = "tb"
         config.probe = .spaced(maxInterval: 4)
+        config.overlap = true
         return config
     }()
 
@@ -280,7 +281,6 @@ final class SettingsTableTests: XCTestCase {
           "momentum" : 0.9,
           "npy_layout" : "auto",
           "optimizer" : "sgd",
-          "overlap" : true,
           "probe" : "every",
           "progress" : true,
           "rebalance" : true,
