@@ -14,8 +14,10 @@ import NN
 /// starts them all at the end). Each element is summed exactly as by one allreduce of the
 /// whole buffer: with two ranks the results are bit-identical.
 ///
-/// With `compression`, every bucket but the last (which carries the exact counts) travels
-/// as 16-bit values (half the bytes) and is decoded back after the reduction; without
+/// With `compression`, every gradient travels as 16-bit values (half the bytes) and is
+/// decoded back after the reduction, while the statistics and the tail travel exact, in a
+/// last bucket of their own (once they shared the first layers' bucket, which left those
+/// gradients, and a model with one bucket, uncompressed); without
 /// `overlap`, the same buckets all start after backward and are waited on at once (no
 /// progress thread). On 3 or more ranks MPI's algorithms add an element's terms in an
 /// order that depends on where the element falls in the reduced range, so every
@@ -43,7 +45,8 @@ final class GradientBuckets {
     /// 16-bit copies of the gradients, for compressed buckets (index = gradient offset).
     private let staging: UnsafeMutableBufferPointer<UInt16>
 
-    var count: Int { buckets.count }
+    /// Buckets holding gradients (with compression, all but the exact last one).
+    var gradientBucketCount: Int { compression == nil ? buckets.count : buckets.count - 1 }
 
     init(
         model: Model, buffer: StepBuffer, capacity: Int, communicator: Communicator, overlap: Bool = true,
@@ -67,10 +70,13 @@ final class GradientBuckets {
         }
         var upper = model.parameters.count
         for lower in bounds + [0] {
-            let start = lower == 0 ? 0 : base + lower  // the first layers' bucket carries statistics and tail
+            // Uncompressed, the first layers' bucket also carries the statistics and the tail.
+            let start = lower == 0 && compression == nil ? 0 : base + lower
             buckets.append(Bucket(range: start..<(base + upper), pending: upper - lower, started: nil))
             upper = lower
         }
+        // Compressed, they travel exact in a last bucket of their own: every gradient is compressed.
+        if compression != nil { buckets.append(Bucket(range: 0..<base, pending: 0, started: nil)) }
         initialPending = buckets.map(\.pending)
         let lowers = buckets.map { $0.range.lowerBound == 0 ? 0 : $0.range.lowerBound - base }
         for (layer, range) in model.parameterRanges {

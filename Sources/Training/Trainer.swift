@@ -337,8 +337,8 @@ public final class Trainer {
         reporter.say("GEMM: \(BLAS.identity); code for \(CompiledTarget.cpu) CPUs")
         if let buckets {
             reporter.say(
-                "gradients: \(buckets.count) bucket(s) of \(Setting.text(config.bucketMegabytes)!) MiB"
-                    + (config.allreduceFormat.map { " as \($0.rawValue)" } ?? "") + ", reduced "
+                "gradients: \(buckets.gradientBucketCount) bucket(s) of \(Setting.text(config.bucketMegabytes)!) MiB"
+                    + (config.allreduceFormat.map { " as \($0.rawValue) (counts and statistics exact)" } ?? "") + ", reduced "
                     + (buckets.overlap ? "during backward" : "after backward")
                     + (config.overlap != nil ? "" : buckets.overlap ? " (ranks on several hosts)" : " (all ranks on one host)"))
         }

@@ -78,8 +78,15 @@ final class ScalingTests: RunDirectoryTestCase {
             let (run, metrics) = try train(ranks: 2, common + ["--allreduce-dtype", format])
             XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree), format)
             XCTAssertNotEqual(try model(run), try model(exact), "\(format): no effect on the gradients")
-            XCTAssertEqual(metrics.last!.testAccuracy, reference.last!.testAccuracy, accuracy: 0.03, format)
+            // Learns as well: the epoch's mean training loss within 5% of the exact run's (the
+            // test accuracy after two short epochs moves by 3 points from seed to seed).
+            XCTAssertEqual(metrics.last!.trainLoss, reference.last!.trainLoss, accuracy: 0.05 * reference.last!.trainLoss, format)
+            XCTAssertGreaterThan(metrics.last!.testAccuracy, 0.7, format)
         }
+        // The mlp's gradients fit one bucket of the default size: compressed too (they used to
+        // share the exact bucket of the counts and go uncompressed).
+        let (oneBucket, _) = try train(ranks: 2, Array(common.dropLast(2)) + ["--allreduce-dtype", "bf16"])
+        XCTAssertNotEqual(try model(oneBucket), try model(exact), "bf16 with one bucket: no effect on the gradients")
     }
 
     func testHalfPrecisionRoundTrip() {
