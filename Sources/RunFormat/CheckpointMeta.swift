@@ -38,6 +38,8 @@ public struct CheckpointMeta<Config: Codable & Sendable & Equatable>: Codable, S
     public var runID: String? = nil
     /// The GEMM library and kernels that computed it (`BLAS.identity`); nil before it was recorded.
     public var gemm: String? = nil
+    /// Compute threads per rank (rank 0's) that computed it; nil before it was recorded.
+    public var computeThreads: Int? = nil
 
     public init(
         epoch: Int, worldSize: Int, config: Config, dataset: DatasetFingerprint, mastered: Int, masteredPerRank: [Int],
@@ -63,7 +65,7 @@ public struct CheckpointMeta<Config: Codable & Sendable & Equatable>: Codable, S
         case format, epoch, worldSize = "world_size", config, dataset, files, mastered
         case masteredPerRank = "mastered_per_rank", trainedSoFar = "trained_so_far"
         case bestTestAccuracy = "best_test_accuracy", bestEpoch = "best_epoch", created, metrics
-        case partialPass = "partial_pass", runID = "run_id", gemm
+        case partialPass = "partial_pass", runID = "run_id", gemm, computeThreads = "compute_threads"
     }
 
     public func encoded() throws -> [UInt8] {

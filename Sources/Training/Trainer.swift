@@ -342,6 +342,18 @@ public final class Trainer {
                     + (buckets.overlap ? "during backward" : "after backward")
                     + (config.overlap != nil ? "" : buckets.overlap ? " (ranks on several hosts)" : " (all ranks on one host)"))
         }
+        if let resumeState {
+            // Same seed and ranks give the same bits only with the same threads and kernels.
+            let lastBits = "sums may round differently, so the result can differ in its last bits from a run that was not interrupted"
+            if let before = resumeState.computeThreads, before != threads {
+                reporter.warn(
+                    "the checkpoint was computed with \(before) thread(s) per rank, this run uses \(threads): \(lastBits) "
+                        + "(--threads \(before) avoids it)")
+            }
+            if let before = resumeState.gemm, before != BLAS.identity {
+                reporter.warn("the checkpoint was computed by GEMM \(before), this run uses \(BLAS.identity): \(lastBits)")
+            }
+        }
         if coreShare.oversubscribed(threads: threads) {
             reporter.warn(
                 "\(coreShare.sharing) rank(s) x \(threads) thread(s) on this node exceed the \(coreShare.cpus) "

@@ -65,8 +65,20 @@ final class CheckpointTests: RunDirectoryTestCase {
         let cnn = ["--model", "cnn", "--limit", "600", "--threads", "2", "--no-progress", "--seed", "1"]
         try ies(ranks: nil, ["train", "--run-dir", straight, "--epochs", "3"] + cnn)
         try ies(ranks: nil, ["train", "--run-dir", resumed, "--epochs", "1"] + cnn)
-        try ies(ranks: nil, ["train", "--resume", resumed, "--epochs", "3", "--threads", "2", "--no-progress"])
+        let output = try ies(ranks: nil, ["train", "--resume", resumed, "--epochs", "3", "--threads", "2", "--no-progress"])
         XCTAssertEqual(try sha(straight), try sha(resumed))
+        XCTAssertFalse(output.stderr.contains("thread(s) per rank"), output.stderr)
+    }
+
+    /// Resuming on another thread count is allowed, with a warning that names the one that
+    /// keeps the bits (the convolutions' sums are split by thread).
+    func testResumeOnOtherThreadsWarnsAboutTheLastBits() throws {
+        let run = try runDirectory()
+        let cnn = ["--model", "cnn", "--limit", "300", "--test-limit", "100", "--no-progress", "--seed", "1"]
+        try ies(ranks: nil, ["train", "--run-dir", run, "--epochs", "1", "--threads", "2"] + cnn)
+        let output = try ies(ranks: nil, ["train", "--resume", run, "--epochs", "2", "--threads", "1", "--no-progress"])
+        XCTAssertTrue(output.stderr.contains("computed with 2 thread(s) per rank, this run uses 1"), output.stderr)
+        XCTAssertTrue(output.stderr.contains("--threads 2 avoids it"), output.stderr)
     }
 
     /// SIGKILL of one rank after its second checkpoint: mpirun ends quickly with an error,
@@ -116,7 +128,8 @@ final class CheckpointTests: RunDirectoryTestCase {
         let leftover = RunDirectory(run).checkpointStore.path("epoch-0007.tmp")
         try FileManager.default.createDirectory(atPath: leftover, withIntermediateDirectories: true)
         try Data("{\"half\": ".utf8).write(to: URL(fileURLWithPath: leftover + "/meta.json"))
-        let output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--no-progress"])
+        let output = try ies(
+            ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--threads", "1", "--no-progress"])
         XCTAssertTrue(output.stdout.contains("resuming at epoch 3"), output.stdout)
         XCTAssertFalse(output.output.contains("warning"), output.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: leftover), "a new checkpoint should clean up leftovers")
@@ -154,6 +167,9 @@ final class CheckpointTests: RunDirectoryTestCase {
         XCTAssertTrue(output.stderr.contains("--lr"), output.stderr)
         output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--limit", "1000"], expectFailure: true)
         XCTAssertTrue(output.stderr.contains("--limit"), output.stderr)
+        // The bucket size decides how sums round on 3 or more ranks.
+        output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--bucket-mb", "2"], expectFailure: true)
+        XCTAssertTrue(output.stderr.contains("--bucket-mb"), output.stderr)
         output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "2"], expectFailure: true)
         XCTAssertTrue(output.stderr.contains("nothing to train"), output.stderr)
         try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--no-progress"])

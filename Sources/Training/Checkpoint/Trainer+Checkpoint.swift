@@ -29,6 +29,9 @@ package struct ResumeState {
     var lastMetrics: EpochMetrics?
     /// The pass of epoch `epoch + 1` to continue, for a mid-epoch checkpoint.
     var partialPass: PartialPass?
+    /// What computed the checkpoint: the GEMM kernels and threads per rank (nil: not recorded).
+    var gemm: String?
+    var computeThreads: Int?
 }
 
 extension Trainer {
@@ -70,6 +73,7 @@ extension Trainer {
                 bestEpoch: progress.bestEpoch, created: ISO8601DateFormatter().string(from: Date()), metrics: metrics,
                 partialPass: partial)
             meta.gemm = BLAS.identity
+            meta.computeThreads = model.compute.threads
             if let claim {
                 try claim.verify(RunDirectory(config.runDirectory))
                 meta.runID = claim.identity.id
@@ -156,7 +160,8 @@ extension Trainer {
                 epoch: Int(progress[0]),
                 progress: RunProgress(
                     trainedSoFar: Int(progress[1]), bestAccuracy: meta.bestTestAccuracy, bestEpoch: meta.bestEpoch),
-                lastMetrics: meta.metrics, partialPass: meta.partialPass)
+                lastMetrics: meta.metrics, partialPass: meta.partialPass, gemm: meta.gemm,
+                computeThreads: meta.computeThreads)
         )
     }
 }
