@@ -21,7 +21,9 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
         /// It determines the result: a resumed run keeps the checkpoint's value, and a flag
         /// giving another value is refused.
         case fixed
-        /// The result does not depend on it: the flag, when given, replaces the checkpoint's value.
+        /// The flag, when given, replaces the checkpoint's value. Most do not change the result;
+        /// those that do (rebalancing with several ranks, `--epochs` under a schedule relative to
+        /// the run's length) get a warning on resume (`Trainer.resultChangingEdits`).
         case mayChange
         /// It belongs to the machine or the terminal, not to the run: a resumed run takes it
         /// from its own command line, else the default (not from the checkpoint).

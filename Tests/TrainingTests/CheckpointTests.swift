@@ -172,7 +172,23 @@ final class CheckpointTests: RunDirectoryTestCase {
         XCTAssertTrue(output.stderr.contains("--bucket-mb"), output.stderr)
         output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "2"], expectFailure: true)
         XCTAssertTrue(output.stderr.contains("nothing to train"), output.stderr)
-        try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--no-progress"])
+        output = try ies(ranks: nil, ["train", "--run-dir", run, "--resume", "--epochs", "3", "--no-progress"])
+        XCTAssertFalse(output.stderr.contains("resumed with"), "exponential schedule: more epochs change nothing before")
+    }
+
+    /// Allowed changes that change the result say so: the epochs under a cosine schedule,
+    /// rebalancing on 2 ranks (not its tolerance once it is off).
+    func testResultChangingEditsOnResumeWarn() throws {
+        let cosine = try runDirectory(), twoRanks = try runDirectory()
+        let short = ["--model", "mlp", "--limit", "400", "--test-limit", "100", "--threads", "1", "--no-progress"]
+        try ies(ranks: nil, ["train", "--run-dir", cosine, "--epochs", "1", "--lr-schedule", "cosine"] + short)
+        var output = try ies(ranks: nil, ["train", "--resume", cosine, "--epochs", "2", "--threads", "1", "--no-progress"])
+        XCTAssertTrue(output.stderr.contains("resumed with --epochs 1 -> 2"), output.stderr)
+        try ies(ranks: 2, ["train", "--run-dir", twoRanks, "--epochs", "1"] + short)
+        output = try ies(ranks: 2, ["train", "--resume", twoRanks, "--epochs", "2", "--rebalance", "off"] + short.suffix(3))
+        XCTAssertTrue(output.stderr.contains("resumed with --rebalance on -> off"), output.stderr)
+        output = try ies(ranks: 2, ["train", "--resume", twoRanks, "--epochs", "3", "--rebalance-tolerance", "0.2"] + short.suffix(3))
+        XCTAssertFalse(output.stderr.contains("resumed with"), output.stderr)
     }
 
     func testKeepsTheNewestCheckpointsAndInspectDescribesThem() throws {

@@ -18,6 +18,14 @@ public enum LRSchedule: Equatable, Sendable, CustomStringConvertible {
     case linear(start: Double, end: Double)
     case cosine(minimum: Double)
 
+    /// Whether every epoch's rate depends on the run's number of epochs (`linear`, `cosine`).
+    public var dependsOnRunLength: Bool {
+        switch self {
+        case .linear, .cosine: return true
+        case .constant, .exponential, .step: return false
+        }
+    }
+
     /// The learning rate for 0-based `epoch` of a run of `epochs` epochs.
     public func learningRate(base: Double, epoch: Int, epochs: Int) -> Double {
         switch self {

@@ -32,6 +32,8 @@ package struct ResumeState {
     /// What computed the checkpoint: the GEMM kernels and threads per rank (nil: not recorded).
     var gemm: String?
     var computeThreads: Int?
+    /// The settings of the run that wrote it.
+    var settings: TrainingConfig
 }
 
 extension Trainer {
@@ -161,7 +163,7 @@ extension Trainer {
                 progress: RunProgress(
                     trainedSoFar: Int(progress[1]), bestAccuracy: meta.bestTestAccuracy, bestEpoch: meta.bestEpoch),
                 lastMetrics: meta.metrics, partialPass: meta.partialPass, gemm: meta.gemm,
-                computeThreads: meta.computeThreads)
+                computeThreads: meta.computeThreads, settings: meta.config)
         )
     }
 }
