@@ -376,6 +376,15 @@ public final class Trainer {
                     "resumed with " + changed.joined(separator: ", ")
                         + ": the result will differ from a run that had these settings from the start")
             }
+            let (batchBefore, batchNow) = (
+                config.globalBatch(ranks: resumeState.worldSize), config.globalBatch(ranks: communicator.size)
+            )
+            if batchBefore != batchNow {
+                reporter.warn(
+                    "the global batch is now \(batchNow), not \(batchBefore) (\(Setting.batchSizePerRank) "
+                        + "\(config.batchSizePerRank ?? 0) on \(communicator.size) rank(s) instead of \(resumeState.worldSize))"
+                        + (config.lrScaling == .none ? "" : ", and the learning rate scales with it (\(Setting.lrScaling) \(config.lrScaling.rawValue))"))
+            }
         }
         if coreShare.oversubscribed(threads: threads) {
             reporter.warn(

@@ -189,6 +189,13 @@ final class CheckpointTests: RunDirectoryTestCase {
         XCTAssertTrue(output.stderr.contains("resumed with --rebalance on -> off"), output.stderr)
         output = try ies(ranks: 2, ["train", "--resume", twoRanks, "--epochs", "3", "--rebalance-tolerance", "0.2"] + short.suffix(3))
         XCTAssertFalse(output.stderr.contains("resumed with"), output.stderr)
+        // A per-rank batch on another number of ranks: another global batch and learning rate.
+        let perRank = try runDirectory()
+        try ies(ranks: 2, ["train", "--run-dir", perRank, "--epochs", "1", "--batch-size-per-rank", "16",
+                           "--lr-scaling", "linear"] + short)
+        output = try ies(ranks: nil, ["train", "--resume", perRank, "--epochs", "2"] + short.suffix(3))
+        XCTAssertTrue(output.stderr.contains("the global batch is now 16, not 32"), output.stderr)
+        XCTAssertTrue(output.stderr.contains("--lr-scaling linear"), output.stderr)
     }
 
     func testKeepsTheNewestCheckpointsAndInspectDescribesThem() throws {

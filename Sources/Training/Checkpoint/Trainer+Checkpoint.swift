@@ -32,8 +32,9 @@ package struct ResumeState {
     /// What computed the checkpoint: the GEMM kernels and threads per rank (nil: not recorded).
     var gemm: String?
     var computeThreads: Int?
-    /// The settings of the run that wrote it.
+    /// The settings of the run that wrote it, and its number of ranks.
     var settings: TrainingConfig
+    var worldSize: Int
 }
 
 extension Trainer {
@@ -163,7 +164,7 @@ extension Trainer {
                 progress: RunProgress(
                     trainedSoFar: Int(progress[1]), bestAccuracy: meta.bestTestAccuracy, bestEpoch: meta.bestEpoch),
                 lastMetrics: meta.metrics, partialPass: meta.partialPass, gemm: meta.gemm,
-                computeThreads: meta.computeThreads, settings: meta.config)
+                computeThreads: meta.computeThreads, settings: meta.config, worldSize: meta.worldSize)
         )
     }
 }
