@@ -39,7 +39,8 @@ struct Inspect: ParsableCommand {
         print("format       \(meta.format), written \(meta.created)")
         if let runID = meta.runID { print("run id       \(runID)") }
         print("epoch        \(meta.epoch) of \(config.epochs)")
-        print("world size   \(meta.worldSize)")
+        print("world size   \(meta.worldSize)" + (meta.computeThreads.map { ", \($0) thread(s) per rank" } ?? ""))
+        if let gemm = meta.gemm { print("computed by  \(gemm)") }
         print("model        \(config.model.rawValue), \(checkpoint.model.tensors.count) tensors, "
             + "\(checkpoint.model.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }) parameters")
         print("data         \(config.dataDirectory)\(config.limit.map { " (first \($0))" } ?? ""): \(meta.dataset)")

@@ -206,7 +206,7 @@ final class CheckpointTests: RunDirectoryTestCase {
         XCTAssertEqual(try String(contentsOfFile: store.path("latest"), encoding: .utf8), "epoch-0005\n")
         let output = try Fixtures.runIES(["inspect", run])
         XCTAssertEqual(output.status, 0, output.stderr)
-        for needle in ["epoch        5 of 5", "world size   1", "mlp", "model.safetensors sha256", "ok", "mastered"] {
+        for needle in ["epoch        5 of 5", "world size   1, 1 thread(s) per rank", "computed by  ", "mlp", "model.safetensors sha256", "ok", "mastered"] {
             XCTAssertTrue(output.stdout.contains(needle), "inspect lacks '\(needle)': \(output.stdout)")
         }
         // The checkpoint's model is the final model, loadable like model.safetensors.
