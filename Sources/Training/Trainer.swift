@@ -171,23 +171,6 @@ public final class Trainer {
     }
 
     /// A warning for the user, on stderr (stdout carries the run's record).
-    /// The settings a resumed run may change although the result depends on them, as
-    /// "--flag before -> now": rebalancing (which ranks train which instances, with several
-    /// ranks) and, under a `linear` or `cosine` schedule, the epochs (every epoch's rate).
-    static func resultChangingEdits(from before: TrainingConfig, to now: TrainingConfig, ranks: Int) -> [String] {
-        func edit<Value: Equatable>(_ setting: Setting, _ path: KeyPath<TrainingConfig, Value>) -> String? {
-            before[keyPath: path] == now[keyPath: path]
-                ? nil : "\(setting) \(Setting.text(before[keyPath: path]) ?? "none") -> \(Setting.text(now[keyPath: path]) ?? "none")"
-        }
-        var edits: [String?] = []
-        if ranks > 1 {
-            edits.append(edit(.rebalance, \.rebalance))
-            if before.rebalance && now.rebalance { edits.append(edit(.rebalanceTolerance, \.rebalanceTolerance)) }
-        }
-        if now.schedule.dependsOnRunLength { edits.append(edit(.epochs, \.epochs)) }
-        return edits.compactMap { $0 }
-    }
-
     static func warn(_ message: String) {
         FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
@@ -360,31 +343,7 @@ public final class Trainer {
                     + (config.overlap != nil ? "" : buckets.overlap ? " (ranks on several hosts)" : " (all ranks on one host)"))
         }
         if let resumeState {
-            // Same seed and ranks give the same bits only with the same threads and kernels.
-            let lastBits = "sums may round differently, so the result can differ in its last bits from a run that was not interrupted"
-            if let before = resumeState.computeThreads, before != threads {
-                reporter.warn(
-                    "the checkpoint was computed with \(before) thread(s) per rank, this run uses \(threads): \(lastBits) "
-                        + "(--threads \(before) avoids it)")
-            }
-            if let before = resumeState.gemm, before != BLAS.identity {
-                reporter.warn("the checkpoint was computed by GEMM \(before), this run uses \(BLAS.identity): \(lastBits)")
-            }
-            let changed = Self.resultChangingEdits(from: resumeState.settings, to: config, ranks: communicator.size)
-            if !changed.isEmpty {
-                reporter.warn(
-                    "resumed with " + changed.joined(separator: ", ")
-                        + ": the result will differ from a run that had these settings from the start")
-            }
-            let (batchBefore, batchNow) = (
-                config.globalBatch(ranks: resumeState.worldSize), config.globalBatch(ranks: communicator.size)
-            )
-            if batchBefore != batchNow {
-                reporter.warn(
-                    "the global batch is now \(batchNow), not \(batchBefore) (\(Setting.batchSizePerRank) "
-                        + "\(config.batchSizePerRank ?? 0) on \(communicator.size) rank(s) instead of \(resumeState.worldSize))"
-                        + (config.lrScaling == .none ? "" : ", and the learning rate scales with it (\(Setting.lrScaling) \(config.lrScaling.rawValue))"))
-            }
+            for warning in resumeWarnings(resumeState, threads: threads) { reporter.warn(warning) }
         }
         if coreShare.oversubscribed(threads: threads) {
             reporter.warn(

@@ -215,3 +215,56 @@ extension LoadedCheckpoint {
         return tensor
     }
 }
+
+// MARK: - What a resumed run cannot keep exact
+
+extension Trainer {
+    /// Why this resumed run can differ from one that was never interrupted, though every
+    /// change it makes is allowed: other threads per rank or GEMM kernels than the
+    /// checkpoint's (sums round differently), settings the result depends on
+    /// (`resultChangingEdits`), another global batch (a per-rank batch on other ranks).
+    func resumeWarnings(_ state: ResumeState, threads: Int) -> [String] {
+        var warnings: [String] = []
+        let lastBits = "sums may round differently, so the result can differ in its last bits from a run that was not interrupted"
+        if let before = state.computeThreads, before != threads {
+            warnings.append(
+                "the checkpoint was computed with \(before) thread(s) per rank, this run uses \(threads): \(lastBits) "
+                    + "(--threads \(before) avoids it)")
+        }
+        if let before = state.gemm, before != BLAS.identity {
+            warnings.append("the checkpoint was computed by GEMM \(before), this run uses \(BLAS.identity): \(lastBits)")
+        }
+        let changed = Self.resultChangingEdits(from: state.settings, to: config, ranks: communicator.size)
+        if !changed.isEmpty {
+            warnings.append(
+                "resumed with " + changed.joined(separator: ", ")
+                    + ": the result will differ from a run that had these settings from the start")
+        }
+        let (batchBefore, batchNow) = (config.globalBatch(ranks: state.worldSize), config.globalBatch(ranks: communicator.size))
+        if batchBefore != batchNow {
+            warnings.append(
+                "the global batch is now \(batchNow), not \(batchBefore) (\(Setting.batchSizePerRank) "
+                    + "\(config.batchSizePerRank ?? 0) on \(communicator.size) rank(s) instead of \(state.worldSize))"
+                    + (config.lrScaling == .none
+                        ? "" : ", and the learning rate scales with it (\(Setting.lrScaling) \(config.lrScaling.rawValue))"))
+        }
+        return warnings
+    }
+
+    /// The settings a resumed run may change although the result depends on them, as
+    /// "--flag before -> now": rebalancing (which ranks train which instances, with several
+    /// ranks) and, under a `linear` or `cosine` schedule, the epochs (every epoch's rate).
+    static func resultChangingEdits(from before: TrainingConfig, to now: TrainingConfig, ranks: Int) -> [String] {
+        func edit<Value: Equatable>(_ setting: Setting, _ path: KeyPath<TrainingConfig, Value>) -> String? {
+            before[keyPath: path] == now[keyPath: path]
+                ? nil : "\(setting) \(Setting.text(before[keyPath: path]) ?? "none") -> \(Setting.text(now[keyPath: path]) ?? "none")"
+        }
+        var edits: [String?] = []
+        if ranks > 1 {
+            edits.append(edit(.rebalance, \.rebalance))
+            if before.rebalance && now.rebalance { edits.append(edit(.rebalanceTolerance, \.rebalanceTolerance)) }
+        }
+        if now.schedule.dependsOnRunLength { edits.append(edit(.epochs, \.epochs)) }
+        return edits.compactMap { $0 }
+    }
+}
