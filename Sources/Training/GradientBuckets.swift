@@ -16,10 +16,8 @@ import NN
 ///
 /// With `compression`, every gradient travels as 16-bit values (half the bytes) and is
 /// decoded back after the reduction, while the statistics and the tail travel exact, in a
-/// last bucket of their own (once they shared the first layers' bucket, which left those
-/// gradients, and a model with one bucket, uncompressed); without
-/// `overlap`, the same buckets all start after backward and are waited on at once (no
-/// progress thread). On 3 or more ranks MPI's algorithms add an element's terms in an
+/// last bucket of their own; without `overlap`, the same buckets all start after backward
+/// and are waited on at once (no progress thread). On 3 or more ranks MPI's algorithms add an element's terms in an
 /// order that depends on where the element falls in the reduced range, so every
 /// multi-rank step reduces through these same buckets, overlapped or not: `--overlap`
 /// never changes a result (the bucket size does, on 3 or more ranks).
