@@ -60,6 +60,42 @@ final class NormalizationTests: XCTestCase {
         }
     }
 
+    /// The fill is bit for bit the formula in Float, (v / 255 - mean) / std, for every byte
+    /// value of every channel, in planes of 1 to 41 pixels (a faster fill that computes
+    /// several pixels at a time must keep these bits for whole vectors and every tail).
+    func testFillIsTheFormulaBitForBitForEveryByte() {
+        let channels = 3
+        let n = Normalization(mean: [0.1307, 0.5, 0.93], std: [0.3081, 0.29, 1.7])
+        for width in 1...41 {
+            let size = channels * width
+            let count = (256 + width - 1) / width + 1
+            // Instance k, channel c, pixel x holds byte (k * width + x + 85 * c) % 256: every
+            // value in every channel.
+            var images = [UInt8](repeating: 0, count: count * size)
+            for k in 0..<count {
+                for c in 0..<channels {
+                    for x in 0..<width { images[k * size + c * width + x] = UInt8((k * width + x + 85 * c) % 256) }
+                }
+            }
+            let data = Dataset(
+                images: images, labels: [Int32](repeating: 0, count: count), ids: (0..<Int32(count)).map { $0 },
+                channels: channels, height: 1, width: width, classCount: 1)
+            let slots = Array((0..<count).reversed())
+            var output = [Float](repeating: .nan, count: count * size)
+            var labels = [Int32](repeating: -1, count: count)
+            slots.withUnsafeBufferPointer { n.fill(from: data, slots: $0, output: &output, labels: &labels) }
+            for (k, slot) in slots.enumerated() {
+                for j in 0..<size {
+                    let want = (Float(images[slot * size + j]) / 255 - n.mean[j / width]) / n.std[j / width]
+                    let got = output[k * size + j]
+                    guard got.bitPattern == want.bitPattern else {
+                        return XCTFail("width \(width) slot \(slot) float \(j): \(got) vs \(want)")
+                    }
+                }
+            }
+        }
+    }
+
     func testCodableRoundTrip() throws {
         let n = Normalization(computedFrom: dataset)
         let json = try JSONEncoder().encode(n)

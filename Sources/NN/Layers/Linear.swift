@@ -42,14 +42,17 @@ public final class Linear: Layer {
     ) {
         guard let gradients = context.gradients else { return }
         let weight = context.parameters + weightOffset
-        // dW[out,in] += dy^T[out,B] x[B,in], each thread on its own rows (outputs): whole
-        // rows of the flat gradient buffer, as the step's zeroing and the optimizer split it,
-        // so a thread finds its part of dW in its own cache.
+        // dW[out,in] += dy^T[out,B] x[B,in] and db[out] += sum_B dy[B,out], each thread on its
+        // own rows (outputs): whole rows of the flat gradient buffer, as the step's zeroing and
+        // the optimizer split it, so a thread finds its part of dW and db in its own cache.
+        // db adds the batch's rows in order, as one thread would: the same bits on any threads.
+        let db = gradients + biasOffset
         context.compute.alignedChunks(outFeatures, minimumPerChunk: Self.minimumColumns(inFeatures * batch)) { o, count in
             BLAS.sgemm(
                 transA: true, transB: false, m: count, n: inFeatures, k: batch,
                 a: dy + o, lda: outFeatures, b: x, ldb: inFeatures, beta: 1, c: gradients + weightOffset + o * inFeatures,
                 ldc: inFeatures)
+            for n in 0..<batch { Vector.accumulate(dy + n * outFeatures + o, into: db + o, count: count) }
         }
         // dx[B,in] = dy[B,out] W[out,in], each thread on its own columns (inputs).
         if let dx {
@@ -58,12 +61,6 @@ public final class Linear: Layer {
                     transA: false, transB: false, m: batch, n: count, k: outFeatures,
                     a: dy, lda: outFeatures, b: weight + i, ldb: inFeatures, beta: 0, c: dx + i, ldc: inFeatures)
             }
-        }
-        // db[out] += sum_B dy[B,out]
-        let db = gradients + biasOffset
-        for n in 0..<batch {
-            let row = dy + n * outFeatures
-            for o in 0..<outFeatures { db[o] += row[o] }
         }
     }
 
