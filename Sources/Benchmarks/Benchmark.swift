@@ -36,9 +36,11 @@ public enum Benchmark {
     /// Training throughput (forward + backward + SGD update, normalization included) of `preset`
     /// on synthetic images of shape `input` (C, H, W; 1x28x28 by default) with 10 classes:
     /// per-run samples/s over `repeats` runs. `stageWidth` sets the resnets' width.
+    /// `beforeEachRun` runs before every timed run (outside its time): a reference measured
+    /// beside each run, on a machine whose speed drifts between runs.
     public static func trainingThroughput(
         preset: ModelPreset, threads: Int, batchSize: Int, repeats: Int, seconds: Double, input: [Int] = [1, 28, 28],
-        stageWidth: Int? = nil
+        stageWidth: Int? = nil, beforeEachRun: () -> Void = {}
     ) throws -> (runs: [Double], flopsPerSample: Double) {
         let count = max(4096, 4 * batchSize), size = input.reduce(1, *)
         var generator = SeededGenerator(seed: 11)
@@ -65,6 +67,7 @@ public enum Benchmark {
         }
         for _ in 0..<5 { oneStep() }
         let runs = (0..<repeats).map { _ -> Double in
+            beforeEachRun()
             let start = monotonicSeconds()
             var done = 0
             repeat {

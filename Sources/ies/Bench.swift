@@ -115,22 +115,34 @@ struct Bench: ParsableCommand {
                 checkpointData, Benchmark.median(write), Benchmark.median(read)))
         }
         print("GEMM: \(BLAS.identity); code for \(CompiledTarget.cpu) CPUs; batch \(batchSize); median of \(repeats) runs of \(seconds) s")
-        var sgemm: [Int: Double] = [:]
         for t in threads {
-            sgemm[t] = Benchmark.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, threads: t, repeats: repeats, seconds: seconds / 2)
-            print(String(format: "sgemm 1024^3        threads %ld  %8.1f GFLOP/s", t, sgemm[t]!))
+            let sgemm = Benchmark.sgemmGFLOPS(m: 1024, n: 1024, k: 1024, threads: t, repeats: repeats, seconds: seconds / 2)
+            print(String(format: "sgemm 1024^3        threads %ld  %8.1f GFLOP/s", t, sgemm))
         }
         for preset in models {
             for t in threads {
+                // The share of sgemm is taken run by run against an sgemm 1024^3 timed just
+                // before it: this machine's speed can change by half between runs.
+                var references: [Double] = []
                 let (runs, flops) = try Benchmark.trainingThroughput(
                     preset: preset, threads: t, batchSize: batchSize, repeats: repeats, seconds: seconds,
-                    input: input == nil ? [1, 28, 28] : inputShape!, stageWidth: preset.takesWidth ? width : nil)
+                    input: input == nil ? [1, 28, 28] : inputShape!, stageWidth: preset.takesWidth ? width : nil,
+                    beforeEachRun: {
+                        references.append(Benchmark.sgemmGFLOPS(
+                            m: 1024, n: 1024, k: 1024, threads: t, repeats: 1, seconds: seconds / 4))
+                        // OpenBLAS's own threads spin for a while after a threaded call: let
+                        // them sleep before the run, which they would otherwise slow down.
+                        Thread.sleep(forTimeInterval: 0.3)
+                    })
                 let median = Benchmark.median(runs)
                 let gflops = median * flops / 1e9
+                let shares = zip(runs, references).map { $0 * flops / 1e9 / $1 }
                 print(String(
-                    format: "train %@ threads %ld  %9.0f samples/s (min %.0f, max %.0f)  %6.1f GFLOP/s = %.2f of sgemm",
+                    format: "train %@ threads %ld  %9.0f samples/s (min %.0f, max %.0f)  %6.1f GFLOP/s = %.2f of sgemm "
+                        + "(median of each run against sgemm 1024^3 just before it: %.2f-%.2f; sgemm %.0f-%.0f)",
                     preset.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0), t, median,
-                    runs.min()!, runs.max()!, gflops, gflops / sgemm[t]!))
+                    runs.min()!, runs.max()!, gflops, Benchmark.median(shares), shares.min()!, shares.max()!,
+                    references.min()!, references.max()!))
             }
         }
     }
