@@ -37,11 +37,12 @@ public enum Benchmark {
     /// on synthetic images of shape `input` (C, H, W; 1x28x28 by default) with 10 classes:
     /// per-run samples/s over `repeats` runs. `stageWidth` sets the resnets' width.
     /// `beforeEachRun` runs before every timed run (outside its time): a reference measured
-    /// beside each run, on a machine whose speed drifts between runs.
+    /// beside each run, on a machine whose speed drifts between runs. `loops`, when given,
+    /// records the parallel loops of the timed steps; `steps` counts those steps.
     public static func trainingThroughput(
         preset: ModelPreset, threads: Int, batchSize: Int, repeats: Int, seconds: Double, input: [Int] = [1, 28, 28],
-        stageWidth: Int? = nil, beforeEachRun: () -> Void = {}
-    ) throws -> (runs: [Double], flopsPerSample: Double) {
+        stageWidth: Int? = nil, beforeEachRun: () -> Void = {}, loops: LoopProfile? = nil
+    ) throws -> (runs: [Double], flopsPerSample: Double, steps: Int) {
         let count = max(4096, 4 * batchSize), size = input.reduce(1, *)
         var generator = SeededGenerator(seed: 11)
         let images = (0..<(count * size)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -66,17 +67,22 @@ public enum Benchmark {
             cursor = (cursor + 1) % steps
         }
         for _ in 0..<5 { oneStep() }
+        var timedSteps = 0
         let runs = (0..<repeats).map { _ -> Double in
             beforeEachRun()
             let start = monotonicSeconds()
             var done = 0
-            repeat {
-                oneStep()
-                done += batchSize
-            } while monotonicSeconds() - start < seconds
+            func run() {
+                repeat {
+                    oneStep()
+                    done += batchSize
+                    timedSteps += 1
+                } while monotonicSeconds() - start < seconds
+            }
+            if let loops { loops.record(run) } else { run() }
             return Double(done) / (monotonicSeconds() - start)
         }
-        return (runs, trainingFlopsPerSample(model))
+        return (runs, trainingFlopsPerSample(model), timedSteps)
     }
 }
 

@@ -76,6 +76,12 @@ struct Bench: ParsableCommand {
         guard threads.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads values must be positive") }
     }
 
+    @Flag(help: ArgumentHelp(
+        "Also show where each training step's time goes between the threads: every parallel loop by its call site.",
+        discussion: "Per step and loop: the serial time before it, the calling thread's piece, the slowest other piece, "
+            + "the workers' start, and the caller's wait for them (microseconds)."))
+    var loops = false
+
     @Option(parsing: .unconditional, help: "Instances for the mastery-tracker measurement (0 skips it).")
     var trackerInstances = 1_280_000
 
@@ -124,7 +130,8 @@ struct Bench: ParsableCommand {
                 // The share of sgemm is taken run by run against an sgemm 1024^3 timed just
                 // before it: this machine's speed can change by half between runs.
                 var references: [Double] = []
-                let (runs, flops) = try Benchmark.trainingThroughput(
+                let profile = loops ? LoopProfile() : nil
+                let (runs, flops, steps) = try Benchmark.trainingThroughput(
                     preset: preset, threads: t, batchSize: batchSize, repeats: repeats, seconds: seconds,
                     input: input == nil ? [1, 28, 28] : inputShape!, stageWidth: preset.takesWidth ? width : nil,
                     beforeEachRun: {
@@ -133,7 +140,7 @@ struct Bench: ParsableCommand {
                         // OpenBLAS's own threads spin for a while after a threaded call: let
                         // them sleep before the run, which they would otherwise slow down.
                         Thread.sleep(forTimeInterval: 0.3)
-                    })
+                    }, loops: profile)
                 let median = Benchmark.median(runs)
                 let gflops = median * flops / 1e9
                 let shares = zip(runs, references).map { $0 * flops / 1e9 / $1 }
@@ -143,8 +150,38 @@ struct Bench: ParsableCommand {
                     preset.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0), t, median,
                     runs.min()!, runs.max()!, gflops, Benchmark.median(shares), shares.min()!, shares.max()!,
                     references.min()!, references.max()!))
+                if let profile { print(Self.table(of: profile, steps: steps, stepSeconds: Double(batchSize) / median)) }
             }
         }
+    }
+
+    /// The `--loops` table: per site, calls per step and microseconds per call, then the
+    /// step's time in the loops (the caller's piece and wait) and between them.
+    static func table(of profile: LoopProfile, steps: Int, stepSeconds: Double) -> String {
+        let sites = profile.sites
+        let width = max(24, sites.map(\.site.count).max() ?? 0)
+        let us = { (seconds: Double, calls: Int) in String(format: "%9.1f", seconds / Double(max(1, calls)) * 1e6) }
+        var lines = [
+            "parallel loops, per call (us) over \(steps) steps of \(String(format: "%.1f", stepSeconds * 1e6)) us:",
+            "site".padding(toLength: width, withPad: " ", startingAt: 0)
+                + " calls/step  serial before  caller piece  slowest other  workers start  caller waits",
+        ]
+        var inLoops = 0.0, between = 0.0
+        for (site, t) in sites {
+            inLoops += t.callerPiece + t.callerWait
+            between += t.serialBefore
+            lines.append(
+                site.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + String(format: " %10.1f", Double(t.calls) / Double(max(1, steps)))
+                    + "      " + us(t.serialBefore, t.calls) + "      " + us(t.callerPiece, t.calls) + "       "
+                    + us(t.slowestOtherPiece, t.calls) + "       " + us(t.pickUp, t.calls) + "      "
+                    + us(t.callerWait, t.calls))
+        }
+        let perStep = { (seconds: Double) in seconds / Double(max(1, steps)) * 1e6 }
+        lines.append(String(
+            format: "per step: %.1f us in parallel loops (%.1f waiting for other threads), %.1f us on the calling thread alone",
+            perStep(inLoops), perStep(sites.reduce(0) { $0 + $1.totals.callerWait }), perStep(between)))
+        return lines.joined(separator: "\n")
     }
 }
 

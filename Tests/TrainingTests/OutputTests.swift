@@ -81,6 +81,34 @@ final class OutputTests: RunDirectoryTestCase {
             }
         }
     }
+
+    /// `ies bench --loops` prints, after each training line, every parallel loop of the step
+    /// by its call site, and a per-step sum that accounts for the whole step.
+    func testBenchLoopsTableNamesTheLoopsOfTheStep() throws {
+        let result = try Fixtures.runIES([
+            "bench", "--models", "mlp", "--threads", "2", "--loops", "--repeats", "1", "--seconds", "0.3",
+            "--tracker-instances", "0", "--checkpoint-data", "",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        guard let header = lines.firstIndex(where: { $0.hasPrefix("parallel loops, per call (us) over ") }) else {
+            return XCTFail("no loops table in:\n\(result.stdout)")
+        }
+        XCTAssertTrue(lines[header - 1].hasPrefix("train mlp"), lines[header - 1])
+        let rows = lines[(header + 2)...].prefix { !$0.hasPrefix("per step:") }
+        // The mlp's forward, weight and input gradients, the update and the batch fill.
+        for site in ["NN/Linear.swift:", "NN/SGD.swift:", "Training/Normalization+Threads.swift:"] {
+            XCTAssertTrue(rows.contains { $0.hasPrefix(site) }, "no \(site) row in:\n\(rows.joined(separator: "\n"))")
+        }
+        let total = try XCTUnwrap(lines.first { $0.hasPrefix("per step: ") })
+        // "per step: A us in parallel loops (W waiting ...), B us on the calling thread alone"
+        // adds up to the step's time in the header: "over N steps of S us".
+        let numbers = total.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "(),"))) }
+        let step = try XCTUnwrap(
+            lines[header].split(separator: " ").compactMap { Double($0.trimmingCharacters(in: CharacterSet(charactersIn: ":"))) }.last)
+        XCTAssertEqual(numbers.count, 3, total)
+        XCTAssertEqual(numbers[0] + numbers[2], step, accuracy: 0.1 * step, "\(total) against a step of \(step) us")
+    }
 }
 
 /// Output chunks with the time they arrived (the read handler runs on another thread).

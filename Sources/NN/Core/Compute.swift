@@ -27,10 +27,14 @@ public struct Compute: Sendable, Equatable {
     private init(serialWithoutConfiguring: Void) { threads = 1 }
 
     /// Calls `body(range)` on disjoint chunks covering 0..<count, in parallel when there are
-    /// several threads and each chunk gets at least `minimumPerChunk` items.
+    /// several threads and each chunk gets at least `minimumPerChunk` items. `file` and
+    /// `line` name the loop for `LoopProfile` (the caller's, by default).
     @inline(__always)
-    public func chunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        indexedChunks(count, minimumPerChunk: minimumPerChunk) { _, range in body(range) }
+    public func chunks(
+        _ count: Int, minimumPerChunk: Int = 1, file: StaticString = #fileID, line: UInt = #line,
+        _ body: (Range<Int>) -> Void
+    ) {
+        indexedChunks(count, minimumPerChunk: minimumPerChunk, file: file, line: line) { _, range in body(range) }
     }
 
     /// How many chunks `chunks(count, minimumPerChunk:)` makes (1 when it runs serially).
@@ -43,8 +47,11 @@ public struct Compute: Sendable, Equatable {
     /// vectors and cache lines): `body(start, count)`, each piece at least
     /// `minimumPerChunk` floats (rounded down to whole 16-float blocks).
     @inline(__always)
-    public func alignedChunks(_ count: Int, minimumPerChunk: Int = 16, _ body: (_ start: Int, _ count: Int) -> Void) {
-        chunks((count + 15) / 16, minimumPerChunk: max(1, minimumPerChunk / 16)) { blocks in
+    public func alignedChunks(
+        _ count: Int, minimumPerChunk: Int = 16, file: StaticString = #fileID, line: UInt = #line,
+        _ body: (_ start: Int, _ count: Int) -> Void
+    ) {
+        chunks((count + 15) / 16, minimumPerChunk: max(1, minimumPerChunk / 16), file: file, line: line) { blocks in
             let start = blocks.lowerBound * 16
             body(start, min(count, blocks.upperBound * 16) - start)
         }
@@ -53,13 +60,16 @@ public struct Compute: Sendable, Equatable {
     /// `chunks` that also passes the chunk's index in 0..<chunkCount(count, minimumPerChunk:),
     /// for kernels that give each chunk its own scratch memory or partial sums.
     @inline(__always)
-    public func indexedChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (_ chunk: Int, Range<Int>) -> Void) {
+    public func indexedChunks(
+        _ count: Int, minimumPerChunk: Int = 1, file: StaticString = #fileID, line: UInt = #line,
+        _ body: (_ chunk: Int, Range<Int>) -> Void
+    ) {
         let pieces = chunkCount(count, minimumPerChunk: minimumPerChunk)
         if pieces <= 1 {
             body(0, 0..<count)
             return
         }
-        WorkerPool.shared.run(pieces: pieces) { piece in
+        WorkerPool.shared.run(pieces: pieces, file: file, line: line) { piece in
             body(piece, (count * piece / pieces)..<(count * (piece + 1) / pieces))
         }
     }

@@ -71,9 +71,12 @@ public struct ParameterSplit: Sendable, Equatable {
     }
 
     /// Calls `body` on every range, each piece's ranges in order on its own thread of
-    /// `compute` (all on the calling thread when there is one piece).
-    public func forEachRange(compute: Compute, _ body: (Range<Int>) -> Void) {
-        compute.chunks(pieces.count) { chunk in
+    /// `compute` (all on the calling thread when there is one piece). `file` and `line`
+    /// name the loop for `LoopProfile` (the caller's, by default).
+    public func forEachRange(
+        compute: Compute, file: StaticString = #fileID, line: UInt = #line, _ body: (Range<Int>) -> Void
+    ) {
+        compute.chunks(pieces.count, file: file, line: line) { chunk in
             for piece in chunk { for range in pieces[piece] { body(range) } }
         }
     }
