@@ -74,6 +74,9 @@ struct Bench: ParsableCommand {
             }
         }
         guard threads.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads values must be positive") }
+        if loops && (layers != nil || !convs.isEmpty) {
+            throw ValidationError("--loops applies to the training benchmarks, not to --layers or --convs")
+        }
     }
 
     @Flag(help: ArgumentHelp(
@@ -128,7 +131,7 @@ struct Bench: ParsableCommand {
         for preset in models {
             for t in threads {
                 // The share of sgemm is taken run by run against an sgemm 1024^3 timed just
-                // before it: this machine's speed can change by half between runs.
+                // before it: a shared machine's speed can change by half between runs.
                 var references: [Double] = []
                 let profile = loops ? LoopProfile() : nil
                 let (runs, flops, steps) = try Benchmark.trainingThroughput(

@@ -193,6 +193,12 @@ final class HostileInputTests: XCTestCase {
         XCTAssertFalse(eval.stderr.contains("Missing value"), eval.stderr)
     }
 
+    /// `--loops` times the training steps' loops: with --layers or --convs it would do nothing.
+    func testBenchLoopsIsRefusedWithLayersAndConvs() throws {
+        try assertError(["bench", "--loops", "--layers", "mlp"], status: 64, mentioning: ["--loops", "--layers"])
+        try assertError(["bench", "--loops", "--convs", "8:8:8:3:1"], status: 64, mentioning: ["--loops", "--convs"])
+    }
+
     func testInspectOnADirectoryWithoutARunSaysSo() throws {
         let directory = try TemporaryDirectory("empty-run")
         try assertError(["inspect", directory.path], status: 1, mentioning: [directory.path, "holds no run", "no metrics.jsonl"])
