@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Time spent inside the leaf layers during a whole model's forward and backward (for
 /// `ies bench --layers`): composites (`Sequential`) start and stop it around each leaf
 /// child when `LayerContext.leafTimer` is set. What the model takes beyond it is the work
@@ -37,9 +33,5 @@ public final class LeafTimer {
         perLeaf = [:]
     }
 
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
+    private static func now() -> Double { MonotonicClock.seconds() }
 }

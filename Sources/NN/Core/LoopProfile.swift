@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where a step's time goes between the threads (for `ies bench --loops`): for every loop
 /// that `Compute` runs on several threads, keyed by its call site, the serial time on the
 /// calling thread since the previous such loop ended, the calling thread's own piece, the
@@ -76,9 +72,6 @@ public final class LoopProfile {
         lastEnd = end
     }
 
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
+    @inline(__always)
+    static func now() -> Double { MonotonicClock.seconds() }
 }
