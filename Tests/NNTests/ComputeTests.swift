@@ -1,23 +1,14 @@
 import Foundation
 import NN
+import NNTestSupport
 import XCTest
 
 final class ComputeTests: XCTestCase {
-    /// Runs `body` on its own thread and stops the test process if it has not finished
-    /// after `seconds`: a deadlocked pool must fail the run, never hang it.
-    private func withDeadline(seconds: Double = 60, _ body: @escaping @Sendable () -> Void) {
-        let done = DispatchSemaphore(value: 0)
-        Thread { body(); done.signal() }.start()
-        if done.wait(timeout: .now() + seconds) == .timedOut {
-            fatalError("ComputeTests: the loops did not finish within \(seconds) s (deadlock in WorkerPool?)")
-        }
-    }
-
     /// The partials of threads 1..<n are added to thread 0's sum in that order, for every
     /// float, split among the threads or not: the same bits as the loop of one thread
     /// (float addition is not associative, so a different order would show).
     func testAddPartialsAddsInThreadOrder() {
-        withDeadline { Self.addPartialsInThreadOrder() }
+        withDeadline("ComputeTests") { Self.addPartialsInThreadOrder() }
     }
 
     private static func addPartialsInThreadOrder() {
@@ -75,7 +66,7 @@ final class ComputeTests: XCTestCase {
     /// pieces on the calling thread instead of waiting for the busy workers: nothing hangs
     /// and every piece runs once.
     func testNestedAndConcurrentLoopsComplete() {
-        withDeadline { Self.nestedAndConcurrentLoops() }
+        withDeadline("ComputeTests") { Self.nestedAndConcurrentLoops() }
     }
 
     private static func nestedAndConcurrentLoops() {
@@ -106,7 +97,7 @@ final class ComputeTests: XCTestCase {
     /// Many short loops in a row (the pattern of a training step): the result of a
     /// reduction split over the threads is the same every time.
     func testRepeatedShortLoopsGiveTheSameResult() {
-        withDeadline { Self.repeatedShortLoops() }
+        withDeadline("ComputeTests") { Self.repeatedShortLoops() }
     }
 
     private static func repeatedShortLoops() {

@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import NNTestSupport
 import XCTest
 
 /// `LoopProfile` (`ies bench --loops`): the loops that ran on several threads, by call site,
@@ -11,7 +12,11 @@ final class LoopProfileTests: XCTestCase {
         while Date() < end {}
     }
 
-    func testRecordsEachParallelLoopBySiteWithItsPiecesAndTheSerialTimeBetween() throws {
+    func testRecordsEachParallelLoopBySiteWithItsPiecesAndTheSerialTimeBetween() {
+        withDeadline("LoopProfileTests") { Self.recordsEachParallelLoop() }
+    }
+
+    private static func recordsEachParallelLoop() {
         let compute = Compute(threads: 2)
         let profile = LoopProfile()
         compute.chunks(2) { _ in Self.spin(0.001) }  // before recording: not counted
@@ -46,6 +51,10 @@ final class LoopProfileTests: XCTestCase {
 
     /// A profile records one run at a time; after `record` returns, loops are not timed.
     func testNothingIsRecordedOutsideRecord() {
+        withDeadline("LoopProfileTests") { Self.nothingRecordedOutsideRecord() }
+    }
+
+    private static func nothingRecordedOutsideRecord() {
         let compute = Compute(threads: 2)
         let profile = LoopProfile()
         profile.record {}
