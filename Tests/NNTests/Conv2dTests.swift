@@ -213,6 +213,35 @@ final class Conv2dTests: XCTestCase {
             tolerance: 2e-5, scaledByLargest: true)
     }
 
+    /// 3x3 stride 2: the stride-2 Winograd pass with padding 0, 1 and 2, odd and even inputs
+    /// and outputs (partial tiles, a last input column no output reads), non-square, tile
+    /// rows longer than one 8-tile chunk (the shared patch column carried between chunks),
+    /// blocks spanning images, and batches split unevenly over two threads.
+    private let strideTwoWinogradConfigurations: [Configuration] = [
+        (8, 8, 8, 8, 3, 2, 1, 2),
+        (8, 9, 7, 5, 3, 2, 1, 3),  // odd output: partial tiles at the right and bottom
+        (9, 8, 9, 12, 3, 2, 0, 2),  // no padding
+        (8, 8, 10, 11, 3, 2, 0, 2),  // no padding, the last input row and column unread
+        (8, 8, 5, 6, 3, 2, 2, 2),  // padding 2
+        (8, 16, 20, 70, 3, 2, 1, 3),  // 18 tiles per row: three chunks, the last partial
+        (16, 8, 32, 64, 3, 2, 1, 2),  // 16 tiles per row: two whole chunks
+        (12, 10, 4, 4, 3, 2, 1, 5),  // one tile per image: blocks span images
+        (32, 32, 8, 8, 3, 2, 1, 3),
+        (1, 2, 5, 5, 3, 2, 1, 2),  // forced even where it does not pay
+    ]
+
+    func testStrideTwoWinogradMatchesReference() throws {
+        try assertMatchesReference(
+            strideTwoWinogradConfigurations, algorithm: .winograd, expect: .winograd, tolerance: 2e-5,
+            scaledByLargest: true)
+    }
+
+    func testStrideTwoWinogradMatchesReferenceWithTwoThreads() throws {
+        try assertMatchesReference(
+            strideTwoWinogradConfigurations, algorithm: .winograd, expect: .winograd, compute: Compute(threads: 2),
+            tolerance: 2e-5, scaledByLargest: true)
+    }
+
     /// 3x3 stride 1: Winograd F(4x4, 3x3) on the shapes above (4x4 tiles: partial at 5, 6, 7,
     /// 11 and 37 columns; 1, 2 and 5 tiles per row) and chunks of 8 tiles over 32-float loads.
     private let winograd4Configurations: [Configuration] = [
@@ -298,6 +327,42 @@ final class Conv2dTests: XCTestCase {
         }
     }
 
+    /// The stride-2 pass's rounding error on typical data next to the lowered path's (its
+    /// transforms only add and subtract, so it stays of the same order): max |y - y_exact| /
+    /// max |y_exact| for y, dx and dW at the ResNets' stride-2 shapes.
+    func testStrideTwoWinogradAccuracyNextToLowered() throws {
+        for (cin, cout, size) in [(16, 32, 28), (64, 128, 16), (128, 256, 16)] {
+            let reference = ReferenceConv(cin: cin, cout: cout, h: size, w: size, k: 3, s: 2, p: 1)
+            var errors: [Conv2d.Algorithm: [Double]] = [:]
+            for algorithm in [Conv2d.Algorithm.lowered, .winograd] {
+                let conv = try makeConv((cin, cout, size, size, 3, 2, 1), algorithm: algorithm)
+                XCTAssertEqual(conv.resolvedAlgorithm, algorithm)
+                let harness = LayerHarness(conv, batch: 2, seed: 6)
+                let values = harness.parameters.snapshot()
+                let weight = Array(values[0..<(cout * cin * 9)]), bias = Array(values[(cout * cin * 9)...])
+                let y = reference.forward(x: harness.input, weight: weight, bias: bias, batch: 2)
+                let (dx, dw, _) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: 2)
+                func relative(_ got: [Float], _ exact: [Double]) -> Double {
+                    let scale = exact.map(abs).max()!
+                    return zip(got, exact).map { abs(Double($0) - $1) }.max()! / scale
+                }
+                harness.zeroGradients()
+                let gotDx = harness.backward()!
+                errors[algorithm] = [
+                    relative(harness.forward(training: true), y), relative(gotDx, dx),
+                    relative(Array(harness.gradients[0..<dw.count]), dw),
+                ]
+            }
+            let line = ["y", "dx", "dW"].enumerated().map { i, name in
+                String(format: "%@ %.1e (lowered %.1e)", name, errors[.winograd]![i], errors[.lowered]![i])
+            }
+            print("Stride-2 Winograd error \(cin)>\(cout) at \(size)x\(size): " + line.joined(separator: ", "))
+            for i in 0..<3 {
+                XCTAssertLessThan(errors[.winograd]![i], max(4 * errors[.lowered]![i], 2e-6), "\(cin)>\(cout) at \(size)")
+            }
+        }
+    }
+
     func testAutomaticChoice() throws {
         XCTAssertEqual(try makeConv((32, 64, 14, 14, 3, 1, 1)).resolvedAlgorithm, .winograd)
         XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 1, 1)).resolvedAlgorithm, .winograd4)
@@ -309,9 +374,17 @@ final class Conv2dTests: XCTestCase {
         XCTAssertEqual(try makeConv((128, 256, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd)
         XCTAssertEqual(try makeConv((256, 256, 8, 7, 3, 1, 1)).resolvedAlgorithm, .winograd)
         XCTAssertEqual(try makeConv((32, 64, 32, 32, 3, 1, 1)).resolvedAlgorithm, .winograd)
-        XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 2, 1)).resolvedAlgorithm, .lowered)
         XCTAssertEqual(try makeConv((1, 32, 28, 28, 3, 1, 1)).resolvedAlgorithm, .lowered)
-        XCTAssertEqual(try makeConv((32, 32, 28, 28, 3, 2, 1)).resolvedAlgorithm, .lowered)
+        // Stride 2: the stride-2 Winograd pass from 7x7 outputs with 8+ channels on both sides.
+        XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 2, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((32, 32, 28, 28, 3, 2, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((32, 64, 14, 14, 3, 2, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((128, 256, 16, 16, 3, 2, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((64, 128, 8, 8, 3, 2, 1)).resolvedAlgorithm, .lowered)
+        XCTAssertEqual(try makeConv((256, 512, 8, 8, 3, 2, 1)).resolvedAlgorithm, .lowered)
+        XCTAssertEqual(try makeConv((3, 64, 32, 32, 3, 2, 1)).resolvedAlgorithm, .lowered)
+        XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 2, 3), algorithm: .winograd).resolvedAlgorithm, .lowered)
+        XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 2, 1), algorithm: .winograd4).resolvedAlgorithm, .lowered)
         XCTAssertEqual(try makeConv((64, 128, 8, 8, 1, 2, 0)).resolvedAlgorithm, .lowered)
         XCTAssertEqual(try makeConv((8, 8, 8, 8, 3, 1, 3), algorithm: .winograd).resolvedAlgorithm, .lowered)
     }
@@ -322,8 +395,8 @@ final class Conv2dTests: XCTestCase {
     func testWinogradScratchGrowsWithTheBatch() throws {
         let shapes: [(Int, Int, Int)] = [(512, 512, 4), (256, 256, 8), (64, 64, 32), (32, 64, 14), (8, 8, 5)]
         for (cin, cout, size) in shapes {
-            for algorithm in [Conv2d.Algorithm.winograd, .winograd4] {
-                let conv = try makeConv((cin, cout, size, size, 3, 1, 1), algorithm: algorithm)
+            for (algorithm, stride) in [(Conv2d.Algorithm.winograd, 1), (.winograd4, 1), (.winograd, 2)] {
+                let conv = try makeConv((cin, cout, size, size, 3, stride, 1), algorithm: algorithm)
                 for threads in 1...3 {
                     var previous = 0
                     for batch in 1...70 {
@@ -365,6 +438,7 @@ final class Conv2dTests: XCTestCase {
     func testContractOnEveryPath() throws {
         let cases: [(Configuration, Conv2d.Algorithm)] = [
             ((8, 8, 5, 6, 3, 1, 1, 3), .winograd), ((8, 8, 5, 6, 3, 1, 1, 3), .winograd4),
+            ((8, 8, 9, 10, 3, 2, 1, 3), .winograd),
             ((4, 5, 15, 14, 1, 1, 0, 3), .lowered),
             ((4, 5, 15, 14, 3, 1, 1, 3), .lowered), ((3, 4, 6, 6, 3, 2, 1, 3), .lowered),
         ]
@@ -410,6 +484,12 @@ final class Conv2dTests: XCTestCase {
     }
     func testGradientWinograd4Padding2() throws {
         try checkGradients(kernel: 3, stride: 1, padding: 2, channels: 8, algorithm: .winograd4)
+    }
+    func testGradientStrideTwoWinogradPadding1() throws {
+        try checkGradients(kernel: 3, stride: 2, padding: 1, channels: 8, algorithm: .winograd)
+    }
+    func testGradientStrideTwoWinogradPadding0() throws {
+        try checkGradients(kernel: 3, stride: 2, padding: 0, channels: 8, algorithm: .winograd)
     }
 
     // MARK: - Kernel wider than input plus padding on one side

@@ -217,14 +217,14 @@ func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
 
 /// (a0, b0, a1, b1, ..., a7, b7)
 @inline(__always)
-private func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD16<Float> {
+func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD16<Float> {
     SIMD16(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
 }
 
 /// Stores the first `count` floats of `v` (all 16 with one store when they fit, else in
 /// pieces of 8, 4 and single floats).
 @inline(__always)
-private func writeRow(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+func writeRow(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
     if count >= 16 {
         store16(v, p)
     } else {

@@ -296,7 +296,7 @@ private func split4(_ p: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>, S
 
 /// (a0, b0, c0, d0, a1, b1, c1, d1, ..., a7, b7, c7, d7)
 @inline(__always)
-private func interleave4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD32<Float> {
+func interleave4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD32<Float> {
     SIMD32(
         a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1], a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3],
         a[4], b[4], c[4], d[4], a[5], b[5], c[5], d[5], a[6], b[6], c[6], d[6], a[7], b[7], c[7], d[7])

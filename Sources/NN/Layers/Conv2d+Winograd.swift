@@ -98,20 +98,10 @@ extension Conv2d {
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
         gradients: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext
     ) {
-        let cout = outChannels, P = positions
         let pieces = context.compute.chunkCount(batch)
         let plan = winogradPlan(batch: batch, pieces: pieces)
         precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
-        if hasBias {
-            let db = gradients + biasOffset
-            context.compute.chunks(cout, minimumPerChunk: 8) { channels in
-                for co in channels {
-                    var sum: Float = 0
-                    for n in 0..<batch { sum += Vector.sum(dy + (n * cout + co) * P, count: P) }
-                    db[co] += sum
-                }
-            }
-        }
+        if hasBias { accumulateBiasGradient(dy, into: gradients + biasOffset, batch: batch, compute: context.compute) }
         let u = context.scratch.baseAddress!
         if dx != nil {
             WinogradPass.transformWeights(
@@ -136,5 +126,20 @@ extension Conv2d {
         WinogradPass.accumulateWeightGradient(
             first, outChannels: outChannels, inChannels: inChannels, tile: plan.tile, into: gradients + weightOffset,
             compute: context.compute)
+    }
+
+    /// db[co] += the sum of dy's plane co over the batch, each channel adding its planes in
+    /// sample order (the same bits on any threads).
+    func accumulateBiasGradient(
+        _ dy: UnsafePointer<Float>, into db: UnsafeMutablePointer<Float>, batch: Int, compute: Compute
+    ) {
+        let cout = outChannels, P = positions
+        compute.chunks(cout, minimumPerChunk: 8) { channels in
+            for co in channels {
+                var sum: Float = 0
+                for n in 0..<batch { sum += Vector.sum(dy + (n * cout + co) * P, count: P) }
+                db[co] += sum
+            }
+        }
     }
 }

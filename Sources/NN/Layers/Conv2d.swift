@@ -10,7 +10,8 @@
 ///   image; 1x1 stride-1 convolutions multiply the image itself.
 /// - `winograd` (3x3, stride 1; `Conv2d+Winograd.swift`): F(2x2, 3x3), 16 sgemms over
 ///   transformed tiles, 2.25x fewer multiplications; `winograd4`: F(4x4, 3x3), 36 sgemms,
-///   4x fewer.
+///   4x fewer. With stride 2 (`Conv2d+WinogradStrideTwo.swift`), `winograd` is the
+///   stride-2 pass: 2x2 output tiles from 5x5 patches, 25 sgemms, 1.44x fewer.
 /// Both split the batch over `Compute`'s threads, each thread running single-threaded
 /// sgemm on its own images, and keep their temporary matrices in the model's shared
 /// `LayerContext.scratch` (nothing per layer scales with the batch).
@@ -28,11 +29,13 @@ public final class Conv2d: Layer {
     public enum Algorithm: String, Sendable, CaseIterable {
         /// The fastest measured for the shape: `winograd4` for 3x3 stride-1 convolutions with
         /// at least 64 channels in and out and outputs of at least 16x16, `winograd` for other
-        /// 3x3 stride-1 ones with at least 8 channels in and out, else `lowered`.
+        /// 3x3 stride-1 ones with at least 8 channels in and out and for 3x3 stride-2 ones
+        /// with as many channels and outputs of at least 7x7, else `lowered`.
         case automatic
         /// im2col + sgemm per group of images (every shape).
         case lowered
-        /// Winograd F(2x2, 3x3) (3x3 kernels with stride 1; others fall back to `lowered`).
+        /// Winograd F(2x2, 3x3) (3x3 kernels with stride 1 or 2, padding at most 2; others
+        /// fall back to `lowered`).
         case winograd
         /// Winograd F(4x4, 3x3): 4x fewer multiplications than direct, larger rounding errors
         /// (3x3 kernels with stride 1; others fall back to `lowered`).
@@ -88,16 +91,19 @@ public final class Conv2d: Layer {
     public var resolvedAlgorithm: Algorithm {
         switch algorithm {
         case .lowered: return .lowered
-        case .winograd: return WinogradPlan.applies(to: geometry) ? .winograd : .lowered
+        case .winograd:
+            return WinogradPlan.applies(to: geometry) || StrideTwoWinogradPass.applies(to: geometry) ? .winograd : .lowered
         case .winograd4: return WinogradPlan.applies(to: geometry) ? .winograd4 : .lowered
         case .automatic:
             if WinogradPlan.paysWithLargeTiles(for: geometry, outChannels: outChannels) { return .winograd4 }
+            if StrideTwoWinogradPass.pays(for: geometry, outChannels: outChannels) { return .winograd }
             return WinogradPlan.pays(for: geometry, outChannels: outChannels) ? .winograd : .lowered
         }
     }
 
     public func scratchSize(maxBatch: Int, threads: Int) -> Int {
         let pieces = max(1, min(threads, maxBatch))
+        if usesStrideTwoWinograd { return strideTwoWinogradPlan(batch: maxBatch, pieces: pieces).scratch(pieces: pieces) }
         switch resolvedAlgorithm {
         case .winograd, .winograd4: return winogradPlan(batch: maxBatch, pieces: pieces).scratch(pieces: pieces)
         default: return loweredPlan.perPiece * pieces
@@ -105,6 +111,7 @@ public final class Conv2d: Layer {
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
+        if usesStrideTwoWinograd { return forwardStrideTwoWinograd(x, y, batch: batch, context: context) }
         switch resolvedAlgorithm {
         case .winograd, .winograd4: forwardWinograd(x, y, batch: batch, context: context)
         default: forwardLowered(x, y, batch: batch, context: context)
@@ -116,6 +123,9 @@ public final class Conv2d: Layer {
         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
         guard let gradients = context.gradients else { return }
+        if usesStrideTwoWinograd {
+            return backwardStrideTwoWinograd(x, dy, dx, gradients: gradients, batch: batch, context: context)
+        }
         switch resolvedAlgorithm {
         case .winograd, .winograd4: backwardWinograd(x, dy, dx, gradients: gradients, batch: batch, context: context)
         default: backwardLowered(x, dy, dx, gradients: gradients, batch: batch, context: context)
