@@ -52,10 +52,10 @@ struct StrideTwoWinogradPass {
 
     /// Where it is faster than the lowered path (measured on 2 threads, see BENCHMARKS.md):
     /// channels on both sides (a GEMM with k = Cin = 1 gains nothing from fewer
-    /// multiplications) and outputs of at least 7x7 (16>32 at 14x14 and 16x16 1.4-1.7x, 64>128
-    /// at 16x16 1.35-1.45x, 32>64 at 7x7 1.1x, 128>256 at 8x8 1.05x); not 4x4 outputs, where
-    /// each sgemm packs a large U[xi] for the few tiles of 2x2 per image (64>128 1.0-1.1x,
-    /// 128>256 0.8x, 256>512 0.95x).
+    /// multiplications) and outputs of at least 7x7 (16>32 at 14x14 and 16x16 1.45-1.73x,
+    /// 64>128 at 16x16 1.35-1.41x, 32>64 at 8x8 1.28-1.33x and at 7x7 1.06-1.09x, 128>256 at
+    /// 8x8 1.03-1.08x); not 4x4 outputs, where each sgemm packs a large U[xi] for the 4 tiles
+    /// per image (64>128 1.02-1.26x, 128>256 0.73-0.78x, 256>512 0.92-1.00x).
     static func pays(for geometry: ConvGeometry, outChannels: Int) -> Bool {
         applies(to: geometry) && geometry.inChannels >= 8 && outChannels >= 8
             && min(geometry.outHeight, geometry.outWidth) >= 7
