@@ -291,30 +291,39 @@ final class Conv2dTests: XCTestCase {
             loweredConfigurations, algorithm: .lowered, expect: .lowered, compute: Compute(threads: 2))
     }
 
-    /// Winograd's rounding error on typical data (PyTorch-initialized weights, inputs in
-    /// [-1, 1)), next to the lowered path's: max |y - y_exact| / max |y_exact| for y, dx and dW,
-    /// with y_exact the direct convolution in Double.
+    /// Max |got - exact| / max |exact| of y, dx and dW for a 3x3 convolution (padding 1) with
+    /// `algorithm` on typical data (PyTorch-initialized weights, inputs in [-1, 1), batch 2),
+    /// exact being the direct convolution in Double.
+    private func relativeErrors(
+        cin: Int, cout: Int, size: Int, stride: Int, algorithm: Conv2d.Algorithm, seed: UInt64
+    ) throws -> [Double] {
+        let reference = ReferenceConv(cin: cin, cout: cout, h: size, w: size, k: 3, s: stride, p: 1)
+        let conv = try makeConv((cin, cout, size, size, 3, stride, 1), algorithm: algorithm)
+        XCTAssertEqual(conv.resolvedAlgorithm, algorithm)
+        let harness = LayerHarness(conv, batch: 2, seed: seed)
+        let values = harness.parameters.snapshot()
+        let weight = Array(values[0..<(cout * cin * 9)]), bias = Array(values[(cout * cin * 9)...])
+        let y = reference.forward(x: harness.input, weight: weight, bias: bias, batch: 2)
+        let (dx, dw, _) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: 2)
+        func relative(_ got: [Float], _ exact: [Double]) -> Double {
+            let scale = exact.map(abs).max()!
+            return zip(got, exact).map { abs(Double($0) - $1) }.max()! / scale
+        }
+        harness.zeroGradients()
+        let gotDx = harness.backward()!
+        return [
+            relative(harness.forward(training: true), y), relative(gotDx, dx),
+            relative(Array(harness.gradients[0..<dw.count]), dw),
+        ]
+    }
+
+    /// Winograd's rounding error on typical data next to the lowered path's, for y, dx and dW.
     func testWinogradAccuracyNextToLowered() throws {
         for (cin, cout, size) in [(16, 16, 28), (64, 64, 16), (256, 256, 4)] {
-            let reference = ReferenceConv(cin: cin, cout: cout, h: size, w: size, k: 3, s: 1, p: 1)
             var errors: [Conv2d.Algorithm: [Double]] = [:]
             for algorithm in [Conv2d.Algorithm.lowered, .winograd, .winograd4] {
-                let conv = try makeConv((cin, cout, size, size, 3, 1, 1), algorithm: algorithm)
-                let harness = LayerHarness(conv, batch: 2, seed: 5)
-                let values = harness.parameters.snapshot()
-                let weight = Array(values[0..<(cout * cin * 9)]), bias = Array(values[(cout * cin * 9)...])
-                let y = reference.forward(x: harness.input, weight: weight, bias: bias, batch: 2)
-                let (dx, dw, _) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: 2)
-                func relative(_ got: [Float], _ exact: [Double]) -> Double {
-                    let scale = exact.map(abs).max()!
-                    return zip(got, exact).map { abs(Double($0) - $1) }.max()! / scale
-                }
-                harness.zeroGradients()
-                let gotDx = harness.backward()!
-                errors[algorithm] = [
-                    relative(harness.forward(training: true), y), relative(gotDx, dx),
-                    relative(Array(harness.gradients[0..<dw.count]), dw),
-                ]
+                errors[algorithm] = try relativeErrors(
+                    cin: cin, cout: cout, size: size, stride: 1, algorithm: algorithm, seed: 5)
             }
             let line = ["y", "dx", "dW"].enumerated().map { i, name in
                 String(
@@ -327,38 +336,18 @@ final class Conv2dTests: XCTestCase {
         }
     }
 
-    /// The stride-2 pass's rounding error on typical data next to the lowered path's (its
-    /// transforms only add and subtract, so it stays of the same order): max |y - y_exact| /
-    /// max |y_exact| for y, dx and dW at the ResNets' stride-2 shapes.
+    /// The stride-2 pass's rounding error next to the lowered path's at the ResNets' stride-2
+    /// shapes: its transforms only add and subtract, so it stays of the same order.
     func testStrideTwoWinogradAccuracyNextToLowered() throws {
         for (cin, cout, size) in [(16, 32, 28), (64, 128, 16), (128, 256, 16)] {
-            let reference = ReferenceConv(cin: cin, cout: cout, h: size, w: size, k: 3, s: 2, p: 1)
-            var errors: [Conv2d.Algorithm: [Double]] = [:]
-            for algorithm in [Conv2d.Algorithm.lowered, .winograd] {
-                let conv = try makeConv((cin, cout, size, size, 3, 2, 1), algorithm: algorithm)
-                XCTAssertEqual(conv.resolvedAlgorithm, algorithm)
-                let harness = LayerHarness(conv, batch: 2, seed: 6)
-                let values = harness.parameters.snapshot()
-                let weight = Array(values[0..<(cout * cin * 9)]), bias = Array(values[(cout * cin * 9)...])
-                let y = reference.forward(x: harness.input, weight: weight, bias: bias, batch: 2)
-                let (dx, dw, _) = reference.backward(x: harness.input, weight: weight, dy: harness.dyWeights, batch: 2)
-                func relative(_ got: [Float], _ exact: [Double]) -> Double {
-                    let scale = exact.map(abs).max()!
-                    return zip(got, exact).map { abs(Double($0) - $1) }.max()! / scale
-                }
-                harness.zeroGradients()
-                let gotDx = harness.backward()!
-                errors[algorithm] = [
-                    relative(harness.forward(training: true), y), relative(gotDx, dx),
-                    relative(Array(harness.gradients[0..<dw.count]), dw),
-                ]
-            }
+            let lowered = try relativeErrors(cin: cin, cout: cout, size: size, stride: 2, algorithm: .lowered, seed: 6)
+            let winograd = try relativeErrors(cin: cin, cout: cout, size: size, stride: 2, algorithm: .winograd, seed: 6)
             let line = ["y", "dx", "dW"].enumerated().map { i, name in
-                String(format: "%@ %.1e (lowered %.1e)", name, errors[.winograd]![i], errors[.lowered]![i])
+                String(format: "%@ %.1e (lowered %.1e)", name, winograd[i], lowered[i])
             }
             print("Stride-2 Winograd error \(cin)>\(cout) at \(size)x\(size): " + line.joined(separator: ", "))
             for i in 0..<3 {
-                XCTAssertLessThan(errors[.winograd]![i], max(4 * errors[.lowered]![i], 2e-6), "\(cin)>\(cout) at \(size)")
+                XCTAssertLessThan(winograd[i], max(4 * lowered[i], 2e-6), "\(cin)>\(cout) at \(size)")
             }
         }
     }
