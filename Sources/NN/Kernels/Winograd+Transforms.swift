@@ -163,13 +163,7 @@ extension WinogradPass {
         for co in 0..<cout {
             for (k, r) in rows.enumerated() {
                 let n = r / tilesHigh, th = r % tilesHigh
-                let plane = dy + (n * cout + co) * oH * oW
-                top.update(from: plane + 2 * th * oW, count: oW)
-                if 2 * th + 1 < oH {
-                    bottom.update(from: plane + (2 * th + 1) * oW, count: oW)
-                } else {
-                    bottom.update(repeating: 0, count: oW)
-                }
+                copyGradientRows(dy + (n * cout + co) * oH * oW, tileRow: th, height: oH, width: oW, into: top, bottom)
                 let out = m + co * tileStride + k * tilesWide
                 for chunk in 0..<chunks {
                     let tw0 = 8 * chunk
@@ -194,6 +188,21 @@ extension WinogradPass {
     }
 }
 
+
+/// Copies rows 2 th and 2 th + 1 of a gradient plane (Ho x Wo), the rows that tile row th of
+/// 2x2 output tiles covers, into `upper` and `lower` (the second zero past Ho).
+@inline(__always)
+func copyGradientRows(
+    _ plane: UnsafePointer<Float>, tileRow th: Int, height oH: Int, width oW: Int,
+    into upper: UnsafeMutablePointer<Float>, _ lower: UnsafeMutablePointer<Float>
+) {
+    upper.update(from: plane + 2 * th * oW, count: oW)
+    if 2 * th + 1 < oH {
+        lower.update(from: plane + (2 * th + 1) * oW, count: oW)
+    } else {
+        lower.update(repeating: 0, count: oW)
+    }
+}
 
 @inline(__always)
 func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {

@@ -335,13 +335,8 @@ struct StrideTwoWinogradPass {
         for co in 0..<cout {
             for (k, r) in rows.enumerated() {
                 let n = r / tilesHigh, th = r % tilesHigh
-                let plane = dy + (n * cout + co) * oH * oW
-                upperRow.update(from: plane + 2 * th * oW, count: oW)
-                if 2 * th + 1 < oH {
-                    lowerRow.update(from: plane + (2 * th + 1) * oW, count: oW)
-                } else {
-                    lowerRow.update(repeating: 0, count: oW)
-                }
+                copyGradientRows(
+                    dy + (n * cout + co) * oH * oW, tileRow: th, height: oH, width: oW, into: upperRow, lowerRow)
                 let out = m + co * tileStride + k * tilesWide
                 for chunk in 0..<chunks {
                     let tw0 = 8 * chunk
