@@ -10,3 +10,17 @@ public func withDeadline(_ name: String, seconds: Double = 60, _ body: @escaping
         fatalError("\(name): the loops did not finish within \(seconds) s (deadlock in WorkerPool?)")
     }
 }
+
+/// Runs `body` on the calling thread while a watchdog thread stops the test process if it
+/// has not returned after `seconds` (for tests whose body calls XCTest assertions on the
+/// test case, which `withDeadline`'s own thread cannot capture).
+public func withWatchdog<T>(_ name: String, seconds: Double = 60, _ body: () throws -> T) rethrows -> T {
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+        if done.wait(timeout: .now() + seconds) == .timedOut {
+            fatalError("\(name): did not finish within \(seconds) s (deadlock in WorkerPool?)")
+        }
+    }.start()
+    defer { done.signal() }
+    return try body()
+}

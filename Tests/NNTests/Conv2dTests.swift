@@ -231,15 +231,19 @@ final class Conv2dTests: XCTestCase {
     ]
 
     func testStrideTwoWinogradMatchesReference() throws {
-        try assertMatchesReference(
-            strideTwoWinogradConfigurations, algorithm: .winograd, expect: .winograd, tolerance: 2e-5,
-            scaledByLargest: true)
+        try withWatchdog("Conv2dTests") {
+            try assertMatchesReference(
+                strideTwoWinogradConfigurations, algorithm: .winograd, expect: .winograd, tolerance: 2e-5,
+                scaledByLargest: true)
+        }
     }
 
     func testStrideTwoWinogradMatchesReferenceWithTwoThreads() throws {
-        try assertMatchesReference(
-            strideTwoWinogradConfigurations, algorithm: .winograd, expect: .winograd, compute: Compute(threads: 2),
-            tolerance: 2e-5, scaledByLargest: true)
+        try withWatchdog("Conv2dTests") {
+            try assertMatchesReference(
+                strideTwoWinogradConfigurations, algorithm: .winograd, expect: .winograd, compute: Compute(threads: 2),
+                tolerance: 2e-5, scaledByLargest: true)
+        }
     }
 
     /// 3x3 stride 1: Winograd F(4x4, 3x3) on the shapes above (4x4 tiles: partial at 5, 6, 7,
@@ -339,6 +343,10 @@ final class Conv2dTests: XCTestCase {
     /// The stride-2 pass's rounding error next to the lowered path's at the ResNets' stride-2
     /// shapes: its transforms only add and subtract, so it stays of the same order.
     func testStrideTwoWinogradAccuracyNextToLowered() throws {
+        try withWatchdog("Conv2dTests") { try strideTwoWinogradAccuracyNextToLowered() }
+    }
+
+    private func strideTwoWinogradAccuracyNextToLowered() throws {
         for (cin, cout, size) in [(16, 32, 28), (64, 128, 16), (128, 256, 16)] {
             let lowered = try relativeErrors(cin: cin, cout: cout, size: size, stride: 2, algorithm: .lowered, seed: 6)
             let winograd = try relativeErrors(cin: cin, cout: cout, size: size, stride: 2, algorithm: .winograd, seed: 6)
@@ -475,10 +483,14 @@ final class Conv2dTests: XCTestCase {
         try checkGradients(kernel: 3, stride: 1, padding: 2, channels: 8, algorithm: .winograd4)
     }
     func testGradientStrideTwoWinogradPadding1() throws {
-        try checkGradients(kernel: 3, stride: 2, padding: 1, channels: 8, algorithm: .winograd)
+        try withWatchdog("Conv2dTests") {
+            try checkGradients(kernel: 3, stride: 2, padding: 1, channels: 8, algorithm: .winograd)
+        }
     }
     func testGradientStrideTwoWinogradPadding0() throws {
-        try checkGradients(kernel: 3, stride: 2, padding: 0, channels: 8, algorithm: .winograd)
+        try withWatchdog("Conv2dTests") {
+            try checkGradients(kernel: 3, stride: 2, padding: 0, channels: 8, algorithm: .winograd)
+        }
     }
 
     // MARK: - Kernel wider than input plus padding on one side
