@@ -18,7 +18,7 @@ extension WinogradPass {
         _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
-        let (w, p) = (width, padding)
+        if groupedRows > 1 { return groupedInputTransform4(input, rows: rows, into: v, buffers: buffers) }
         let stride = rowFloats
         let t0 = buffers, t1 = buffers + stride, t2 = buffers + 2 * stride
         let t3 = buffers + 3 * stride, t4 = buffers + 4 * stride, t5 = buffers + 5 * stride
@@ -29,42 +29,13 @@ extension WinogradPass {
         let xiStride = inputPlane
         for c in 0..<inChannels {
             for (k, r) in rows.enumerated() {
-                let (plane, top) = patchRows(input, channel: c, tileRow: r)
-                func row(_ i: Int) -> UnsafePointer<Float> {
-                    let ih = top + i
-                    return ih >= 0 && ih < height ? plane + ih * w : UnsafePointer(zero)
-                }
-                // Rows of B^T d.
-                let d = (row(0), row(1), row(2), row(3), row(4), row(5))
-                var i = 0
-                while i + 8 <= w {
-                    let b = bt6(load8(d.0 + i), load8(d.1 + i), load8(d.2 + i), load8(d.3 + i), load8(d.4 + i), load8(d.5 + i))
-                    store8(b.0, t0 + p + i)
-                    store8(b.1, t1 + p + i)
-                    store8(b.2, t2 + p + i)
-                    store8(b.3, t3 + p + i)
-                    store8(b.4, t4 + p + i)
-                    store8(b.5, t5 + p + i)
-                    i += 8
-                }
-                while i < w {
-                    let b = bt6(
-                        SIMD8(repeating: d.0[i]), SIMD8(repeating: d.1[i]), SIMD8(repeating: d.2[i]),
-                        SIMD8(repeating: d.3[i]), SIMD8(repeating: d.4[i]), SIMD8(repeating: d.5[i]))
-                    (t0 + p)[i] = b.0[0]
-                    (t1 + p)[i] = b.1[0]
-                    (t2 + p)[i] = b.2[0]
-                    (t3 + p)[i] = b.3[0]
-                    (t4 + p)[i] = b.4[0]
-                    (t5 + p)[i] = b.5[0]
-                    i += 1
-                }
+                transformedInputRows4(input, channel: c, tileRow: r, into: buffers, zero: zero)
                 let out = v + c * tileStride + k * tilesWide
                 // Row a of B^T d times B: columns 4 tw .. 4 tw + 5 of 8 tiles into V[6 a + b].
                 @inline(__always) func columns(_ a: Int, _ t: UnsafePointer<Float>, _ tw0: Int) {
                     let (d0, d1, d2, d3) = split4(t + 4 * tw0)
                     let next = load32(t + 4 * tw0 + 4)
-                    let b = bt6(d0, d1, d2, d3, next.evenHalf.evenHalf, next.oddHalf.evenHalf)
+                    let b = bt6(d0, d1, d2, d3, everyFourth(next, 0), everyFourth(next, 1))
                     store8x6(b, out + 6 * a * xiStride + tw0, stride: xiStride)
                 }
                 for chunk in 0..<chunks {
@@ -79,12 +50,56 @@ extension WinogradPass {
         }
     }
 
+    /// Rows a < 6 of B^T d for tile row r of channel c: row a at `t` + a rowFloats, input
+    /// column i at padded column p + i (the padding columns are left as they are: zero).
+    @inline(__always)
+    func transformedInputRows4(
+        _ input: UnsafePointer<Float>, channel c: Int, tileRow r: Int, into t: UnsafeMutablePointer<Float>,
+        zero: UnsafePointer<Float>
+    ) {
+        let (w, p, stride) = (width, padding, rowFloats)
+        let t0 = t + p, t1 = t0 + stride, t2 = t0 + 2 * stride, t3 = t0 + 3 * stride, t4 = t0 + 4 * stride
+        let t5 = t0 + 5 * stride
+        let (plane, top) = patchRows(input, channel: c, tileRow: r)
+        func row(_ i: Int) -> UnsafePointer<Float> {
+            let ih = top + i
+            return ih >= 0 && ih < height ? plane + ih * w : zero
+        }
+        let d = (row(0), row(1), row(2), row(3), row(4), row(5))
+        var i = 0
+        while i + 8 <= w {
+            let b = bt6(load8(d.0 + i), load8(d.1 + i), load8(d.2 + i), load8(d.3 + i), load8(d.4 + i), load8(d.5 + i))
+            store8(b.0, t0 + i)
+            store8(b.1, t1 + i)
+            store8(b.2, t2 + i)
+            store8(b.3, t3 + i)
+            store8(b.4, t4 + i)
+            store8(b.5, t5 + i)
+            i += 8
+        }
+        while i < w {
+            let b = bt6(
+                SIMD8(repeating: d.0[i]), SIMD8(repeating: d.1[i]), SIMD8(repeating: d.2[i]),
+                SIMD8(repeating: d.3[i]), SIMD8(repeating: d.4[i]), SIMD8(repeating: d.5[i]))
+            t0[i] = b.0[0]
+            t1[i] = b.1[0]
+            t2[i] = b.2[0]
+            t3[i] = b.3[0]
+            t4[i] = b.4[0]
+            t5[i] = b.5[0]
+            i += 1
+        }
+    }
+
     /// Output tile (th, tw) of channel co = A^T M[.][co][tile] A (+ bias), exactly the outputs
     /// inside [Ho, Wo].
     func outputTransform4(
         _ m: UnsafePointer<Float>, rows: Range<Int>, bias: UnsafePointer<Float>?,
-        into output: UnsafeMutablePointer<Float>
+        into output: UnsafeMutablePointer<Float>, buffers: UnsafeMutablePointer<Float>
     ) {
+        if groupedRows > 1 {
+            return groupedOutputTransform4(m, rows: rows, bias: bias, into: output, buffers: buffers)
+        }
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
         let xiStride = outputPlane
         for co in 0..<cout {
@@ -124,6 +139,7 @@ extension WinogradPass {
         _ dy: UnsafePointer<Float>, rows: Range<Int>, into m: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
+        if groupedRows > 1 { return groupedGradientTransform4(dy, rows: rows, into: m, buffers: buffers) }
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
         let stride = rowFloats
         let g0 = buffers + 6 * stride, g1 = buffers + 7 * stride, g2 = buffers + 8 * stride, g3 = buffers + 9 * stride
@@ -288,10 +304,17 @@ func load32(_ p: UnsafePointer<Float>) -> SIMD32<Float> {
 
 /// Columns 4 i + j, j = 0 ... 3, of the 32 floats at p: column j of 8 neighbouring 4-wide tiles.
 @inline(__always)
-private func split4(_ p: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+func split4(_ p: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
     let x = load32(p)
-    let even = x.evenHalf, odd = x.oddHalf
-    return (even.evenHalf, odd.evenHalf, even.oddHalf, odd.oddHalf)
+    return (everyFourth(x, 0), everyFourth(x, 1), everyFourth(x, 2), everyFourth(x, 3))
+}
+
+/// Lanes j, j + 4, ..., j + 28 of x: column j of 8 neighbouring 4-wide tiles. Built lane by
+/// lane: the standard library's `evenHalf`, with enough callers, stops being inlined and
+/// becomes a function call per shuffle (measured: 8-10% of an F(4x4) layer).
+@inline(__always)
+func everyFourth(_ x: SIMD32<Float>, _ j: Int) -> SIMD8<Float> {
+    SIMD8(x[j], x[j + 4], x[j + 8], x[j + 12], x[j + 16], x[j + 20], x[j + 24], x[j + 28])
 }
 
 /// (a0, b0, c0, d0, a1, b1, c1, d1, ..., a7, b7, c7, d7)

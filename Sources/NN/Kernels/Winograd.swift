@@ -26,7 +26,8 @@
 ///
 /// Transforms run 8 tiles of a tile row at a time in SIMD registers: 16-float loads of a
 /// row split into even and odd columns give the 4 columns of 8 neighbouring tiles (F(4x4):
-/// 32-float loads split four ways).
+/// 32-float loads split four ways; on rows of fewer than 8 tiles, 8 tiles of consecutive
+/// rows, Winograd+GroupedRows4.swift).
 /// V and M hold one block of tile rows, each row of tiles padded so that the 8-wide
 /// stores of a partial chunk land in the next tile row (written after) or in the slack.
 struct WinogradPass {
@@ -47,6 +48,8 @@ struct WinogradPass {
     let rowFloats: Int
     /// Tile rows per block (one block goes through the 16 sgemms at once).
     let rowsPerBlock: Int
+    /// Tile rows whose tiles share the SIMD lanes of the F(4x4) transforms (1: one row at a time).
+    let groupedRows: Int
     /// Row stride of V and M: the tiles of a block plus slack for the last partial chunk.
     let tileStride: Int
 
@@ -89,6 +92,7 @@ struct WinogradPass {
         rowFloats = tile == 2 ? 16 * chunks + 16 : 32 * chunks + 32
         rowsPerBlock = max(1, min(tileTarget / tilesWide, imagesPerPiece * tilesHigh))
         tileStride = (rowsPerBlock * tilesWide + 8 + 15) / 16 * 16
+        groupedRows = WinogradPass.groupedRows(tile: tile, tilesWide: tilesWide)
     }
 
     /// Distance between the planes of V [positions][Cin][tileStride] and M [positions][Cout][tileStride].
@@ -110,7 +114,10 @@ struct WinogradPass {
     /// Floats of the row buffers: alpha transformed rows, m gradient rows, one zero row;
     /// for F(2x2) then a second set of alpha transformed rows (`inputTransform` uses both
     /// sets in turn; the same for F(4x4), tried, was no faster: its layers have many channels).
-    var rowBufferFloats: Int { (tile == 2 ? 2 * alpha + tile + 1 : alpha + tile + 1) * rowFloats }
+    /// For F(4x4) on narrow planes then the group buffers (`groupBufferFloats`).
+    var rowBufferFloats: Int {
+        (tile == 2 ? 2 * alpha + tile + 1 : alpha + tile + 1) * rowFloats + groupBufferFloats
+    }
     /// Where the second set of transformed rows begins in the row buffers (F(2x2)).
     var secondRowSet: Int { (alpha + tile + 1) * rowFloats }
 
@@ -262,7 +269,7 @@ struct WinogradPass {
             if tile == 2 {
                 outputTransform(m, rows: block, bias: bias, into: output)
             } else {
-                outputTransform4(m, rows: block, bias: bias, into: output)
+                outputTransform4(m, rows: block, bias: bias, into: output, buffers: rows)
             }
         }
     }

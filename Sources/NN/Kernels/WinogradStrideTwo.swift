@@ -447,14 +447,8 @@ struct StrideTwoWinogradPass {
 // specialization of `SIMD32<Float>.evenHalf`, and the F(4x4) transforms, which use it, ran
 // 8-10% slower through the call (measured when this pass was added).
 
-/// Lanes j, j + 4, ..., j + 28 of x: column j of 8 neighbouring 4-wide tiles.
-@inline(__always)
-private func everyFourth(_ x: SIMD32<Float>, _ j: Int) -> SIMD8<Float> {
-    SIMD8(x[j], x[j + 4], x[j + 8], x[j + 12], x[j + 16], x[j + 20], x[j + 24], x[j + 28])
-}
-
 /// Lanes j, j + 2, ..., j + 14 of x: column j of 8 neighbouring 2-wide tiles.
 @inline(__always)
-private func everySecond(_ x: SIMD16<Float>, _ j: Int) -> SIMD8<Float> {
+func everySecond(_ x: SIMD16<Float>, _ j: Int) -> SIMD8<Float> {
     SIMD8(x[j], x[j + 2], x[j + 4], x[j + 6], x[j + 8], x[j + 10], x[j + 12], x[j + 14])
 }
