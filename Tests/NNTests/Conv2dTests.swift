@@ -259,6 +259,12 @@ final class Conv2dTests: XCTestCase {
         (32, 32, 4, 4, 3, 1, 1, 3),
         (6, 5, 40, 70, 3, 1, 1, 2),  // 18 tiles per row, rows of input longer than 64 floats
         (1, 2, 5, 5, 3, 1, 1, 2),
+        // One tile per image: threads split channels (more than one thread); the input
+        // gradient's convolution with padding 2 has 4 tiles per image, with padding 0 one.
+        (8, 12, 6, 6, 3, 1, 0, 3),
+        (12, 8, 2, 2, 3, 1, 2, 3),
+        (8, 8, 4, 4, 3, 1, 1, 260),  // two blocks of tiles
+        (3, 1, 4, 4, 3, 1, 1, 3),  // fewer output channels than threads
     ]
 
     func testWinograd4MatchesReference() throws {
@@ -270,6 +276,32 @@ final class Conv2dTests: XCTestCase {
         try assertMatchesReference(
             winograd4Configurations, algorithm: .winograd4, expect: .winograd4, compute: Compute(threads: 2),
             tolerance: 5e-5, scaledByLargest: true)
+    }
+
+    /// Split by channels (outputs of one tile per image), every sum runs inside one thread's
+    /// sgemm or transform: y, dx, dW and db are the same bits on 1 thread (split by images,
+    /// one piece), 2 and 3 threads, over one block and over two.
+    func testWinogradByChannelsSameBitsOnAnyThreads() throws {
+        try withWatchdog("Conv2dTests") {
+            for (c, algorithm) in [
+                ((16, 24, 4, 4, 3, 1, 1, 5), Conv2d.Algorithm.winograd4), ((24, 16, 3, 3, 3, 1, 1, 4), .winograd4),
+                ((8, 8, 4, 4, 3, 1, 1, 260), .winograd4), ((16, 16, 2, 2, 3, 1, 1, 5), .winograd),
+            ] as [(Configuration, Conv2d.Algorithm)] {
+                var results: [[Float]] = []
+                for threads in 1...3 {
+                    let conv = try makeConv((c.cin, c.cout, c.h, c.w, c.k, c.s, c.p), algorithm: algorithm)
+                    let harness = LayerHarness(conv, batch: c.batch, seed: 31, compute: Compute(threads: threads))
+                    let y = harness.forward(training: true)
+                    let dx = harness.backward()!
+                    results.append(y + dx + harness.gradients)
+                }
+                XCTAssertFalse(results[0].contains { !$0.isFinite }, "\(c)")
+                for threads in 2...3 {
+                    XCTAssertEqual(
+                        results[threads - 1].map(\.bitPattern), results[0].map(\.bitPattern), "\(c) \(algorithm) on \(threads) threads")
+                }
+            }
+        }
     }
 
     /// The lowered path: single images (P >= 192: NCHW straight from sgemm, a 1x1 stride-1
@@ -364,13 +396,22 @@ final class Conv2dTests: XCTestCase {
         XCTAssertEqual(try makeConv((32, 64, 14, 14, 3, 1, 1)).resolvedAlgorithm, .winograd)
         XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 1, 1)).resolvedAlgorithm, .winograd4)
         XCTAssertEqual(try makeConv((128, 128, 16, 16, 3, 1, 1)).resolvedAlgorithm, .winograd4)
-        XCTAssertEqual(try makeConv((64, 64, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd)
-        XCTAssertEqual(try makeConv((512, 512, 4, 4, 3, 1, 1)).resolvedAlgorithm, .winograd)
         XCTAssertEqual(try makeConv((256, 256, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd4)
         XCTAssertEqual(try makeConv((512, 512, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd4)
-        XCTAssertEqual(try makeConv((128, 256, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd)
-        XCTAssertEqual(try makeConv((256, 256, 8, 7, 3, 1, 1)).resolvedAlgorithm, .winograd)
         XCTAssertEqual(try makeConv((32, 64, 32, 32, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((32, 32, 16, 16, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((64, 64, 14, 14, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        // Narrow planes: F(4x4) from 16 channels at sides 3, 4, 7 and 8, not 2, 5 or 6.
+        XCTAssertEqual(try makeConv((64, 64, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((512, 512, 4, 4, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((128, 256, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((256, 256, 8, 7, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((64, 64, 7, 7, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((16, 16, 3, 3, 3, 1, 1)).resolvedAlgorithm, .winograd4)
+        XCTAssertEqual(try makeConv((8, 16, 8, 8, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((256, 256, 5, 5, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((256, 256, 6, 8, 3, 1, 1)).resolvedAlgorithm, .winograd)
+        XCTAssertEqual(try makeConv((512, 512, 2, 2, 3, 1, 1)).resolvedAlgorithm, .winograd)
         XCTAssertEqual(try makeConv((1, 32, 28, 28, 3, 1, 1)).resolvedAlgorithm, .lowered)
         // Stride 2: the stride-2 Winograd pass from 7x7 outputs with 8+ channels on both sides.
         XCTAssertEqual(try makeConv((64, 64, 32, 32, 3, 2, 1)).resolvedAlgorithm, .winograd)

@@ -31,7 +31,7 @@ extension WinogradPass {
 
     /// `inputTransform4` over groups of tile rows: V[xi][c][k tilesWide + tw] as there.
     func groupedInputTransform4(
-        _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        _ input: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
         let stride = rowFloats, span = 4 * tilesWide
@@ -42,7 +42,7 @@ extension WinogradPass {
         buffers.update(repeating: 0, count: 6 * stride)
         zero.update(repeating: 0, count: stride)
         let xiStride = inputPlane
-        for c in 0..<inChannels {
+        for c in channels {
             var k0 = 0
             while k0 < rows.count {
                 let k1 = min(k0 + groupedRows, rows.count)
@@ -77,14 +77,14 @@ extension WinogradPass {
 
     /// `outputTransform4` over groups of tile rows.
     func groupedOutputTransform4(
-        _ m: UnsafePointer<Float>, rows: Range<Int>, bias: UnsafePointer<Float>?,
+        _ m: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, bias: UnsafePointer<Float>?,
         into output: UnsafeMutablePointer<Float>, buffers: UnsafeMutablePointer<Float>
     ) {
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
         let xiStride = outputPlane
         let staged = groupBuffer(buffers, 16)
         let tiles = rows.count * tilesWide
-        for co in 0..<cout {
+        for co in channels {
             let b = SIMD8<Float>(repeating: bias?[co] ?? 0)
             let src = m + co * tileStride
             var q0 = 0
@@ -122,7 +122,7 @@ extension WinogradPass {
 
     /// `gradientTransform4` over groups of tile rows.
     func groupedGradientTransform4(
-        _ dy: UnsafePointer<Float>, rows: Range<Int>, into m: UnsafeMutablePointer<Float>,
+        _ dy: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into m: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
@@ -132,7 +132,7 @@ extension WinogradPass {
         // Columns past Wo of every row stay zero: only [0, Wo) of each is written below.
         groups.update(repeating: 0, count: 4 * gf)
         let xiStride = outputPlane
-        for co in 0..<cout {
+        for co in channels {
             var k0 = 0
             while k0 < rows.count {
                 let k1 = min(k0 + groupedRows, rows.count)

@@ -21,7 +21,7 @@ extension WinogradPass {
     /// data (with padding 1 every load here starts one float before the stored row), cannot
     /// take its data from the stores and waits until they reach the cache.
     func inputTransform(
-        _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        _ input: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
         let (w, p) = (width, padding)
@@ -51,7 +51,7 @@ extension WinogradPass {
         }
         var previous: (set: Int, out: UnsafeMutablePointer<Float>)?
         var set = 0
-        for c in 0..<inChannels {
+        for c in channels {
             for (k, r) in rows.enumerated() {
                 let (plane, top) = patchRows(input, channel: c, tileRow: r)
                 func row(_ i: Int) -> UnsafePointer<Float> {
@@ -117,12 +117,12 @@ extension WinogradPass {
     /// output tile (th, tw) of channel co = A^T M[.][co][tile] A (+ bias), exactly the
     /// outputs inside [Ho, Wo].
     func outputTransform(
-        _ m: UnsafePointer<Float>, rows: Range<Int>, bias: UnsafePointer<Float>?,
+        _ m: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, bias: UnsafePointer<Float>?,
         into output: UnsafeMutablePointer<Float>
     ) {
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
         let xiStride = outputPlane
-        for co in 0..<cout {
+        for co in channels {
             let b = SIMD8<Float>(repeating: bias?[co] ?? 0)
             for (k, r) in rows.enumerated() {
                 let n = r / tilesHigh, th = r % tilesHigh
@@ -152,7 +152,7 @@ extension WinogradPass {
 
     /// dM[xi][co][k tilesWide + tw] = (A dY A^T)[xi] for the 2x2 tile of dy (zero outside [Ho, Wo]).
     func gradientTransform(
-        _ dy: UnsafePointer<Float>, rows: Range<Int>, into m: UnsafeMutablePointer<Float>,
+        _ dy: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into m: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
@@ -160,7 +160,7 @@ extension WinogradPass {
         // Columns past Wo stay zero: only [0, Wo) is copied below.
         top.update(repeating: 0, count: 2 * rowFloats)
         let xiStride = outputPlane
-        for co in 0..<cout {
+        for co in channels {
             for (k, r) in rows.enumerated() {
                 let n = r / tilesHigh, th = r % tilesHigh
                 copyGradientRows(dy + (n * cout + co) * oH * oW, tileRow: th, height: oH, width: oW, into: top, bottom)

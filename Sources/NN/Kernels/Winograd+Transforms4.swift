@@ -15,10 +15,10 @@ extension WinogradPass {
     /// V[xi][c][k tilesWide + tw] = (B^T d B)[xi] for the 6x6 patch d of tile (th, tw) of the
     /// k-th row of `rows`, input channel c.
     func inputTransform4(
-        _ input: UnsafePointer<Float>, rows: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        _ input: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into v: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
-        if groupedRows > 1 { return groupedInputTransform4(input, rows: rows, into: v, buffers: buffers) }
+        if groupedRows > 1 { return groupedInputTransform4(input, rows: rows, channels: channels, into: v, buffers: buffers) }
         let stride = rowFloats
         let t0 = buffers, t1 = buffers + stride, t2 = buffers + 2 * stride
         let t3 = buffers + 3 * stride, t4 = buffers + 4 * stride, t5 = buffers + 5 * stride
@@ -27,7 +27,7 @@ extension WinogradPass {
         buffers.update(repeating: 0, count: 6 * stride)
         zero.update(repeating: 0, count: stride)
         let xiStride = inputPlane
-        for c in 0..<inChannels {
+        for c in channels {
             for (k, r) in rows.enumerated() {
                 transformedInputRows4(input, channel: c, tileRow: r, into: buffers, zero: zero)
                 let out = v + c * tileStride + k * tilesWide
@@ -77,6 +77,23 @@ extension WinogradPass {
             store8(b.5, t5 + i)
             i += 8
         }
+        if i + 4 <= w {
+            // Narrow planes (4x4 to 7x7): 4 columns in the low half of the vectors.
+            @inline(__always) func load4(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+                SIMD8(lowHalf: UnsafeRawPointer(p + i).loadUnaligned(as: SIMD4<Float>.self), highHalf: .zero)
+            }
+            @inline(__always) func store4(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+                UnsafeMutableRawPointer(p + i).storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+            }
+            let b = bt6(load4(d.0), load4(d.1), load4(d.2), load4(d.3), load4(d.4), load4(d.5))
+            store4(b.0, t0)
+            store4(b.1, t1)
+            store4(b.2, t2)
+            store4(b.3, t3)
+            store4(b.4, t4)
+            store4(b.5, t5)
+            i += 4
+        }
         while i < w {
             let b = bt6(
                 SIMD8(repeating: d.0[i]), SIMD8(repeating: d.1[i]), SIMD8(repeating: d.2[i]),
@@ -94,15 +111,15 @@ extension WinogradPass {
     /// Output tile (th, tw) of channel co = A^T M[.][co][tile] A (+ bias), exactly the outputs
     /// inside [Ho, Wo].
     func outputTransform4(
-        _ m: UnsafePointer<Float>, rows: Range<Int>, bias: UnsafePointer<Float>?,
+        _ m: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, bias: UnsafePointer<Float>?,
         into output: UnsafeMutablePointer<Float>, buffers: UnsafeMutablePointer<Float>
     ) {
         if groupedRows > 1 {
-            return groupedOutputTransform4(m, rows: rows, bias: bias, into: output, buffers: buffers)
+            return groupedOutputTransform4(m, rows: rows, channels: channels, bias: bias, into: output, buffers: buffers)
         }
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
         let xiStride = outputPlane
-        for co in 0..<cout {
+        for co in channels {
             let b = SIMD8<Float>(repeating: bias?[co] ?? 0)
             for (k, r) in rows.enumerated() {
                 let n = r / tilesHigh, th = r % tilesHigh
@@ -136,17 +153,17 @@ extension WinogradPass {
 
     /// dM[xi][co][k tilesWide + tw] = (A dY A^T)[xi] for the 4x4 tile of dy (zero outside [Ho, Wo]).
     func gradientTransform4(
-        _ dy: UnsafePointer<Float>, rows: Range<Int>, into m: UnsafeMutablePointer<Float>,
+        _ dy: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into m: UnsafeMutablePointer<Float>,
         buffers: UnsafeMutablePointer<Float>
     ) {
-        if groupedRows > 1 { return groupedGradientTransform4(dy, rows: rows, into: m, buffers: buffers) }
+        if groupedRows > 1 { return groupedGradientTransform4(dy, rows: rows, channels: channels, into: m, buffers: buffers) }
         let (cout, oH, oW) = (outChannels, outHeight, outWidth)
         let stride = rowFloats
         let g0 = buffers + 6 * stride, g1 = buffers + 7 * stride, g2 = buffers + 8 * stride, g3 = buffers + 9 * stride
         // Columns past Wo stay zero: only [0, Wo) is copied below.
         g0.update(repeating: 0, count: 4 * stride)
         let xiStride = outputPlane
-        for co in 0..<cout {
+        for co in channels {
             for (k, r) in rows.enumerated() {
                 let n = r / tilesHigh, th = r % tilesHigh
                 let plane = dy + (n * cout + co) * oH * oW

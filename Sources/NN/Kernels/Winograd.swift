@@ -253,24 +253,79 @@ struct WinogradPass {
         rows: UnsafeMutablePointer<Float>
     ) {
         forEachBlock(images) { block in
-            let tiles = block.count * tilesWide
-            if tile == 2 {
-                inputTransform(input, rows: block, into: v, buffers: rows)
-            } else {
-                inputTransform4(input, rows: block, into: v, buffers: rows)
-            }
-            for xi in 0..<positions {
-                BLAS.sgemm(
-                    transA: false, transB: false, m: outChannels, n: tiles, k: inChannels,
-                    a: u + xi * weightPlane, lda: inChannels,
-                    b: v + xi * inputPlane, ldb: tileStride,
-                    beta: 0, c: m + xi * outputPlane, ldc: tileStride)
-            }
-            if tile == 2 {
-                outputTransform(m, rows: block, bias: bias, into: output)
-            } else {
-                outputTransform4(m, rows: block, bias: bias, into: output, buffers: rows)
-            }
+            transformInput(input, rows: block, channels: 0..<inChannels, into: v, buffers: rows)
+            multiply(u: u, v: v, into: m, outputChannels: 0..<outChannels, tiles: block.count * tilesWide)
+            transformOutput(m, rows: block, channels: 0..<outChannels, bias: bias, into: output, buffers: rows)
+        }
+    }
+
+    /// M[xi][co][t] = sum_ci U[xi][co, ci] V[xi][ci, t] for the output channels `outputChannels`
+    /// and the first `tiles` tiles of a block.
+    func multiply(
+        u: UnsafePointer<Float>, v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>,
+        outputChannels: Range<Int>, tiles: Int
+    ) {
+        guard !outputChannels.isEmpty else { return }
+        let first = outputChannels.lowerBound
+        for xi in 0..<positions {
+            BLAS.sgemm(
+                transA: false, transB: false, m: outputChannels.count, n: tiles, k: inChannels,
+                a: u + xi * weightPlane + first * inChannels, lda: inChannels,
+                b: v + xi * inputPlane, ldb: tileStride,
+                beta: 0, c: m + xi * outputPlane + first * tileStride, ldc: tileStride)
+        }
+    }
+
+    /// dU[xi][co][ci] (+)= sum_t dM[xi][co, t] V[xi][ci, t] for the output channels
+    /// `outputChannels` and the first `tiles` tiles of a block: `beta` 0 writes, 1 adds.
+    func multiplyGradient(
+        dm: UnsafePointer<Float>, v: UnsafePointer<Float>, into du: UnsafeMutablePointer<Float>,
+        outputChannels: Range<Int>, tiles: Int, beta: Float
+    ) {
+        guard !outputChannels.isEmpty else { return }
+        let first = outputChannels.lowerBound
+        for xi in 0..<positions {
+            BLAS.sgemm(
+                transA: false, transB: true, m: outputChannels.count, n: inChannels, k: tiles,
+                a: dm + xi * outputPlane + first * tileStride, lda: tileStride,
+                b: v + xi * inputPlane, ldb: tileStride,
+                beta: beta, c: du + xi * weightPlane + first * inChannels, ldc: inChannels)
+        }
+    }
+
+    /// V = B^T d B of the input channels `channels` of the tile rows `rows` (F(2x2) or F(4x4)).
+    func transformInput(
+        _ input: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into v: UnsafeMutablePointer<Float>,
+        buffers: UnsafeMutablePointer<Float>
+    ) {
+        if tile == 2 {
+            inputTransform(input, rows: rows, channels: channels, into: v, buffers: buffers)
+        } else {
+            inputTransform4(input, rows: rows, channels: channels, into: v, buffers: buffers)
+        }
+    }
+
+    /// The output tiles A^T M A (+ bias) of the output channels `channels`.
+    func transformOutput(
+        _ m: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, bias: UnsafePointer<Float>?,
+        into output: UnsafeMutablePointer<Float>, buffers: UnsafeMutablePointer<Float>
+    ) {
+        if tile == 2 {
+            outputTransform(m, rows: rows, channels: channels, bias: bias, into: output)
+        } else {
+            outputTransform4(m, rows: rows, channels: channels, bias: bias, into: output, buffers: buffers)
+        }
+    }
+
+    /// dM = A dY A^T of the output channels `channels`.
+    func transformGradient(
+        _ dy: UnsafePointer<Float>, rows: Range<Int>, channels: Range<Int>, into m: UnsafeMutablePointer<Float>,
+        buffers: UnsafeMutablePointer<Float>
+    ) {
+        if tile == 2 {
+            gradientTransform(dy, rows: rows, channels: channels, into: m, buffers: buffers)
+        } else {
+            gradientTransform4(dy, rows: rows, channels: channels, into: m, buffers: buffers)
         }
     }
 
@@ -281,27 +336,15 @@ struct WinogradPass {
         rows: UnsafeMutablePointer<Float>
     ) {
         forEachBlock(images) { block in
-            let tiles = block.count * tilesWide
-            if tile == 2 {
-                inputTransform(input, rows: block, into: v, buffers: rows)
-                gradientTransform(dy, rows: block, into: m, buffers: rows)
-            } else {
-                inputTransform4(input, rows: block, into: v, buffers: rows)
-                gradientTransform4(dy, rows: block, into: m, buffers: rows)
-            }
-            for xi in 0..<positions {
-                BLAS.sgemm(
-                    transA: false, transB: true, m: outChannels, n: inChannels, k: tiles,
-                    a: m + xi * outputPlane, lda: tileStride,
-                    b: v + xi * inputPlane, ldb: tileStride,
-                    beta: 1, c: du + xi * weightPlane, ldc: inChannels)
-            }
+            transformInput(input, rows: block, channels: 0..<inChannels, into: v, buffers: rows)
+            transformGradient(dy, rows: block, channels: 0..<outChannels, into: m, buffers: rows)
+            multiplyGradient(dm: m, v: v, into: du, outputChannels: 0..<outChannels, tiles: block.count * tilesWide, beta: 1)
         }
     }
 
     /// Calls `body` on consecutive blocks of at most `rowsPerBlock` tile rows of `images`
     /// (global tile row r = n tilesHigh + th; blocks may span images).
-    private func forEachBlock(_ images: Range<Int>, _ body: (Range<Int>) -> Void) {
+    func forEachBlock(_ images: Range<Int>, _ body: (Range<Int>) -> Void) {
         var row = images.lowerBound * tilesHigh
         let end = images.upperBound * tilesHigh
         while row < end {

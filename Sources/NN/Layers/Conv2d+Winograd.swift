@@ -5,7 +5,8 @@
 ///             dx = conv(dy) with the flipped, transposed weights and padding 2 - p
 ///
 /// Threads: as the lowered path, one contiguous range of images per thread with
-/// single-threaded sgemm; dU is summed per thread and added in thread order.
+/// single-threaded sgemm; dU is summed per thread and added in thread order. Outputs of one
+/// tile per image split channels instead (`WinogradChannelPlan`, Conv2d+WinogradByChannels.swift).
 ///
 /// Scratch: U (16 or 36 Cin Cout floats, shared), then per thread dU (as large), one block
 /// of V and M, and the row buffers.
@@ -33,16 +34,24 @@ struct WinogradPlan {
     }
 
     /// Where F(4x4, 3x3) is faster than F(2x2, 3x3) (measured on 1 and 2 threads, see
-    /// BENCHMARKS.md): the sgemms must dominate the transforms, which fill 8 SIMD lanes with
-    /// the tiles of a tile row. So at least 64 channels on both sides and output planes of
-    /// at least 16x16 (64>64 at 32x32: 1.35x; 128>128 at 16x16: 1.09-1.14x), or at least 256
-    /// channels on both sides and 8x8 (256>256: 1.10-1.24x, 512>512: 1.23-1.39x); but not
-    /// 64>64 at 8x8 (0.85-0.89x), 128>256, 256>128 or 192>192 at 8x8 (0.85-1.05x), or any
-    /// 4x4 plane (one tile per image; 512>512: 0.74-0.88x).
+    /// BENCHMARKS.md): the sgemms must dominate the transforms.
+    /// - Wide planes: at least 64 channels on both sides and outputs of at least 16x16
+    ///   (64>64 at 32x32: 1.35x; 128>128 at 16x16: 1.09-1.14x), or at least 256 channels and
+    ///   8x8; but not 32>32 at 16x16 or 64>64 at 14x14 (0.90-0.96x).
+    /// - Narrow planes (outputs up to 8x8, whose tile rows share the transforms' SIMD lanes):
+    ///   from 16 channels on both sides where F(4x4) needs at most 0.6 of F(2x2)'s
+    ///   multiplications per output, i.e. sides of 3, 4, 7 or 8 (64>64 at 8x8: 1.19x, at 7x7
+    ///   1.12x, 128>128 at 4x4 1.23x, 32>64 at 8x8 1.27x; 512>512 at 4x4 1.25x with the threads
+    ///   splitting channels, `WinogradChannelPlan`); not 5 or 6
+    ///   (256>256 at 5x5: 0.82x) nor 2, where most of a 4x4 tile is padding (512>512: 0.49x).
     static func paysWithLargeTiles(for geometry: ConvGeometry, outChannels: Int) -> Bool {
         let channels = min(geometry.inChannels, outChannels)
-        let side = min(geometry.outHeight, geometry.outWidth)
-        return pays(for: geometry, outChannels: outChannels) && (channels >= 64 && side >= 16 || channels >= 256 && side >= 8)
+        let (h, w) = (geometry.outHeight, geometry.outWidth)
+        guard pays(for: geometry, outChannels: outChannels) else { return false }
+        if channels >= 64 && min(h, w) >= 16 || channels >= 256 && min(h, w) >= 8 { return true }
+        func tiles(_ side: Int, _ m: Int) -> Int { (side + m - 1) / m }
+        let multiplications4 = 36 * tiles(h, 4) * tiles(w, 4), multiplications2 = 16 * tiles(h, 2) * tiles(w, 2)
+        return channels >= 16 && max(h, w) <= 8 && 10 * multiplications4 <= 6 * multiplications2
     }
 
     /// `batch` images over `pieces` threads (`Compute.indexedChunks`): blocks are sized for
@@ -79,6 +88,10 @@ extension Conv2d {
 
     func forwardWinograd(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext) {
         let pieces = context.compute.chunkCount(batch)
+        if let plan = winogradChannelPlan(batch: batch, pieces: pieces) {
+            precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
+            return forwardWinogradByChannels(x, y, batch: batch, plan: plan, pieces: pieces, context: context)
+        }
         let plan = winogradPlan(batch: batch, pieces: pieces)
         precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
         let u = context.scratch.baseAddress!
@@ -99,6 +112,11 @@ extension Conv2d {
         gradients: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext
     ) {
         let pieces = context.compute.chunkCount(batch)
+        if let plan = winogradChannelPlan(batch: batch, pieces: pieces) {
+            precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
+            return backwardWinogradByChannels(
+                x, dy, dx, gradients: gradients, batch: batch, plan: plan, pieces: pieces, context: context)
+        }
         let plan = winogradPlan(batch: batch, pieces: pieces)
         precondition(context.scratch.count >= plan.scratch(pieces: pieces), "Conv2d: the model's scratch is too small")
         if hasBias { accumulateBiasGradient(dy, into: gradients + biasOffset, batch: batch, compute: context.compute) }

@@ -28,9 +28,10 @@ public final class Conv2d: Layer {
     /// How the convolution is computed.
     public enum Algorithm: String, Sendable, CaseIterable {
         /// The fastest measured for the shape: `winograd4` for 3x3 stride-1 convolutions with
-        /// at least 64 channels in and out and outputs of at least 16x16, `winograd` for other
-        /// 3x3 stride-1 ones with at least 8 channels in and out and for 3x3 stride-2 ones
-        /// with as many channels and outputs of at least 7x7, else `lowered`.
+        /// at least 64 channels in and out and outputs of at least 16x16, or at least 16
+        /// channels and outputs of 3, 4, 7 or 8 a side; `winograd` for other 3x3 stride-1 ones
+        /// with at least 8 channels in and out and for 3x3 stride-2 ones with as many channels
+        /// and outputs of at least 7x7, else `lowered`.
         case automatic
         /// im2col + sgemm per group of images (every shape).
         case lowered
@@ -105,7 +106,10 @@ public final class Conv2d: Layer {
         let pieces = max(1, min(threads, maxBatch))
         if usesStrideTwoWinograd { return strideTwoWinogradPlan(batch: maxBatch, pieces: pieces).scratch(pieces: pieces) }
         switch resolvedAlgorithm {
-        case .winograd, .winograd4: return winogradPlan(batch: maxBatch, pieces: pieces).scratch(pieces: pieces)
+        case .winograd, .winograd4:
+            let byImages = winogradPlan(batch: maxBatch, pieces: pieces).scratch(pieces: pieces)
+            let byChannels = winogradChannelPlan(batch: maxBatch, pieces: pieces)?.scratch(pieces: pieces) ?? 0
+            return max(byImages, byChannels)
         default: return loweredPlan.perPiece * pieces
         }
     }
