@@ -89,21 +89,12 @@ extension WinogradPass {
             let src = m + co * tileStride
             var q0 = 0
             while q0 < tiles {
-                let s = src + q0
-                @inline(__always) func column(_ c: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                    at6(
-                        load8(s + c * xiStride), load8(s + (6 + c) * xiStride), load8(s + (12 + c) * xiStride),
-                        load8(s + (18 + c) * xiStride), load8(s + (24 + c) * xiStride), load8(s + (30 + c) * xiStride))
-                }
-                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-                @inline(__always) func stage(_ i: Int, _ y: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                    UnsafeMutableRawPointer(staged + 32 * i).storeBytes(
-                        of: interleave4(y.0 + b, y.1 + b, y.2 + b, y.3 + b), as: SIMD32<Float>.self)
-                }
-                stage(0, at6(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
-                stage(1, at6(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
-                stage(2, at6(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
-                stage(3, at6(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
+                let y = outputRows4(src + q0, xiStride: xiStride, bias: b)
+                let stage = UnsafeMutableRawPointer(staged)
+                stage.storeBytes(of: y.0, as: SIMD32<Float>.self)
+                stage.storeBytes(of: y.1, toByteOffset: 128, as: SIMD32<Float>.self)
+                stage.storeBytes(of: y.2, toByteOffset: 256, as: SIMD32<Float>.self)
+                stage.storeBytes(of: y.3, toByteOffset: 384, as: SIMD32<Float>.self)
                 // Row i of tile q is staged at 32 i + 4 (q - q0).
                 for q in q0..<min(q0 + 8, tiles) {
                     let r = rows.lowerBound + q / tilesWide, tw = q % tilesWide
@@ -152,19 +143,7 @@ extension WinogradPass {
                 let out = m + co * tileStride + k0 * tilesWide
                 var q = 0
                 while q < (k1 - k0) * tilesWide {
-                    let d0 = split4(g(0) + 4 * q), d1 = split4(g(1) + 4 * q)
-                    let d2 = split4(g(2) + 4 * q), d3 = split4(g(3) + 4 * q)
-                    let e0 = a4(d0.0, d1.0, d2.0, d3.0), e1 = a4(d0.1, d1.1, d2.1, d3.1)
-                    let e2 = a4(d0.2, d1.2, d2.2, d3.2), e3 = a4(d0.3, d1.3, d2.3, d3.3)
-                    @inline(__always) func store(_ a: Int, _ v: Float8x6) {
-                        store8x6(v, out + 6 * a * xiStride + q, stride: xiStride)
-                    }
-                    store(0, a4(e0.0, e1.0, e2.0, e3.0))
-                    store(1, a4(e0.1, e1.1, e2.1, e3.1))
-                    store(2, a4(e0.2, e1.2, e2.2, e3.2))
-                    store(3, a4(e0.3, e1.3, e2.3, e3.3))
-                    store(4, a4(e0.4, e1.4, e2.4, e3.4))
-                    store(5, a4(e0.5, e1.5, e2.5, e3.5))
+                    gradientTiles4(g(0) + 4 * q, g(1) + 4 * q, g(2) + 4 * q, g(3) + 4 * q, into: out + q, xiStride: xiStride)
                     q += 8
                 }
                 k0 = k1

@@ -128,24 +128,13 @@ extension WinogradPass {
                 let src = m + co * tileStride + k * tilesWide
                 for chunk in 0..<chunks {
                     let tw0 = 8 * chunk
-                    let s = src + tw0
-                    // Column c of A^T M: A^T over the rows a of M[6 a + c].
-                    @inline(__always) func column(_ c: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                        at6(
-                            load8(s + c * xiStride), load8(s + (6 + c) * xiStride), load8(s + (12 + c) * xiStride),
-                            load8(s + (18 + c) * xiStride), load8(s + (24 + c) * xiStride), load8(s + (30 + c) * xiStride))
-                    }
-                    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+                    let y = outputRows4(src + tw0, xiStride: xiStride, bias: b)
                     let x = 4 * tw0
                     let count = min(32, oW - x)
-                    // Row i of the tile: A^T over the columns.
-                    @inline(__always) func write(_ i: Int, _ y: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                        writeRow32(interleave4(y.0 + b, y.1 + b, y.2 + b, y.3 + b), top + i * oW + x, count: count)
-                    }
-                    write(0, at6(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
-                    if outRows > 1 { write(1, at6(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)) }
-                    if outRows > 2 { write(2, at6(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)) }
-                    if outRows > 3 { write(3, at6(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3)) }
+                    writeRow32(y.0, top + x, count: count)
+                    if outRows > 1 { writeRow32(y.1, top + oW + x, count: count) }
+                    if outRows > 2 { writeRow32(y.2, top + 2 * oW + x, count: count) }
+                    if outRows > 3 { writeRow32(y.3, top + 3 * oW + x, count: count) }
                 }
             }
         }
@@ -182,20 +171,7 @@ extension WinogradPass {
                 let out = m + co * tileStride + k * tilesWide
                 for chunk in 0..<chunks {
                     let tw0 = 8 * chunk
-                    let d0 = split4(g0 + 4 * tw0), d1 = split4(g1 + 4 * tw0)
-                    let d2 = split4(g2 + 4 * tw0), d3 = split4(g3 + 4 * tw0)
-                    // Column c of A dY: A over the rows; then each row a of it times A^T into dM[6 a + b].
-                    let e0 = a4(d0.0, d1.0, d2.0, d3.0), e1 = a4(d0.1, d1.1, d2.1, d3.1)
-                    let e2 = a4(d0.2, d1.2, d2.2, d3.2), e3 = a4(d0.3, d1.3, d2.3, d3.3)
-                    @inline(__always) func store(_ a: Int, _ v: Float8x6) {
-                        store8x6(v, out + 6 * a * xiStride + tw0, stride: xiStride)
-                    }
-                    store(0, a4(e0.0, e1.0, e2.0, e3.0))
-                    store(1, a4(e0.1, e1.1, e2.1, e3.1))
-                    store(2, a4(e0.2, e1.2, e2.2, e3.2))
-                    store(3, a4(e0.3, e1.3, e2.3, e3.3))
-                    store(4, a4(e0.4, e1.4, e2.4, e3.4))
-                    store(5, a4(e0.5, e1.5, e2.5, e3.5))
+                    gradientTiles4(g0 + 4 * tw0, g1 + 4 * tw0, g2 + 4 * tw0, g3 + 4 * tw0, into: out + tw0, xiStride: xiStride)
                 }
             }
         }
@@ -245,6 +221,50 @@ extension WinogradPass {
             }
         }
     }
+}
+
+// MARK: 8 tiles at a time
+
+/// Rows i < 4 of 8 output tiles, A^T M A + b, from M at `s` (position xi at s + xi xiStride,
+/// tile q in lane q): row i of tile q at floats 4 q ..< 4 q + 4 of the i-th vector.
+@inline(__always)
+func outputRows4(
+    _ s: UnsafePointer<Float>, xiStride: Int, bias b: SIMD8<Float>
+) -> (SIMD32<Float>, SIMD32<Float>, SIMD32<Float>, SIMD32<Float>) {
+    // Column c of A^T M: A^T over the rows a of M[6 a + c]; then row i: A^T over the columns.
+    @inline(__always) func column(_ c: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        at6(
+            load8(s + c * xiStride), load8(s + (6 + c) * xiStride), load8(s + (12 + c) * xiStride),
+            load8(s + (18 + c) * xiStride), load8(s + (24 + c) * xiStride), load8(s + (30 + c) * xiStride))
+    }
+    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+    @inline(__always) func row(_ y: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) -> SIMD32<Float> {
+        interleave4(y.0 + b, y.1 + b, y.2 + b, y.3 + b)
+    }
+    return (
+        row(at6(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)), row(at6(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)),
+        row(at6(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)), row(at6(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
+    )
+}
+
+/// dM = A dY A^T of 8 tiles whose 4 dy rows are at g0 ... g3 (4 floats a tile) into
+/// out + xi xiStride, lane q for tile q.
+@inline(__always)
+func gradientTiles4(
+    _ g0: UnsafePointer<Float>, _ g1: UnsafePointer<Float>, _ g2: UnsafePointer<Float>, _ g3: UnsafePointer<Float>,
+    into out: UnsafeMutablePointer<Float>, xiStride: Int
+) {
+    let d0 = split4(g0), d1 = split4(g1), d2 = split4(g2), d3 = split4(g3)
+    // Column c of A dY: A over the rows; then each row a of it times A^T into dM[6 a + b].
+    let e0 = a4(d0.0, d1.0, d2.0, d3.0), e1 = a4(d0.1, d1.1, d2.1, d3.1)
+    let e2 = a4(d0.2, d1.2, d2.2, d3.2), e3 = a4(d0.3, d1.3, d2.3, d3.3)
+    @inline(__always) func store(_ a: Int, _ v: Float8x6) { store8x6(v, out + 6 * a * xiStride, stride: xiStride) }
+    store(0, a4(e0.0, e1.0, e2.0, e3.0))
+    store(1, a4(e0.1, e1.1, e2.1, e3.1))
+    store(2, a4(e0.2, e1.2, e2.2, e3.2))
+    store(3, a4(e0.3, e1.3, e2.3, e3.3))
+    store(4, a4(e0.4, e1.4, e2.4, e3.4))
+    store(5, a4(e0.5, e1.5, e2.5, e3.5))
 }
 
 // MARK: The 1-D transforms, on 8 tiles (or kernels) at a time
@@ -345,7 +365,7 @@ func interleave4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: S
 /// Stores the first `count` floats of `v`: whole 16-, 8- and 4-float pieces with vector
 /// stores (narrow planes end on a whole tile), then single floats.
 @inline(__always)
-private func writeRow32(_ v: SIMD32<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+func writeRow32(_ v: SIMD32<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
     if count >= 32 {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD32<Float>.self)
     } else if count >= 16 {
