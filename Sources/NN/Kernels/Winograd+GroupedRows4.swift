@@ -55,7 +55,8 @@ extension WinogradPass {
                         let from = UnsafeRawPointer(t + row * stride + 4)
                         let to = UnsafeMutableRawPointer(b(row) + at / 2)
                         for tw in 0..<tilesWide {
-                            to.storeBytes(of: from.loadUnaligned(fromByteOffset: 16 * tw, as: UInt64.self), toByteOffset: 8 * tw, as: UInt64.self)
+                            let pair = from.loadUnaligned(fromByteOffset: 16 * tw, as: UInt64.self)
+                            to.storeBytes(of: pair, toByteOffset: 8 * tw, as: UInt64.self)
                         }
                     }
                 }

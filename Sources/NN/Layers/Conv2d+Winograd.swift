@@ -58,14 +58,8 @@ struct WinogradPlan {
     /// the largest piece, so a smaller batch needs no more scratch than `maxBatch` does.
     init(geometry g: ConvGeometry, outChannels: Int, tile: Int, batch: Int, pieces: Int) {
         self.tile = tile
-        let target = WinogradPass.tileTarget(tile: tile, inChannels: g.inChannels, outChannels: outChannels)
-        let imagesPerPiece = max(1, (batch + pieces - 1) / max(1, pieces))
-        forward = WinogradPass(
-            tile: tile, inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width,
-            padding: g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
-        inputGradient = WinogradPass(
-            tile: tile, inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
-            padding: 2 - g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
+        (forward, inputGradient) = WinogradPass.passes(
+            geometry: g, outChannels: outChannels, tile: tile, imagesPerPiece: max(1, (batch + pieces - 1) / max(1, pieces)))
         func rounded(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
         weightFloats = forward.weightFloats
         blockOffset = weightFloats  // dU first
@@ -77,6 +71,23 @@ struct WinogradPlan {
     }
 
     func scratch(pieces: Int) -> Int { weightFloats + pieces * perPiece }
+}
+
+extension WinogradPass {
+    /// The two passes of a 3x3 stride-1 convolution: x -> y, and dy -> dx (the input gradient
+    /// as a convolution with the flipped weights and padding 2 - p).
+    static func passes(
+        geometry g: ConvGeometry, outChannels: Int, tile: Int, imagesPerPiece: Int
+    ) -> (forward: WinogradPass, inputGradient: WinogradPass) {
+        let target = tileTarget(tile: tile, inChannels: g.inChannels, outChannels: outChannels)
+        let forward = WinogradPass(
+            tile: tile, inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width,
+            padding: g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
+        let inputGradient = WinogradPass(
+            tile: tile, inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
+            padding: 2 - g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
+        return (forward, inputGradient)
+    }
 }
 
 extension Conv2d {

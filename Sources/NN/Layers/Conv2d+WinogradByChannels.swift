@@ -28,13 +28,8 @@ struct WinogradChannelPlan {
     }
 
     init(geometry g: ConvGeometry, outChannels: Int, tile: Int, batch: Int) {
-        let target = WinogradPass.tileTarget(tile: tile, inChannels: g.inChannels, outChannels: outChannels)
-        forward = WinogradPass(
-            tile: tile, inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width,
-            padding: g.padding, tileTarget: target, imagesPerPiece: batch)
-        inputGradient = WinogradPass(
-            tile: tile, inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
-            padding: 2 - g.padding, tileTarget: target, imagesPerPiece: batch)
+        (forward, inputGradient) = WinogradPass.passes(
+            geometry: g, outChannels: outChannels, tile: tile, imagesPerPiece: batch)
         func rounded(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
         weightFloats = rounded(forward.weightFloats)
         vOffset = 2 * weightFloats  // U, then dU
