@@ -43,9 +43,8 @@ extension WinogradPass {
         zero.update(repeating: 0, count: stride)
         let xiStride = inputPlane
         for c in channels {
-            var k0 = 0
-            while k0 < rows.count {
-                let k1 = min(k0 + groupedRows, rows.count)
+            forEachPiece(of: 0..<rows.count, atMost: groupedRows) { group in
+                let (k0, k1) = (group.lowerBound, group.upperBound)
                 for k in k0..<k1 {
                     transformedInputRows4(input, channel: c, tileRow: rows.lowerBound + k, into: t, zero: zero)
                     let at = span * (k - k0)
@@ -71,7 +70,6 @@ extension WinogradPass {
                     }
                     q += 8
                 }
-                k0 = k1
             }
         }
     }
@@ -125,9 +123,8 @@ extension WinogradPass {
         groups.update(repeating: 0, count: 4 * gf)
         let xiStride = outputPlane
         for co in channels {
-            var k0 = 0
-            while k0 < rows.count {
-                let k1 = min(k0 + groupedRows, rows.count)
+            forEachPiece(of: 0..<rows.count, atMost: groupedRows) { group in
+                let (k0, k1) = (group.lowerBound, group.upperBound)
                 for k in k0..<k1 {
                     let r = rows.lowerBound + k
                     let n = r / tilesHigh, th = r % tilesHigh
@@ -147,7 +144,6 @@ extension WinogradPass {
                     gradientTiles4(g(0) + 4 * q, g(1) + 4 * q, g(2) + 4 * q, g(3) + 4 * q, into: out + q, xiStride: xiStride)
                     q += 8
                 }
-                k0 = k1
             }
         }
     }

@@ -101,7 +101,7 @@ struct WinogradPass {
     /// Cin = 64, T = 96 gave 7 x 4 KiB and a 1.6x slower input transform).
     var inputPlane: Int { WinogradPass.planeStride(inChannels * tileStride) }
     var outputPlane: Int { WinogradPass.planeStride(outChannels * tileStride) }
-    private static func planeStride(_ floats: Int) -> Int {
+    static func planeStride(_ floats: Int) -> Int {
         let lines = (floats + 15) / 16
         return 16 * (lines | 1)
     }
@@ -345,12 +345,18 @@ struct WinogradPass {
     /// Calls `body` on consecutive blocks of at most `rowsPerBlock` tile rows of `images`
     /// (global tile row r = n tilesHigh + th; blocks may span images).
     func forEachBlock(_ images: Range<Int>, _ body: (Range<Int>) -> Void) {
-        var row = images.lowerBound * tilesHigh
-        let end = images.upperBound * tilesHigh
-        while row < end {
-            let next = min(row + rowsPerBlock, end)
-            body(row..<next)
-            row = next
-        }
+        forEachPiece(of: (images.lowerBound * tilesHigh)..<(images.upperBound * tilesHigh), atMost: rowsPerBlock, body)
+    }
+}
+
+/// Calls `body` on consecutive pieces of `range`, each of at most `length` items (the blocks of
+/// tile rows of a Winograd pass, the groups of tile rows of its grouped transforms).
+@inline(__always)
+func forEachPiece(of range: Range<Int>, atMost length: Int, _ body: (Range<Int>) -> Void) {
+    var start = range.lowerBound
+    while start < range.upperBound {
+        let end = min(start + length, range.upperBound)
+        body(start..<end)
+        start = end
     }
 }

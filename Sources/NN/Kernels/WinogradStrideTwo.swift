@@ -85,10 +85,9 @@ struct StrideTwoWinogradPass {
 
     /// Plane strides of V [25][Cin][tileStride], M [25][Cout][tileStride] and U [25][Cout][Cin]
     /// (odd numbers of cache lines, as for stride 1).
-    var inputPlane: Int { Self.planeStride(inChannels * tileStride) }
-    var outputPlane: Int { Self.planeStride(outChannels * tileStride) }
-    var weightPlane: Int { Self.planeStride(inChannels * outChannels) }
-    private static func planeStride(_ floats: Int) -> Int { 16 * (((floats + 15) / 16) | 1) }
+    var inputPlane: Int { WinogradPass.planeStride(inChannels * tileStride) }
+    var outputPlane: Int { WinogradPass.planeStride(outChannels * tileStride) }
+    var weightPlane: Int { WinogradPass.planeStride(inChannels * outChannels) }
     var inputBlockFloats: Int { Self.positions * inputPlane }
     var outputBlockFloats: Int { Self.positions * outputPlane }
     var weightFloats: Int { Self.positions * weightPlane }
@@ -206,13 +205,7 @@ struct StrideTwoWinogradPass {
     /// Calls `body` on consecutive blocks of at most `rowsPerBlock` tile rows of `images`
     /// (global tile row r = n tilesHigh + th; blocks may span images).
     private func forEachBlock(_ images: Range<Int>, _ body: (Range<Int>) -> Void) {
-        var row = images.lowerBound * tilesHigh
-        let end = images.upperBound * tilesHigh
-        while row < end {
-            let next = min(row + rowsPerBlock, end)
-            body(row..<next)
-            row = next
-        }
+        forEachPiece(of: (images.lowerBound * tilesHigh)..<(images.upperBound * tilesHigh), atMost: rowsPerBlock, body)
     }
 
     // MARK: Transforms
