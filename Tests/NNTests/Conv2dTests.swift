@@ -200,6 +200,7 @@ final class Conv2dTests: XCTestCase {
         (12, 10, 3, 3, 3, 1, 1, 5),  // 4 tiles per image: blocks span images
         (32, 32, 4, 4, 3, 1, 1, 3),
         (1, 2, 5, 5, 3, 1, 1, 2),  // forced even where it does not pay
+        (16, 8, 2, 2, 3, 1, 1, 3),  // one tile per image: split by channels on two threads
     ]
 
     func testWinogradMatchesReference() throws {
@@ -208,9 +209,11 @@ final class Conv2dTests: XCTestCase {
     }
 
     func testWinogradMatchesReferenceWithTwoThreads() throws {
-        try assertMatchesReference(
-            winogradConfigurations, algorithm: .winograd, expect: .winograd, compute: Compute(threads: 2),
-            tolerance: 2e-5, scaledByLargest: true)
+        try withWatchdog("Conv2dTests") {
+            try assertMatchesReference(
+                winogradConfigurations, algorithm: .winograd, expect: .winograd, compute: Compute(threads: 2),
+                tolerance: 2e-5, scaledByLargest: true)
+        }
     }
 
     /// 3x3 stride 2: the stride-2 Winograd pass with padding 0, 1 and 2, odd and even inputs
@@ -268,14 +271,19 @@ final class Conv2dTests: XCTestCase {
     ]
 
     func testWinograd4MatchesReference() throws {
-        try assertMatchesReference(
-            winograd4Configurations, algorithm: .winograd4, expect: .winograd4, tolerance: 5e-5, scaledByLargest: true)
+        try withWatchdog("Conv2dTests") {
+            try assertMatchesReference(
+                winograd4Configurations, algorithm: .winograd4, expect: .winograd4, tolerance: 5e-5, scaledByLargest: true)
+        }
     }
 
+    /// Two threads: split by images, and by channels where an output is one tile per image.
     func testWinograd4MatchesReferenceWithTwoThreads() throws {
-        try assertMatchesReference(
-            winograd4Configurations, algorithm: .winograd4, expect: .winograd4, compute: Compute(threads: 2),
-            tolerance: 5e-5, scaledByLargest: true)
+        try withWatchdog("Conv2dTests") {
+            try assertMatchesReference(
+                winograd4Configurations, algorithm: .winograd4, expect: .winograd4, compute: Compute(threads: 2),
+                tolerance: 5e-5, scaledByLargest: true)
+        }
     }
 
     /// Split by channels (outputs of one tile per image), every sum runs inside one thread's
