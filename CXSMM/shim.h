@@ -40,6 +40,18 @@ static inline float *ies_xsmm_scratch_floats(size_t count) {
     return s ? s->floats : NULL;
 }
 
+/// The row-major matrix b [rows][ld] (its first `cols` columns) transposed, [cols][rows], in
+/// the calling thread's scratch (which the next call here or to `ies_xsmm_sgemm` with a
+/// transposed B overwrites); NULL without memory.
+static inline const float *ies_xsmm_transposed(const float *b, int rows, int cols, int ld) {
+    float *t = ies_xsmm_scratch_floats((size_t)rows * (size_t)cols);
+    if (!t) return NULL;
+    // Column-major terms: b is cols x rows with leading dimension ld; t is rows x cols with rows.
+    libxsmm_otrans(t, b, sizeof(float), (libxsmm_blasint)cols, (libxsmm_blasint)rows, (libxsmm_blasint)ld,
+                   (libxsmm_blasint)rows);
+    return t;
+}
+
 /// Row-major C[m,n] = op(A) op(B) + beta C with beta 0 or 1 by a libxsmm kernel.
 /// Returns 0 (and touches nothing) where libxsmm has no kernel for the shape; the caller
 /// then runs another BLAS. libxsmm is column-major: row-major C = op(A) op(B) is

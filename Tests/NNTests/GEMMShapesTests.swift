@@ -97,6 +97,18 @@ final class GEMMShapesTests: XCTestCase {
         print("GEMM shapes: \(computed) checked with \(BLAS.identity); worst relative error \(worst)")
     }
 
+    /// The path the Winograd tile GEMMs take on this machine (`BLAS.tileSGEMM`: libxsmm where
+    /// `BLAS.libxsmmRoute` says so, OpenBLAS otherwise), at every shape.
+    func testEveryModelShapeAgreesWithAFloat64ReferenceOnTheTilePath() throws {
+        let (computed, worst) = try checkEveryShape({ shape, a, b, c in
+            BLAS.tileSGEMM(
+                transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
+                a: a, lda: shape.lda, b: b, ldb: shape.ldb, beta: shape.beta, c: c, ldc: shape.ldc)
+            return true
+        }, label: "tile GEMMs, \(BLAS.kernelFamily)")
+        print("GEMM shapes: \(computed) checked on the tile path (\(BLAS.kernelFamily)); worst relative error \(worst)")
+    }
+
     /// libxsmm's kernels on their own, whether or not `BLAS` routes to them here, so that
     /// every machine the tests run on checks the code libxsmm generates for its CPU.
     /// Where libxsmm generates AVX or wider code, it must have a kernel for every shape (beta
@@ -126,9 +138,23 @@ final class GEMMShapesTests: XCTestCase {
         XCTAssertEqual(c, [19.5, 22.5, 43.5, 50.5])
     }
 
-    /// The routing rule: libxsmm only where OpenBLAS's kernel family is narrower than
-    /// libxsmm's code; an unknown family counts as full width (OpenBLAS keeps every GEMM).
-    func testLibxsmmRunsOnlyWhereOpenBLASKernelsAreNarrower() {
+    /// The routing rule: libxsmm runs every GEMM where OpenBLAS's kernel family is narrower
+    /// than libxsmm's code, the Winograd tile GEMMs where both are AVX-512 (16 floats), and
+    /// nothing otherwise; an unknown family counts as full width.
+    func testLibxsmmRunsEverythingWhereOpenBLASKernelsAreNarrowerAndTilesWhereBothAreAVX512() {
+        typealias Route = BLAS.LibxsmmRoute
+        XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 4), .all)
+        XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 8), .all)
+        XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 4), .all)
+        XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 16), .tiles)
+        XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 8), .none)
+        XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 16), .none)
+        XCTAssertEqual(Route.choose(libxsmmFloats: 4, openBLASFloats: 4), .none)
+        XCTAssertEqual(
+            BLAS.libxsmmRoute,
+            Route.choose(libxsmmFloats: BLAS.libxsmmVectorFloats, openBLASFloats: BLAS.vectorFloats(openBLASCore: BLAS.coreName)))
+        XCTAssertEqual(BLAS.identity.contains("for the Winograd tile GEMMs"), BLAS.libxsmmRoute == .tiles, BLAS.identity)
+        XCTAssertEqual(BLAS.kernelFamily.hasSuffix("-tiles"), BLAS.libxsmmRoute == .tiles, BLAS.kernelFamily)
         XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Prescott"), 4)
         XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Nehalem"), 4)
         XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Haswell"), 8)
@@ -138,8 +164,8 @@ final class GEMMShapesTests: XCTestCase {
         XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "SomeFutureCore"), 16)
         XCTAssertEqual(BLAS.usesLibxsmm, BLAS.libxsmmVectorFloats > BLAS.vectorFloats(openBLASCore: BLAS.coreName))
         XCTAssertTrue([4, 8, 16].contains(BLAS.libxsmmVectorFloats))
-        XCTAssertEqual(BLAS.identity.contains("libxsmm"), BLAS.usesLibxsmm, BLAS.identity)
-        XCTAssertEqual(BLAS.kernelFamily == BLAS.coreName, !BLAS.usesLibxsmm, BLAS.kernelFamily)
-        print("GEMM routing: OpenBLAS \(BLAS.coreName), libxsmm \(BLAS.libxsmmTarget): \(BLAS.usesLibxsmm ? "libxsmm" : "OpenBLAS")")
+        XCTAssertEqual(BLAS.identity.contains("libxsmm"), BLAS.libxsmmRoute != .none, BLAS.identity)
+        XCTAssertEqual(BLAS.kernelFamily == BLAS.coreName, BLAS.libxsmmRoute == .none, BLAS.kernelFamily)
+        print("GEMM routing: OpenBLAS \(BLAS.coreName), libxsmm \(BLAS.libxsmmTarget): \(BLAS.libxsmmRoute)")
     }
 }

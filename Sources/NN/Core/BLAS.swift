@@ -12,7 +12,11 @@ import CXSMM
 /// has; `LIBXSMM_TARGET` overrides it). OpenBLAS runs every GEMM unless its kernels use
 /// narrower vectors than libxsmm's code would (an old OpenBLAS that does not know a new
 /// CPU falls back to its SSE3 `Prescott` kernels; a site that sets `OPENBLAS_CORETYPE=Haswell`
-/// on an AVX-512 CPU gets AVX2): then libxsmm runs every shape it has a kernel for.
+/// on an AVX-512 CPU gets AVX2): then libxsmm runs every shape it has a kernel for. Where
+/// both run AVX-512, libxsmm runs the GEMMs of Winograd's tile blocks (`tileSGEMM`): many
+/// small products of one transformed-weight matrix with one block of tiles, which libxsmm's
+/// kernels read in place while OpenBLAS packs both operands anew for every call (measured
+/// on a Zen 4: resnet18 width 64's Winograd layers 1.09x, forward + backward; `LibxsmmRoute`).
 /// The choice depends on the machine and its environment only, never on timing, so the
 /// same machine always computes the same bits.
 public enum BLAS {
@@ -34,13 +38,22 @@ public enum BLAS {
         let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
         let core = coreName
         let openBLAS = config.contains(core) ? config : "\(config), kernels \(core)"
-        guard usesLibxsmm else { return openBLAS }
-        return "\(openBLAS); libxsmm \(libxsmmVersion) \(libxsmmTarget) for the shapes it has kernels for"
+        switch libxsmmRoute {
+        case .none: return openBLAS
+        case .tiles: return "\(openBLAS); libxsmm \(libxsmmVersion) \(libxsmmTarget) for the Winograd tile GEMMs"
+        case .all: return "\(openBLAS); libxsmm \(libxsmmVersion) \(libxsmmTarget) for the shapes it has kernels for"
+        }
     }
 
-    /// Names the kernels the GEMMs run, e.g. "Cooperlake" or "Prescott+libxsmm-cpx": the
-    /// last bits of every result are the same wherever this is the same.
-    public static var kernelFamily: String { usesLibxsmm ? "\(coreName)+libxsmm-\(libxsmmTarget)" : coreName }
+    /// Names the kernels the GEMMs run, e.g. "Cooperlake+libxsmm-cpx-tiles" or
+    /// "Prescott+libxsmm-cpx": the last bits of every result are the same wherever this is the same.
+    public static var kernelFamily: String {
+        switch libxsmmRoute {
+        case .none: coreName
+        case .tiles: "\(coreName)+libxsmm-\(libxsmmTarget)-tiles"
+        case .all: "\(coreName)+libxsmm-\(libxsmmTarget)"
+        }
+    }
 
     /// libxsmm's name of the instruction set it generates code for here, e.g. "cpx", "hsw".
     public static var libxsmmTarget: String { String(cString: ies_xsmm_target()) }
@@ -63,8 +76,32 @@ public enum BLAS {
         return sse.contains(core) ? 4 : avx.contains(core) ? 8 : 16
     }
 
-    /// Whether libxsmm runs the GEMMs it has kernels for (see the type's comment).
-    public static let usesLibxsmm = libxsmmVectorFloats > vectorFloats(openBLASCore: coreName)
+    /// Which GEMMs libxsmm runs instead of OpenBLAS.
+    public enum LibxsmmRoute: Sendable, Equatable {
+        /// None: OpenBLAS runs every GEMM.
+        case none
+        /// The GEMMs of Winograd's tile blocks (`tileSGEMM`), where both libraries run
+        /// 16-float vectors. Measured on a Zen 4 (OpenBLAS's Cooperlake kernels, libxsmm's
+        /// cpx code), resnet18 width 64 on 3x32x32, 2 threads, each layer's forward +
+        /// backward: 128 to 512 channels 1.04-1.32x, 64 channels 1.00-1.07x, 1.09x over all
+        /// Winograd layers (BENCHMARKS.md). Other shapes (the mlp's, the lowered
+        /// convolutions') were no faster on libxsmm there and stay on OpenBLAS.
+        case tiles
+        /// Every shape libxsmm has a kernel for: OpenBLAS's kernels are narrower.
+        case all
+
+        /// The route for libxsmm's and OpenBLAS's vector widths (floats) on this CPU.
+        public static func choose(libxsmmFloats: Int, openBLASFloats: Int) -> LibxsmmRoute {
+            libxsmmFloats > openBLASFloats ? .all : libxsmmFloats == 16 && openBLASFloats == 16 ? .tiles : .none
+        }
+    }
+
+    /// Which GEMMs libxsmm runs here (see the type's comment).
+    public static let libxsmmRoute = LibxsmmRoute.choose(
+        libxsmmFloats: libxsmmVectorFloats, openBLASFloats: vectorFloats(openBLASCore: coreName))
+
+    /// Whether libxsmm runs every GEMM it has a kernel for.
+    public static var usesLibxsmm: Bool { libxsmmRoute == .all }
 
     /// Runs `body` with OpenBLAS on `threads` threads, then back on one: for measuring
     /// OpenBLAS's own multi-threaded sgemm (benchmarks), never inside a model.
@@ -94,6 +131,36 @@ public enum BLAS {
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `sgemm` for the GEMMs of Winograd's tile blocks (transformed weights times a block
+    /// of transformed tiles, and the gradients' products): libxsmm runs them where
+    /// `libxsmmRoute` is `.tiles` (or `.all`), OpenBLAS elsewhere.
+    @inline(__always)
+    public static func tileSGEMM(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if libxsmmRoute == .tiles
+            && libxsmmSGEMM(
+                transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        {
+            return
+        }
+        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The row-major [rows][stride] matrix `b` (its first `columns` columns) transposed to
+    /// [columns][rows] in the calling thread's scratch, for several `tileSGEMM`s with the same
+    /// transposed B (each would copy it again): valid until the next call of this or of a
+    /// libxsmm GEMM with a transposed B on this thread. Nil where libxsmm does not run the tile
+    /// GEMMs (or without memory): then pass B transposed as it is.
+    public static func transposedForTiles(
+        _ b: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int
+    ) -> UnsafePointer<Float>? {
+        guard libxsmmRoute != .none else { return nil }
+        return ies_xsmm_transposed(b, Int32(rows), Int32(columns), Int32(stride))
     }
 
     /// C[m,n] = op(A) * op(B) + beta * C, row-major, by a libxsmm kernel generated for this

@@ -52,6 +52,8 @@ struct WinogradPass {
     let groupedRows: Int
     /// Row stride of V and M: the tiles of a block plus slack for the last partial chunk.
     let tileStride: Int
+    /// Output channels per tile GEMM (`Int.max`: all in one), see `rowPanel(splitsChannels:)`.
+    let rowPanel: Int
 
     /// Tiles per block aimed at: enough columns for sgemm to run near its peak, few enough
     /// that V and M stay in the core's L2 for small channel counts (measured, 1 thread:
@@ -74,7 +76,7 @@ struct WinogradPass {
     /// goes through, and so every sum, are the same either way.
     init(
         tile: Int, inChannels: Int, outChannels: Int, height: Int, width: Int, padding: Int, tileTarget: Int,
-        imagesPerPiece: Int
+        imagesPerPiece: Int, splitsChannels: Bool = false
     ) {
         precondition(tile == 2 || tile == 4, "Winograd F(m x m, 3x3) is built for m = 2 and 4")
         self.tile = tile
@@ -93,6 +95,7 @@ struct WinogradPass {
         rowsPerBlock = max(1, min(tileTarget / tilesWide, imagesPerPiece * tilesHigh))
         tileStride = (rowsPerBlock * tilesWide + 8 + 15) / 16 * 16
         groupedRows = WinogradPass.groupedRows(tile: tile, tilesWide: tilesWide)
+        rowPanel = WinogradPass.rowPanel(splitsChannels: splitsChannels)
     }
 
     /// Distance between the planes of V [positions][Cin][tileStride] and M [positions][Cout][tileStride].
@@ -259,20 +262,41 @@ struct WinogradPass {
         }
     }
 
+    /// Output channels per tile GEMM, counted from channel 0, for a convolution whose threads
+    /// may split its output channels (`WinogradChannelPlan`): where libxsmm runs the tile
+    /// GEMMs, its code (and so the rounding of a row) depends on how many rows one call has,
+    /// so such a convolution issues panels of 16 rows on one thread as on several, and the
+    /// threads split channels at panel boundaries: every row comes from the same kernel on any
+    /// number of threads. Other convolutions (and OpenBLAS, whose rows do not depend on their
+    /// neighbours and which packs its operands anew for every call) take all rows at once.
+    static func rowPanel(splitsChannels: Bool) -> Int {
+        splitsChannels && BLAS.libxsmmRoute != .none ? 16 : .max
+    }
+
+    /// `channels` in panels of `rowPanel` rows aligned to multiples of it.
+    func forEachRowPanel(of channels: Range<Int>, _ body: (Range<Int>) -> Void) {
+        var start = channels.lowerBound
+        while start < channels.upperBound {
+            let end = rowPanel == .max ? channels.upperBound : min(channels.upperBound, (start / rowPanel + 1) * rowPanel)
+            body(start..<end)
+            start = end
+        }
+    }
+
     /// M[xi][co][t] = sum_ci U[xi][co, ci] V[xi][ci, t] for the output channels `outputChannels`
     /// and the first `tiles` tiles of a block.
     func multiply(
         u: UnsafePointer<Float>, v: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>,
         outputChannels: Range<Int>, tiles: Int
     ) {
-        guard !outputChannels.isEmpty else { return }
-        let first = outputChannels.lowerBound
         for xi in 0..<positions {
-            BLAS.sgemm(
-                transA: false, transB: false, m: outputChannels.count, n: tiles, k: inChannels,
-                a: u + xi * weightPlane + first * inChannels, lda: inChannels,
-                b: v + xi * inputPlane, ldb: tileStride,
-                beta: 0, c: m + xi * outputPlane + first * tileStride, ldc: tileStride)
+            forEachRowPanel(of: outputChannels) { rows in
+                BLAS.tileSGEMM(
+                    transA: false, transB: false, m: rows.count, n: tiles, k: inChannels,
+                    a: u + xi * weightPlane + rows.lowerBound * inChannels, lda: inChannels,
+                    b: v + xi * inputPlane, ldb: tileStride,
+                    beta: 0, c: m + xi * outputPlane + rows.lowerBound * tileStride, ldc: tileStride)
+            }
         }
     }
 
@@ -282,14 +306,17 @@ struct WinogradPass {
         dm: UnsafePointer<Float>, v: UnsafePointer<Float>, into du: UnsafeMutablePointer<Float>,
         outputChannels: Range<Int>, tiles: Int, beta: Float
     ) {
-        guard !outputChannels.isEmpty else { return }
-        let first = outputChannels.lowerBound
         for xi in 0..<positions {
-            BLAS.sgemm(
-                transA: false, transB: true, m: outputChannels.count, n: inChannels, k: tiles,
-                a: dm + xi * outputPlane + first * tileStride, lda: tileStride,
-                b: v + xi * inputPlane, ldb: tileStride,
-                beta: beta, c: du + xi * weightPlane + first * inChannels, ldc: inChannels)
+            // V[xi]^T once for all panels where they go to libxsmm (which would copy it for each).
+            let transposed = outputChannels.count > rowPanel
+                ? BLAS.transposedForTiles(v + xi * inputPlane, rows: inChannels, columns: tiles, stride: tileStride) : nil
+            forEachRowPanel(of: outputChannels) { rows in
+                BLAS.tileSGEMM(
+                    transA: false, transB: transposed == nil, m: rows.count, n: inChannels, k: tiles,
+                    a: dm + xi * outputPlane + rows.lowerBound * tileStride, lda: tileStride,
+                    b: transposed ?? v + xi * inputPlane, ldb: transposed == nil ? tileStride : inChannels,
+                    beta: beta, c: du + xi * weightPlane + rows.lowerBound * inChannels, ldc: inChannels)
+            }
         }
     }
 

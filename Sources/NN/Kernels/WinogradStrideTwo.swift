@@ -162,7 +162,7 @@ struct StrideTwoWinogradPass {
             let tiles = block.count * tilesWide
             inputTransform(input, rows: block, into: v, buffers: rows)
             for xi in 0..<Self.positions {
-                BLAS.sgemm(
+                BLAS.tileSGEMM(
                     transA: false, transB: false, m: outChannels, n: tiles, k: inChannels,
                     a: u + xi * weightPlane, lda: inChannels, b: v + xi * inputPlane, ldb: tileStride,
                     beta: 0, c: m + xi * outputPlane, ldc: tileStride)
@@ -185,7 +185,7 @@ struct StrideTwoWinogradPass {
             inputTransform(input, rows: block, into: v, buffers: rows)
             gradientTransform(dy, rows: block, into: m, buffers: rows)
             for xi in 0..<Self.positions {
-                BLAS.sgemm(
+                BLAS.tileSGEMM(
                     transA: false, transB: true, m: outChannels, n: inChannels, k: tiles,
                     a: m + xi * outputPlane, lda: tileStride, b: v + xi * inputPlane, ldb: tileStride,
                     beta: 1, c: du + xi * weightPlane, ldc: inChannels)
@@ -193,7 +193,7 @@ struct StrideTwoWinogradPass {
             guard let dx else { return }
             // dV over V, which the weight gradient no longer needs.
             for xi in 0..<Self.positions {
-                BLAS.sgemm(
+                BLAS.tileSGEMM(
                     transA: true, transB: false, m: inChannels, n: tiles, k: outChannels,
                     a: u + xi * weightPlane, lda: inChannels, b: m + xi * outputPlane, ldb: tileStride,
                     beta: 0, c: v + xi * inputPlane, ldc: tileStride)

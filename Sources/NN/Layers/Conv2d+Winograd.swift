@@ -80,12 +80,14 @@ extension WinogradPass {
         geometry g: ConvGeometry, outChannels: Int, tile: Int, imagesPerPiece: Int
     ) -> (forward: WinogradPass, inputGradient: WinogradPass) {
         let target = tileTarget(tile: tile, inChannels: g.inChannels, outChannels: outChannels)
+        // Both passes in panels where threads may split channels (on one thread as well).
+        let splits = WinogradChannelPlan.applies(tile: tile, geometry: g, pieces: 2)
         let forward = WinogradPass(
             tile: tile, inChannels: g.inChannels, outChannels: outChannels, height: g.height, width: g.width,
-            padding: g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
+            padding: g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece, splitsChannels: splits)
         let inputGradient = WinogradPass(
             tile: tile, inChannels: outChannels, outChannels: g.inChannels, height: g.outHeight, width: g.outWidth,
-            padding: 2 - g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece)
+            padding: 2 - g.padding, tileTarget: target, imagesPerPiece: imagesPerPiece, splitsChannels: splits)
         return (forward, inputGradient)
     }
 }

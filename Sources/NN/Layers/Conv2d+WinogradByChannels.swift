@@ -85,7 +85,7 @@ extension Conv2d {
             let beta: Float = firstBlock ? 0 : 1
             compute.indexedChunks(pieces) { piece, _ in
                 pass.multiplyGradient(
-                    dm: m, v: v, into: du, outputChannels: share(outChannels, piece, pieces),
+                    dm: m, v: v, into: du, outputChannels: pass.outputShare(outChannels, piece, pieces),
                     tiles: block.count * pass.tilesWide, beta: beta)
             }
             firstBlock = false
@@ -118,7 +118,7 @@ extension WinogradChannelPlan {
                     buffers: rows + piece * rowsPerPiece)
             }
             compute.indexedChunks(pieces) { piece, _ in
-                let channels = share(pass.outChannels, piece, pieces)
+                let channels = pass.outputShare(pass.outChannels, piece, pieces)
                 pass.multiply(u: u, v: v, into: m, outputChannels: channels, tiles: block.count * pass.tilesWide)
                 pass.transformOutput(
                     m, rows: block, channels: channels, bias: bias, into: output, buffers: rows + piece * rowsPerPiece)
@@ -130,4 +130,14 @@ extension WinogradChannelPlan {
 /// Piece `piece` of `pieces` nearly equal ranges covering 0..<count.
 private func share(_ count: Int, _ piece: Int, _ pieces: Int) -> Range<Int> {
     (count * piece / pieces)..<(count * (piece + 1) / pieces)
+}
+
+extension WinogradPass {
+    /// `share` of the output channels in whole panels of `rowPanel`, so that each row's tile
+    /// GEMM is the same on any number of threads.
+    fileprivate func outputShare(_ count: Int, _ piece: Int, _ pieces: Int) -> Range<Int> {
+        let panel = min(rowPanel, count), panels = (count + panel - 1) / panel
+        let range = share(panels, piece, pieces)
+        return min(count, range.lowerBound * panel)..<min(count, range.upperBound * panel)
+    }
 }
