@@ -16,7 +16,7 @@ import CXSMM
 /// both run AVX-512, libxsmm runs the GEMMs of Winograd's tile blocks (`tileSGEMM`): many
 /// small products of one transformed-weight matrix with one block of tiles, which libxsmm's
 /// kernels read in place while OpenBLAS packs both operands anew for every call (measured
-/// on a Zen 4: resnet18 width 64's Winograd layers 1.09x, forward + backward; `LibxsmmRoute`).
+/// on a Zen 4: resnet18 width 64's step 1.08-1.11x; `LibxsmmRoute`).
 /// The choice depends on the machine and its environment only, never on timing, so the
 /// same machine always computes the same bits.
 public enum BLAS {
@@ -82,10 +82,10 @@ public enum BLAS {
         case none
         /// The GEMMs of Winograd's tile blocks (`tileSGEMM`), where both libraries run
         /// 16-float vectors. Measured on a Zen 4 (OpenBLAS's Cooperlake kernels, libxsmm's
-        /// cpx code), resnet18 width 64 on 3x32x32, 2 threads, each layer's forward +
-        /// backward: 128 to 512 channels 1.04-1.32x, 64 channels 1.00-1.07x, 1.09x over all
-        /// Winograd layers (BENCHMARKS.md). Other shapes (the mlp's, the lowered
-        /// convolutions') were no faster on libxsmm there and stay on OpenBLAS.
+        /// cpx code), 2 threads: resnet18 width 64's Winograd layers forward 1.08-1.32x from
+        /// 128 channels (64: 0.98-1.03x), its step 1.08-1.11x, width 16's 1.02-1.11x, the
+        /// cnn's 1.03-1.05x (BENCHMARKS.md). Other GEMMs stay on OpenBLAS: with all of them
+        /// on libxsmm, the mlp's and the cnn's steps were no faster there.
         case tiles
         /// Every shape libxsmm has a kernel for: OpenBLAS's kernels are narrower.
         case all
