@@ -85,28 +85,29 @@ final class GEMMShapesTests: XCTestCase {
         return (computed, worst)
     }
 
-    /// The path every model GEMM takes on this machine (OpenBLAS, or libxsmm where `BLAS`
-    /// routes to it).
-    func testEveryModelShapeAgreesWithAFloat64Reference() throws {
-        let (computed, worst) = try checkEveryShape({ shape, a, b, c in
-            BLAS.sgemm(
-                transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
-                a: a, lda: shape.lda, b: b, ldb: shape.ldb, beta: shape.beta, c: c, ldc: shape.ldc)
-            return true
-        }, label: BLAS.identity)
-        print("GEMM shapes: \(computed) checked with \(BLAS.identity); worst relative error \(worst)")
-    }
+    /// A row-major GEMM entry of `BLAS` without alpha: transA, transB, m, n, k, a, lda, b, ldb,
+    /// beta, c, ldc.
+    private typealias Entry = (
+        Bool, Bool, Int, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Float,
+        UnsafeMutablePointer<Float>, Int
+    ) -> Void
 
-    /// The path the Winograd tile GEMMs take on this machine (`BLAS.tileSGEMM`: libxsmm where
-    /// `BLAS.libxsmmRoute` says so, OpenBLAS otherwise), at every shape.
-    func testEveryModelShapeAgreesWithAFloat64ReferenceOnTheTilePath() throws {
-        let (computed, worst) = try checkEveryShape({ shape, a, b, c in
-            BLAS.tileSGEMM(
-                transA: shape.transA, transB: shape.transB, m: shape.m, n: shape.n, k: shape.k,
-                a: a, lda: shape.lda, b: b, ldb: shape.ldb, beta: shape.beta, c: c, ldc: shape.ldc)
-            return true
-        }, label: "tile GEMMs, \(BLAS.kernelFamily)")
-        print("GEMM shapes: \(computed) checked on the tile path (\(BLAS.kernelFamily)); worst relative error \(worst)")
+    /// The two paths model GEMMs take on this machine, at every shape: `BLAS.sgemm` (OpenBLAS,
+    /// or libxsmm where `BLAS` routes every GEMM to it) and `BLAS.tileSGEMM` (the Winograd tile
+    /// GEMMs: libxsmm where `BLAS.libxsmmRoute` says so, OpenBLAS otherwise).
+    func testEveryModelShapeAgreesWithAFloat64Reference() throws {
+        let sgemm: Entry = {
+            BLAS.sgemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, a: $5, lda: $6, b: $7, ldb: $8, beta: $9, c: $10, ldc: $11)
+        }
+        for (label, entry) in [(BLAS.identity, sgemm), ("tile GEMMs, \(BLAS.kernelFamily)", BLAS.tileSGEMM as Entry)] {
+            let (computed, worst) = try checkEveryShape({ shape, a, b, c in
+                entry(
+                    shape.transA, shape.transB, shape.m, shape.n, shape.k, a, shape.lda, b, shape.ldb, shape.beta, c,
+                    shape.ldc)
+                return true
+            }, label: label)
+            print("GEMM shapes: \(computed) checked with \(label); worst relative error \(worst)")
+        }
     }
 
     /// libxsmm's kernels on their own, whether or not `BLAS` routes to them here, so that
