@@ -11,7 +11,9 @@
 ///             with the flipped weights, split the same way
 ///
 /// Each phase waits for the one before (the sgemms read every channel of V). The same bits
-/// come out on any number of threads, since every sum runs in one thread's sgemm.
+/// come out on any number of threads, since every sum runs in one thread's sgemm, and the
+/// output channels are split in whole panels of `WinogradPass.rowPanel` (libxsmm's rounding
+/// of a row depends on the rows of its call).
 ///
 /// Scratch: U (or the flipped U), dU, one block of V and of M (shared), and the row buffers
 /// of each thread.
@@ -136,7 +138,7 @@ extension WinogradPass {
     /// `share` of the output channels in whole panels of `rowPanel`, so that each row's tile
     /// GEMM is the same on any number of threads.
     fileprivate func outputShare(_ count: Int, _ piece: Int, _ pieces: Int) -> Range<Int> {
-        let panel = min(rowPanel, count), panels = (count + panel - 1) / panel
+        let panel = max(1, min(rowPanel, count)), panels = (count + panel - 1) / panel
         let range = share(panels, piece, pieces)
         return min(count, range.lowerBound * panel)..<min(count, range.upperBound * panel)
     }
