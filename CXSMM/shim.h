@@ -74,11 +74,8 @@ static inline int ies_xsmm_sgemm(int transA, int transB, int m, int n, int k, co
     xlda = n;
     libxsmm_smmfunction kernel = libxsmm_smmdispatch(n, m, k, &xlda, &xldb, &xldc, &alpha, &beta, &flags, &prefetch);
     if (!kernel) return 0;
-    float *bt = ies_xsmm_scratch_floats((size_t)k * (size_t)n);
+    const float *bt = ies_xsmm_transposed(b, n, k, ldb);
     if (!bt) return 0;
-    // Column-major terms: B is a k x n matrix with leading dimension ldb; B^T is n x k with n.
-    libxsmm_otrans(bt, b, sizeof(float), (libxsmm_blasint)k, (libxsmm_blasint)n, (libxsmm_blasint)ldb,
-                   (libxsmm_blasint)n);
     kernel(bt, a, c);
     return 1;
 }
