@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import NNTestSupport
 import XCTest
 
 /// Every sgemm shape our models issue in a training step (traced into
@@ -99,14 +100,16 @@ final class GEMMShapesTests: XCTestCase {
         let sgemm: Entry = {
             BLAS.sgemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, a: $5, lda: $6, b: $7, ldb: $8, beta: $9, c: $10, ldc: $11)
         }
-        for (label, entry) in [(BLAS.identity, sgemm), ("tile GEMMs, \(BLAS.kernelFamily)", BLAS.tileSGEMM as Entry)] {
-            let (computed, worst) = try checkEveryShape({ shape, a, b, c in
-                entry(
-                    shape.transA, shape.transB, shape.m, shape.n, shape.k, a, shape.lda, b, shape.ldb, shape.beta, c,
-                    shape.ldc)
-                return true
-            }, label: label)
-            print("GEMM shapes: \(computed) checked with \(label); worst relative error \(worst)")
+        try withWatchdog("GEMMShapesTests") {
+            for (label, entry) in [(BLAS.identity, sgemm), ("tile GEMMs, \(BLAS.kernelFamily)", BLAS.tileSGEMM as Entry)] {
+                let (computed, worst) = try checkEveryShape({ shape, a, b, c in
+                    entry(
+                        shape.transA, shape.transB, shape.m, shape.n, shape.k, a, shape.lda, b, shape.ldb, shape.beta,
+                        c, shape.ldc)
+                    return true
+                }, label: label)
+                print("GEMM shapes: \(computed) checked with \(label); worst relative error \(worst)")
+            }
         }
     }
 
