@@ -80,6 +80,65 @@ final class BatchNorm2dTests: XCTestCase {
         XCTAssertEqual(one.backward()!, two.backward()!)
         XCTAssertEqual(one.gradients, two.gradients)
     }
+
+    /// One rank alone (no `synchronize`) runs each channel's two passes back to back; with a
+    /// `synchronize` (here one that changes nothing, as on one rank) the passes run over the
+    /// whole batch in memory order. Both must give the same bits: y, the statistics left for
+    /// the fold, dx and the parameter gradients, on one thread and on two.
+    func testChannelByChannelPassesGiveTheSynchronizedPassesBits() throws {
+        try withWatchdog("BatchNorm2dTests") {
+            for (shape, batch, threads) in [([16, 6, 5], 5, 1), ([16, 28, 28], 8, 2), ([3, 1, 1], 7, 2), ([5, 4, 4], 3, 3)] {
+                let plain = try passes(shape: shape, batch: batch, threads: threads, synchronize: nil)
+                let synchronized = try passes(shape: shape, batch: batch, threads: threads, synchronize: { _ in })
+                XCTAssertEqual(plain.count, 4)
+                for (name, (a, b)) in zip(["y", "statistics", "dx", "gradients"], zip(plain, synchronized)) {
+                    let differing = zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(a.count, b.count)
+                    XCTAssertEqual(differing, 0, "\(name) differs, \(shape), batch \(batch), \(threads) threads")
+                    XCTAssertFalse(a.contains { !$0.isFinite }, "\(name) not all written")
+                }
+            }
+        }
+    }
+
+    /// Forward then backward of a BatchNorm2d with varied weights, biases and running means:
+    /// [y, statistics, dx, gradients].
+    private func passes(
+        shape: [Int], batch: Int, threads: Int, synchronize: ((UnsafeMutableBufferPointer<Double>) -> Void)?
+    ) throws -> [[Float]] {
+        let channels = shape[0]
+        let harness = LayerHarness(
+            try BatchNorm2d(shape: shape), batch: batch, seed: 11, compute: threads == 1 ? .serial : Compute(threads: threads))
+        let model = harness.model, layer = harness.layer
+        model.parameters.load((0..<2 * channels).map { Float($0 % 7) * 0.3 - 0.8 })
+        model.buffers.load((0..<2 * channels).map { $0 < channels ? Float($0) * 0.05 - 0.2 : 1 })
+        var y = [Float](repeating: .nan, count: batch * layer.outputSize)
+        var dx = [Float](repeating: .nan, count: batch * layer.inputSize)
+        var statistics = [Float](repeating: .nan, count: model.statisticsCount)
+        var gradients = [Float](repeating: 0.25, count: model.parameters.count)
+        statistics.withUnsafeMutableBufferPointer { statistics in
+            let options = Model.TrainingOptions(statistics: statistics, synchronize: synchronize)
+            harness.input.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { y in
+                    model.withContext(gradients: nil, training: true, options: options) {
+                        layer.forward(x.baseAddress!, y.baseAddress!, batch: batch, context: $0)
+                    }
+                    harness.dyWeights.withUnsafeBufferPointer { dy in
+                        dx.withUnsafeMutableBufferPointer { dx in
+                            gradients.withUnsafeMutableBufferPointer { g in
+                                model.withContext(gradients: g, training: true, options: options) {
+                                    layer.backward(
+                                        x.baseAddress!, y.baseAddress!, dy.baseAddress!, dx.baseAddress!, batch: batch,
+                                        context: $0)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [y, statistics, dx, gradients]
+    }
 }
 
 final class PoolingDropoutResidualTests: XCTestCase {

@@ -78,6 +78,11 @@ public final class BatchNorm2d: Layer {
             }
             return
         }
+        // Without synchronization each channel is summed and then normalized while its planes
+        // (batch x plane floats) are still in the core's cache.
+        guard let synchronize = context.synchronize else {
+            return forwardByChannel(x, y, batch: batch, context: context)
+        }
         // Shifted sums per channel (Double: n can be 65,536 and more). The planes are visited
         // in memory order (sample by sample, each thread its channels), which the prefetcher
         // follows when x comes from outside the caches; each channel still adds its planes
@@ -96,21 +101,17 @@ public final class BatchNorm2d: Layer {
             }
             s[2 * C] = Double(batch * P)
         }
-        if let statistics = context.statistics {
-            for c in 0..<C {
-                statistics[bufferOffset + c] = Float(sums[c])
-                statistics[bufferOffset + C + c] = Float(sums[C + c])
-            }
-        }
-        sums.withUnsafeMutableBufferPointer { context.synchronize?($0) }
+        writeStatistics(sums, context: context)
+        sums.withUnsafeMutableBufferPointer { synchronize($0) }
         let n = sums[2 * C]
         savedCount = Int(n)
         guard n > 0 else { return }
-        for c in 0..<C {
-            let shifted = sums[c] / n
-            let variance = max(0, sums[C + c] / n - shifted * shifted)
-            savedMean[c] = Float(Double(runningMean[c]) + shifted)
-            savedInverseStd[c] = Float(1 / (variance + Double(eps)).squareRoot())
+        savedMean.withUnsafeMutableBufferPointer { mean in
+            savedInverseStd.withUnsafeMutableBufferPointer { inverseStd in
+                for c in 0..<C {
+                    (mean[c], inverseStd[c]) = Self.moments(sums[c], sums[C + c], count: n, runningMean: runningMean[c], eps: eps)
+                }
+            }
         }
         savedMean.withUnsafeBufferPointer { mean in
             savedInverseStd.withUnsafeBufferPointer { inverseStd in
@@ -127,10 +128,74 @@ public final class BatchNorm2d: Layer {
         }
     }
 
+    /// The training forward of one rank's batch, channel by channel: the shifted sums of a
+    /// channel's planes in sample order (the same bits as the memory-order pass above), its
+    /// mean and 1/std, then its planes normalized, read the second time from the cache.
+    private func forwardByChannel(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext
+    ) {
+        let weight = context.parameters + parameterOffset, bias = weight + channels
+        let runningMean = context.buffers + bufferOffset
+        let (C, P) = (channels, plane)
+        let n = Double(batch * P)
+        savedCount = batch * P
+        var sums = [Double](repeating: 0, count: 2 * C + 1)
+        sums[2 * C] = n
+        guard batch > 0 else { return writeStatistics(sums, context: context) }
+        let eps = eps
+        sums.withUnsafeMutableBufferPointer { s in
+            savedMean.withUnsafeMutableBufferPointer { mean in
+                savedInverseStd.withUnsafeMutableBufferPointer { inverseStd in
+                    let (s, mean, inverseStd) = (s.baseAddress!, mean.baseAddress!, inverseStd.baseAddress!)
+                    context.compute.chunks(C) { range in
+                        for c in range {
+                            var (s1, s2) = (0.0, 0.0)
+                            for i in 0..<batch {
+                                let (a, b) = Vector.shiftedSums(x + (i * C + c) * P, shift: runningMean[c], count: P)
+                                s1 += Double(a)
+                                s2 += Double(b)
+                            }
+                            (s[c], s[C + c]) = (s1, s2)
+                            (mean[c], inverseStd[c]) = Self.moments(s1, s2, count: n, runningMean: runningMean[c], eps: eps)
+                            let scale = weight[c] * inverseStd[c]
+                            let shift = bias[c] - mean[c] * scale
+                            for i in 0..<batch {
+                                Vector.affine(x + (i * C + c) * P, scale, shift, y + (i * C + c) * P, count: P)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        writeStatistics(sums, context: context)
+    }
+
+    /// The batch's shifted sums S1, S2 into `context.statistics` (summed over ranks later).
+    private func writeStatistics(_ sums: [Double], context: LayerContext) {
+        guard let statistics = context.statistics else { return }
+        for c in 0..<channels {
+            statistics[bufferOffset + c] = Float(sums[c])
+            statistics[bufferOffset + channels + c] = Float(sums[channels + c])
+        }
+    }
+
+    /// A channel's mean and 1/sqrt(var + eps) from its sums S1 = Σ(x - r), S2 = Σ(x - r)² over
+    /// n values (r its running mean).
+    private static func moments(
+        _ s1: Double, _ s2: Double, count n: Double, runningMean r: Float, eps: Float
+    ) -> (mean: Float, inverseStd: Float) {
+        let shifted = s1 / n
+        let variance = max(0, s2 / n - shifted * shifted)
+        return (Float(Double(r) + shifted), Float(1 / (variance + Double(eps)).squareRoot()))
+    }
+
     public func backward(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: LayerContext
     ) {
+        guard let synchronize = context.synchronize else {
+            return backwardByChannel(x, dy, dx, batch: batch, context: context)
+        }
         let weight = context.parameters + parameterOffset
         let (C, P) = (channels, plane)
         // Σdy and Σ dy·x̂ per channel, x̂ recomputed from x with the saved mean and 1/std
@@ -162,7 +227,7 @@ public final class BatchNorm2d: Layer {
             }
         }
         // The data gradient needs the sums over the same batch that was normalized.
-        sums.withUnsafeMutableBufferPointer { context.synchronize?($0) }
+        sums.withUnsafeMutableBufferPointer { synchronize($0) }
         guard let dx, savedCount > 0 else { return }
         let n = Double(savedCount)
         savedMean.withUnsafeBufferPointer { mean in
@@ -173,6 +238,48 @@ public final class BatchNorm2d: Layer {
                             let scale = weight[c] * inverseStd[c]
                             let meanDy = Float(sums[c] / n), meanDyXhat = Float(sums[C + c] / n)
                             let offset = (b * C + c) * P
+                            Vector.batchNormInputGradient(
+                                dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c],
+                                scale: scale, meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The backward of one rank's batch, channel by channel: a channel's two sums in sample
+    /// order (the same bits as the memory-order pass above), its parameter gradients, then its
+    /// input gradient from dy and x read the second time from the cache.
+    private func backwardByChannel(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int,
+        context: LayerContext
+    ) {
+        let weight = context.parameters + parameterOffset
+        let dWeight = context.gradients.map { $0 + parameterOffset }
+        let (C, P) = (channels, plane)
+        let n = Double(savedCount)
+        savedMean.withUnsafeBufferPointer { mean in
+            savedInverseStd.withUnsafeBufferPointer { inverseStd in
+                context.compute.chunks(C) { range in
+                    for c in range {
+                        var (sumDy, sumDyXhat) = (0.0, 0.0)
+                        for i in 0..<batch {
+                            let (a, b) = Vector.normalizedDotSums(
+                                dy + (i * C + c) * P, x + (i * C + c) * P, mean: mean[c], inverseStd: inverseStd[c],
+                                count: P)
+                            sumDy += Double(a)
+                            sumDyXhat += Double(b)
+                        }
+                        if let dWeight {
+                            dWeight[c] += Float(sumDyXhat)
+                            dWeight[C + c] += Float(sumDy)
+                        }
+                        guard let dx, savedCount > 0 else { continue }
+                        let scale = weight[c] * inverseStd[c]
+                        let meanDy = Float(sumDy / n), meanDyXhat = Float(sumDyXhat / n)
+                        for i in 0..<batch {
+                            let offset = (i * C + c) * P
                             Vector.batchNormInputGradient(
                                 dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c],
                                 scale: scale, meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
