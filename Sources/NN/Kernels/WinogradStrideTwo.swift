@@ -56,9 +56,9 @@ struct StrideTwoWinogradPass {
     /// 64>128 at 16x16 1.35-1.41x, 32>64 at 8x8 1.28-1.33x and at 7x7 1.06-1.09x, 128>256 at
     /// 8x8 1.03-1.08x). Sides of 4 and 6, which 2x2 tiles cover without waste, only where
     /// libxsmm runs the tile GEMMs (4x4 outputs 64>128 1.30x, 128>256 1.12x, 256>512 1.06x;
-    /// 6x6 1.04-1.30x): OpenBLAS packs a large U[xi] for the few tiles of each image on every
+    /// 6x6 1.04-1.33x): OpenBLAS packs a large U[xi] for the few tiles of each image on every
     /// call (4x4 outputs 128>256 0.73-0.78x, 256>512 0.92-1.00x). Sides 2, 3 and 5 stay
-    /// lowered: one tile per image, or up to 1.8x of the outputs computed (0.6-0.97x).
+    /// lowered: one tile per image, or up to 1.8x of the outputs computed (0.5-0.97x).
     static func pays(for geometry: ConvGeometry, outChannels: Int) -> Bool {
         let evenSides = BLAS.libxsmmRoute != .none
         func side(_ outputs: Int) -> Bool { outputs >= 7 || evenSides && (outputs == 4 || outputs == 6) }
