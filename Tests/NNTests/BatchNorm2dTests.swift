@@ -87,7 +87,8 @@ final class BatchNorm2dTests: XCTestCase {
     /// the fold, dx and the parameter gradients, on one thread and on two.
     func testChannelByChannelPassesGiveTheSynchronizedPassesBits() throws {
         try withWatchdog("BatchNorm2dTests") {
-            for (shape, batch, threads) in [([16, 6, 5], 5, 1), ([16, 28, 28], 8, 2), ([3, 1, 1], 7, 2), ([5, 4, 4], 3, 3)] {
+            let cases = [([16, 6, 5], 5, 1), ([16, 28, 28], 8, 2), ([3, 1, 1], 7, 2), ([5, 4, 4], 3, 3)]
+            for (shape, batch, threads) in cases {
                 let plain = try passes(shape: shape, batch: batch, threads: threads, synchronize: nil)
                 let synchronized = try passes(shape: shape, batch: batch, threads: threads, synchronize: { _ in })
                 XCTAssertEqual(plain.count, 4)
@@ -108,7 +109,8 @@ final class BatchNorm2dTests: XCTestCase {
     ) throws -> [[Float]] {
         let channels = shape[0]
         let harness = LayerHarness(
-            try BatchNorm2d(shape: shape), batch: batch, seed: 11, compute: threads == 1 ? .serial : Compute(threads: threads))
+            try BatchNorm2d(shape: shape), batch: batch, seed: 11,
+            compute: threads == 1 ? .serial : Compute(threads: threads))
         let model = harness.model, layer = harness.layer
         model.parameters.load((0..<2 * channels).map { Float($0 % 7) * 0.3 - 0.8 })
         model.buffers.load((0..<2 * channels).map { $0 < channels ? Float($0) * 0.05 - 0.2 : 1 })

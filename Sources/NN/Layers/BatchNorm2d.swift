@@ -109,7 +109,8 @@ public final class BatchNorm2d: Layer {
         savedMean.withUnsafeMutableBufferPointer { mean in
             savedInverseStd.withUnsafeMutableBufferPointer { inverseStd in
                 for c in 0..<C {
-                    (mean[c], inverseStd[c]) = Self.moments(sums[c], sums[C + c], count: n, runningMean: runningMean[c], eps: eps)
+                    (mean[c], inverseStd[c]) = Self.moments(
+                        sums[c], sums[C + c], count: n, runningMean: runningMean[c], eps: eps)
                 }
             }
         }
@@ -156,7 +157,8 @@ public final class BatchNorm2d: Layer {
                                 s2 += Double(b)
                             }
                             (s[c], s[C + c]) = (s1, s2)
-                            (mean[c], inverseStd[c]) = Self.moments(s1, s2, count: n, runningMean: runningMean[c], eps: eps)
+                            (mean[c], inverseStd[c]) = Self.moments(
+                                s1, s2, count: n, runningMean: runningMean[c], eps: eps)
                             let scale = weight[c] * inverseStd[c]
                             let shift = bias[c] - mean[c] * scale
                             for i in 0..<batch {
