@@ -146,30 +146,33 @@ final class GEMMShapesTests: XCTestCase {
     /// than libxsmm's code, the Winograd tile GEMMs where both are AVX-512 (16 floats), and
     /// nothing otherwise; an unknown family counts as full width.
     func testLibxsmmRunsEverythingWhereOpenBLASKernelsAreNarrowerAndTilesWhereBothAreAVX512() {
-        typealias Route = BLAS.LibxsmmRoute
-        XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 4), .all)
-        XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 8), .all)
-        XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 4), .all)
-        XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 16), .tiles)
-        XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 8), .none)
-        XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 16), .none)
-        XCTAssertEqual(Route.choose(libxsmmFloats: 4, openBLASFloats: 4), .none)
-        XCTAssertEqual(
-            BLAS.libxsmmRoute,
-            Route.choose(libxsmmFloats: BLAS.libxsmmVectorFloats, openBLASFloats: BLAS.vectorFloats(openBLASCore: BLAS.coreName)))
-        XCTAssertEqual(BLAS.identity.contains("for the Winograd tile GEMMs"), BLAS.libxsmmRoute == .tiles, BLAS.identity)
-        XCTAssertEqual(BLAS.kernelFamily.hasSuffix("-tiles"), BLAS.libxsmmRoute == .tiles, BLAS.kernelFamily)
-        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Prescott"), 4)
-        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Nehalem"), 4)
-        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Haswell"), 8)
-        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Zen"), 8)
-        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "SkylakeX"), 16)
-        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Cooperlake"), 16)
-        XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "SomeFutureCore"), 16)
-        XCTAssertEqual(BLAS.usesLibxsmm, BLAS.libxsmmVectorFloats > BLAS.vectorFloats(openBLASCore: BLAS.coreName))
-        XCTAssertTrue([4, 8, 16].contains(BLAS.libxsmmVectorFloats))
-        XCTAssertEqual(BLAS.identity.contains("libxsmm"), BLAS.libxsmmRoute != .none, BLAS.identity)
-        XCTAssertEqual(BLAS.kernelFamily == BLAS.coreName, BLAS.libxsmmRoute == .none, BLAS.kernelFamily)
-        print("GEMM routing: OpenBLAS \(BLAS.coreName), libxsmm \(BLAS.libxsmmTarget): \(BLAS.libxsmmRoute)")
+        // It asks libxsmm and OpenBLAS what they run here: under a watchdog, as the GEMM check above.
+        withWatchdog("GEMMShapesTests") {
+            typealias Route = BLAS.LibxsmmRoute
+            XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 4), .all)
+            XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 8), .all)
+            XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 4), .all)
+            XCTAssertEqual(Route.choose(libxsmmFloats: 16, openBLASFloats: 16), .tiles)
+            XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 8), .none)
+            XCTAssertEqual(Route.choose(libxsmmFloats: 8, openBLASFloats: 16), .none)
+            XCTAssertEqual(Route.choose(libxsmmFloats: 4, openBLASFloats: 4), .none)
+            XCTAssertEqual(
+                BLAS.libxsmmRoute,
+                Route.choose(libxsmmFloats: BLAS.libxsmmVectorFloats, openBLASFloats: BLAS.vectorFloats(openBLASCore: BLAS.coreName)))
+            XCTAssertEqual(BLAS.identity.contains("for the Winograd tile GEMMs"), BLAS.libxsmmRoute == .tiles, BLAS.identity)
+            XCTAssertEqual(BLAS.kernelFamily.hasSuffix("-tiles"), BLAS.libxsmmRoute == .tiles, BLAS.kernelFamily)
+            XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Prescott"), 4)
+            XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Nehalem"), 4)
+            XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Haswell"), 8)
+            XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Zen"), 8)
+            XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "SkylakeX"), 16)
+            XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "Cooperlake"), 16)
+            XCTAssertEqual(BLAS.vectorFloats(openBLASCore: "SomeFutureCore"), 16)
+            XCTAssertEqual(BLAS.usesLibxsmm, BLAS.libxsmmVectorFloats > BLAS.vectorFloats(openBLASCore: BLAS.coreName))
+            XCTAssertTrue([4, 8, 16].contains(BLAS.libxsmmVectorFloats))
+            XCTAssertEqual(BLAS.identity.contains("libxsmm"), BLAS.libxsmmRoute != .none, BLAS.identity)
+            XCTAssertEqual(BLAS.kernelFamily == BLAS.coreName, BLAS.libxsmmRoute == .none, BLAS.kernelFamily)
+            print("GEMM routing: OpenBLAS \(BLAS.coreName), libxsmm \(BLAS.libxsmmTarget): \(BLAS.libxsmmRoute)")
+        }
     }
 }
