@@ -38,5 +38,7 @@ static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME;
 static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline MPI_Message cmpi_message_null(void) { return MPI_MESSAGE_NULL; }
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
+static inline MPI_Win cmpi_win_null(void) { return MPI_WIN_NULL; }
+static inline int cmpi_mode_nocheck(void) { return MPI_MODE_NOCHECK; }
 
 #endif

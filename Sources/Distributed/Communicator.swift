@@ -1,5 +1,6 @@
-// With its extensions (Communicator+PointToPoint.swift, Communicator+Nonblocking.swift),
-// the only Swift code that imports CMPI: everything MPI goes through here.
+// With its extensions (Communicator+PointToPoint.swift, Communicator+Nonblocking.swift,
+// Communicator+SharedPairSum.swift), the only Swift code that imports CMPI: everything MPI
+// goes through here.
 import CMPI
 import Foundation
 
@@ -208,6 +209,8 @@ public final class Communicator: @unchecked Sendable {
     var progressThread: Thread?
     let progressSignal = NSCondition()
     var halfSums: [HalfPrecision: MPI_Op?] = [:]
+    /// Shared-memory windows made by `makeSharedPairSum` (Communicator+SharedPairSum.swift).
+    var pairSums: [SharedPairSum] = []
 
     // MARK: - Synchronization and lifetime
 
@@ -243,6 +246,7 @@ public final class Communicator: @unchecked Sendable {
         progressSignal.broadcast()
         progressSignal.unlock()
         if comm != nil, Self.mpiActive {
+            freeSharedPairSums()
             _ = MPI_Finalize()
         }
     }

@@ -21,6 +21,11 @@ import NN
 /// order that depends on where the element falls in the reduced range, so every
 /// multi-rank step reduces through these same buckets, overlapped or not: `--overlap`
 /// never changes a result (the bucket size does, on 3 or more ranks).
+///
+/// With `pairSum` (two ranks on one host, the step buffer in their shared window, no
+/// overlap, no compression), `finish` sums the whole buffer through shared memory instead
+/// of MPI's messages: the same sums (a0 + a1), without copying the gradients into and out
+/// of MPI's buffers.
 final class GradientBuckets {
     private struct Bucket {
         /// Floats of the step buffer it reduces.
@@ -42,18 +47,22 @@ final class GradientBuckets {
     private let compression: HalfPrecision?
     /// 16-bit copies of the gradients, for compressed buckets (index = gradient offset).
     private let staging: UnsafeMutableBufferPointer<UInt16>
+    /// The step buffer's shared window, summed in place by `finish` (nil: MPI's buckets).
+    let pairSum: SharedPairSum?
 
     /// Buckets holding gradients (with compression, all but the exact last one).
     var gradientBucketCount: Int { compression == nil ? buckets.count : buckets.count - 1 }
 
     init(
         model: Model, buffer: StepBuffer, capacity: Int, communicator: Communicator, overlap: Bool = true,
-        compression: HalfPrecision? = nil
+        compression: HalfPrecision? = nil, pairSum: SharedPairSum? = nil
     ) {
+        precondition(pairSum == nil || (!overlap && compression == nil && pairSum!.storage.baseAddress == buffer.all.baseAddress))
         self.communicator = communicator
         self.buffer = buffer
         self.overlap = overlap
         self.compression = compression
+        self.pairSum = pairSum
         staging = .allocate(capacity: compression == nil ? 0 : model.parameters.count)
         let base = buffer.gradientOffset
         // Tensors from the last to the first, grouped until a bucket holds `capacity` floats.
@@ -110,6 +119,7 @@ final class GradientBuckets {
 
     /// After backward (or none, for an empty batch): start what is left, in order, and wait for all.
     func finish() throws {
+        if let pairSum { return try communicator.sum(pairSum) }
         while nextToStart < buckets.count { try start(nextToStart) }
         for bucket in buckets { try communicator.wait(bucket.started!) }
         guard let compression else { return }

@@ -10,25 +10,45 @@ import NN
 /// (parameterCount). Gradients come last so that the bucket holding the first layers'
 /// gradients, which backward finishes last, also carries the statistics and the tail when
 /// gradients are reduced in buckets during backward (`GradientBuckets`). The memory is
-/// allocated once and handed out as buffer views (a step uses several at once).
+/// allocated once (or given: a shared-memory window, `SharedPairSum`) and handed out as
+/// buffer views (a step uses several at once).
 public final class StepBuffer {
     public let parameterCount: Int
     public let statisticsCount: Int
     private let storage: UnsafeMutableBufferPointer<Float>
+    /// False when the memory was given (`init(parameterCount:statisticsCount:storage:)`).
+    private let ownsStorage: Bool
     private var tail: Int { statisticsCount }
     /// Where the gradients start.
     public var gradientOffset: Int { statisticsCount + Self.tailCount }
 
     public static let tailCount = 4
 
+    /// Floats of a buffer for `parameterCount` parameters and `statisticsCount` statistics.
+    public static func floats(parameterCount: Int, statisticsCount: Int = 0) -> Int {
+        parameterCount + statisticsCount + tailCount
+    }
+
     public init(parameterCount: Int, statisticsCount: Int = 0) {
         self.parameterCount = parameterCount
         self.statisticsCount = statisticsCount
-        storage = .allocate(capacity: parameterCount + statisticsCount + Self.tailCount)
+        storage = .allocate(capacity: Self.floats(parameterCount: parameterCount, statisticsCount: statisticsCount))
         storage.initialize(repeating: 0)
+        ownsStorage = true
     }
 
-    deinit { storage.deallocate() }
+    /// A buffer in `storage` (exactly `floats(parameterCount:statisticsCount:)` floats), which
+    /// must outlive it; it is zeroed here.
+    public init(parameterCount: Int, statisticsCount: Int, storage: UnsafeMutableBufferPointer<Float>) {
+        precondition(storage.count == Self.floats(parameterCount: parameterCount, statisticsCount: statisticsCount))
+        self.parameterCount = parameterCount
+        self.statisticsCount = statisticsCount
+        self.storage = storage
+        storage.update(repeating: 0)
+        ownsStorage = false
+    }
+
+    deinit { if ownsStorage { storage.deallocate() } }
 
     /// Zeroes everything, split over `compute`'s threads: the gradients by `split` (each
     /// thread the gradients it computes and updates, `Model.parameterSplit`), the rest on

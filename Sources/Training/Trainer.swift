@@ -115,7 +115,22 @@ public final class Trainer {
         try model.buffers.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         optimizer = config.optimizer.make(
             parameterCount: model.parameters.count, momentum: config.momentum, weightDecay: config.weightDecay)
-        step = TrainingStep(model: model, optimizer: optimizer, normalization: data.normalization, seed: config.seed)
+        // All ranks on one host reduce by copying memory, which takes a CPU from compute: after backward then.
+        let overlap = config.overlap ?? (coreShare.nodeRanks < communicator.size)
+        // Two ranks on one host, reducing after backward in fp32: the step buffer lives in a
+        // window both map, and the ranks add it themselves (`SharedPairSum`).
+        var pairSum: SharedPairSum?
+        if !overlap && config.allreduceFormat == nil {
+            do {
+                pairSum = try communicator.makeSharedPairSum(
+                    count: StepBuffer.floats(parameterCount: model.parameters.count, statisticsCount: model.statisticsCount))
+            } catch let error as SharedWindowUnavailable {
+                if communicator.rank == 0 { Self.warn("\(error); the gradients are reduced through MPI's messages instead") }
+            }
+        }
+        step = TrainingStep(
+            model: model, optimizer: optimizer, normalization: data.normalization, seed: config.seed,
+            bufferStorage: pairSum?.storage)
         step.augmentation = config.effectiveAugmentation
         if config.syncBatchNorm && communicator.size > 1 {
             step.synchronize = { [communicator] sums in
@@ -138,12 +153,10 @@ public final class Trainer {
         }
         evaluator = Evaluator(
             model: model, normalization: data.normalization, batchSize: config.effectiveEvaluationBatchSize)
-        // All ranks on one host reduce by copying memory, which takes a CPU from compute: after backward then.
-        let overlap = config.overlap ?? (coreShare.nodeRanks < communicator.size)
         buckets = communicator.size > 1
             ? GradientBuckets(
                 model: model, buffer: step.buffer, capacity: max(1, Int(config.bucketMegabytes * 1_048_576 / 4)),
-                communicator: communicator, overlap: overlap, compression: config.allreduceFormat)
+                communicator: communicator, overlap: overlap, compression: config.allreduceFormat, pairSum: pairSum)
             : nil
         modelFile = ModelFile(
             preset: config.model, stageWidth: config.width, channels: train.channels, height: train.height,
@@ -335,7 +348,9 @@ public final class Trainer {
                 + (config.mastery.isEnabled ? "\(config.mastery), probe \(config.probe)" : "IES off (threshold 0)")
                 + ", run directory \(config.runDirectory)" + String(format: ", ready in %.2f s", startupSeconds))
         reporter.say("GEMM: \(BLAS.identity); code for \(CompiledTarget.cpu) CPUs")
-        if let buckets {
+        if let buckets, buckets.pairSum != nil {
+            reporter.say("gradients: summed in shared memory after backward (2 ranks on one host)")
+        } else if let buckets {
             reporter.say(
                 "gradients: \(buckets.gradientBucketCount) bucket(s) of \(Setting.text(config.bucketMegabytes)!) MiB"
                     + (config.allreduceFormat.map { " as \($0.rawValue) (counts and statistics exact)" } ?? "") + ", reduced "

@@ -25,12 +25,19 @@ public final class TrainingStep {
     private var labels: [Int32]
     private var ids: [Int32]
 
-    public init(model: Model, optimizer: Optimizer, normalization: Normalization, seed: UInt64 = 0) {
+    /// `bufferStorage`: memory for the step buffer (`StepBuffer.floats` of the model's
+    /// counts), e.g. a shared-memory window; nil allocates it.
+    public init(
+        model: Model, optimizer: Optimizer, normalization: Normalization, seed: UInt64 = 0,
+        bufferStorage: UnsafeMutableBufferPointer<Float>? = nil
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.normalization = normalization
         self.seed = seed
-        buffer = StepBuffer(parameterCount: model.parameters.count, statisticsCount: model.statisticsCount)
+        buffer = bufferStorage.map {
+            StepBuffer(parameterCount: model.parameters.count, statisticsCount: model.statisticsCount, storage: $0)
+        } ?? StepBuffer(parameterCount: model.parameters.count, statisticsCount: model.statisticsCount)
         losses = Array(repeating: 0, count: model.maxBatch)
         labels = Array(repeating: 0, count: model.maxBatch)
         ids = Array(repeating: 0, count: model.maxBatch)

@@ -141,6 +141,8 @@ private final class SelfTestSuite {
         stagger()
         try checkAllreduce()
         stagger()
+        try checkSharedPairSum()
+        stagger()
         try checkBroadcast()
         stagger()
         try checkGathers()
@@ -206,6 +208,44 @@ private final class SelfTestSuite {
         var empty: [Float] = []
         try empty.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
         expect(empty.isEmpty, "allreduceSum of an empty buffer")
+    }
+
+    /// Two ranks on one host sum in a shared window, bit for bit as MPI's allreduce, over
+    /// several rounds in one window with the ranks arriving at different times; other
+    /// layouts get no window.
+    func checkSharedPairSum() throws {
+        guard s == 2 && comm.localSize == 2 else {
+            expect(try comm.makeSharedPairSum(count: 64) == nil, "a shared pair sum with \(s) rank(s), \(comm.localSize) here")
+            return
+        }
+        expect(try comm.makeSharedPairSum(count: 0) == nil, "a shared pair sum of 0 floats")
+        var generator = SystemRandomNumberGenerator()
+        for count in [1, 17, 40_003] {
+            guard let pair = try comm.makeSharedPairSum(count: count) else {
+                failures.append("no shared pair sum of \(count) floats for 2 ranks on one host")
+                return
+            }
+            expect(pair.storage.allSatisfy { $0 == 0 }, "a new shared window of \(count) floats is not zeroed")
+            for round in 0..<3 {
+                // Random bits of every exponent, both signs of zero, and values that cancel.
+                let values: [Float] = (0..<count).map { i in
+                    switch (i + round) % 5 {
+                    case 0: return Float(bitPattern: UInt32.random(in: 0...0x7F7F_FFFF, using: &generator)) * (r == 0 ? 1 : -1)
+                    case 1: return r == 0 ? 0 : -0.0
+                    case 2: return Float(i) * (r == 0 ? 0.1 : -0.1)
+                    default: return Float.random(in: -1...1, using: &generator) * Float(1 << (i % 20))
+                    }
+                }
+                var expected = values
+                try expected.withUnsafeMutableBufferPointer { try comm.allreduce($0, .sum) }
+                // The later rank writes late: the first barrier must hold the other back.
+                if r == round % 2 { Thread.sleep(forTimeInterval: 0.05) }
+                _ = pair.storage.update(from: values)
+                try comm.sum(pair)
+                let got = pair.storage.map(\.bitPattern), want = expected.map(\.bitPattern)
+                expectEqual(got, want, "shared pair sum of \(count) floats, round \(round)")
+            }
+        }
     }
 
     func checkBroadcast() throws {

@@ -1,31 +1,58 @@
 import Distributed
 import Foundation
 import RunFormat
+import TestSupport
 import Training
 import XCTest
 
 /// Scaling out: gradient buckets reduced during backward give the result of reducing them after it;
 /// a per-rank batch sets the global batch and the learning rate; such runs resume exactly.
 final class ScalingTests: RunDirectoryTestCase {
-    private func train(ranks: Int, _ arguments: [String]) throws -> (run: String, metrics: [EpochMetrics]) {
+    private func train(
+        ranks: Int, _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> (run: String, metrics: [EpochMetrics], output: Subprocess.Result) {
         let run = try runDirectory()
-        let result = try Fixtures.mpirunIES(ranks: ranks, ["train", "--run-dir", run, "--threads", "1", "--no-progress"] + arguments)
+        let result = try Fixtures.mpirunIES(
+            ranks: ranks, ["train", "--run-dir", run, "--threads", "1", "--no-progress"] + arguments, environment: environment)
         XCTAssertFalse(result.timedOut)
         XCTAssertEqual(result.status, 0, result.stderr)
-        return (run, try MetricsFile(path: run + "/metrics.jsonl").records)
+        return (run, try MetricsFile(path: run + "/metrics.jsonl").records, result)
     }
+
+    private static let sharedMemoryLine = "gradients: summed in shared memory after backward (2 ranks on one host)"
 
     private func model(_ run: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors")) }
 
-    /// Two ranks, three models, small buckets (several per step): bit for bit the fused result.
-    func testBucketsDuringBackwardEqualTheFusedAllreduce() throws {
+    /// Two ranks on one host, three models, small buckets (several per step): MPI's buckets
+    /// during backward give bit for bit the sums the ranks make in their shared window after it.
+    func testBucketsDuringBackwardEqualTheSharedMemorySum() throws {
         for preset in [["--model", "mlp"], ["--model", "cnn"], ["--model", "resnet18", "--width", "4", "--test-limit", "256"]] {
             let common = preset + ["--limit", "1024", "--epochs", "2", "--seed", "8", "--bucket-mb", "0.02"]
-            let (fused, _) = try train(ranks: 2, common + ["--overlap", "off"])
-            let (bucketed, metrics) = try train(ranks: 2, common + ["--overlap", "on"])
-            XCTAssertEqual(try model(bucketed), try model(fused), "\(preset[1]): buckets and fused allreduce differ")
+            let (shared, _, sharedRun) = try train(ranks: 2, common + ["--overlap", "off"])
+            let (bucketed, metrics, bucketedRun) = try train(ranks: 2, common + ["--overlap", "on"])
+            XCTAssertTrue(sharedRun.stdout.contains(Self.sharedMemoryLine), sharedRun.stdout)
+            XCTAssertFalse(bucketedRun.stdout.contains(Self.sharedMemoryLine), bucketedRun.stdout)
+            XCTAssertEqual(try model(bucketed), try model(shared), "\(preset[1]): buckets and shared-memory sums differ")
             XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree))
         }
+    }
+
+    /// Where the shared window's directory has no room (here: cannot be read), two ranks on
+    /// one host say so and reduce through MPI's buckets after backward, with the same result.
+    func testTwoRanksWithoutRoomForTheSharedWindowReduceThroughMPI() throws {
+        let common = ["--model", "cnn", "--limit", "512", "--test-limit", "128", "--epochs", "1", "--seed", "3"]
+        let (shared, _, sharedRun) = try train(ranks: 2, common)
+        let (fallback, metrics, fallbackRun) = try train(
+            ranks: 2, common, environment: ["OMPI_MCA_osc_sm_backing_directory": "/nonexistent-ies-test-directory"])
+        XCTAssertTrue(sharedRun.stdout.contains(Self.sharedMemoryLine), sharedRun.stdout)
+        XCTAssertFalse(fallbackRun.stdout.contains(Self.sharedMemoryLine), fallbackRun.stdout)
+        XCTAssertTrue(fallbackRun.stdout.contains("reduced after backward (all ranks on one host)"), fallbackRun.stdout)
+        XCTAssertTrue(
+            fallbackRun.stderr.contains("no shared-memory window of")
+                && fallbackRun.stderr.contains("the gradients are reduced through MPI's messages instead"),
+            fallbackRun.stderr)
+        XCTAssertEqual(try model(fallback), try model(shared))
+        XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree))
     }
 
     /// Three ranks, where MPI's sums round by an element's place in the reduced range: the
@@ -33,9 +60,9 @@ final class ScalingTests: RunDirectoryTestCase {
     /// bit the same (they used to change it through the algorithm that summed).
     func testOverlapAndWatchdogDoNotChangeThreeRanksResult() throws {
         let common = ["--model", "cnn", "--limit", "1536", "--test-limit", "256", "--epochs", "1", "--seed", "5"]
-        let (reference, _) = try train(ranks: 3, common + ["--overlap", "on"])
+        let (reference, _, _) = try train(ranks: 3, common + ["--overlap", "on"])
         for variant in [["--overlap", "off"], ["--overlap", "off", "--stall-timeout", "0"], ["--stall-timeout", "0"]] {
-            let (run, _) = try train(ranks: 3, common + variant)
+            let (run, _, _) = try train(ranks: 3, common + variant)
             XCTAssertEqual(try model(run), try model(reference), "\(variant) changed the result")
         }
     }
@@ -46,7 +73,7 @@ final class ScalingTests: RunDirectoryTestCase {
             (2, 32, "linear", 64, 0.05), (2, 64, "linear", 128, 0.1), (4, 64, "sqrt", 256, 0.1), (2, 64, "none", 128, 0.05),
         ]
         for c in cases {
-            let (_, metrics) = try train(
+            let (_, metrics, _) = try train(
                 ranks: c.ranks, common + ["--batch-size-per-rank", String(c.perRank), "--lr-scaling", c.scaling])
             let m = try XCTUnwrap(metrics.first)
             XCTAssertEqual(m.globalBatch, c.batch, "\(c)")
@@ -61,8 +88,8 @@ final class ScalingTests: RunDirectoryTestCase {
             "--model", "mlp", "--limit", "3000", "--batch-size-per-rank", "32", "--lr-scaling", "linear", "--seed", "2",
             "--ies-threshold", "0.05", "--ies-window", "1", "--ies-k", "1",
         ]
-        let (straight, _) = try train(ranks: 4, common + ["--epochs", "4"])
-        let (resumed, _) = try train(ranks: 4, common + ["--epochs", "2"])
+        let (straight, _, _) = try train(ranks: 4, common + ["--epochs", "4"])
+        let (resumed, _, _) = try train(ranks: 4, common + ["--epochs", "2"])
         let result = try Fixtures.mpirunIES(
             ranks: 4, ["train", "--resume", resumed, "--epochs", "4", "--threads", "1", "--no-progress"])
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -73,9 +100,9 @@ final class ScalingTests: RunDirectoryTestCase {
     /// from the exact one (the compression is really applied) and still learns.
     func testHalfPrecisionGradientsKeepRanksIdenticalAndLearn() throws {
         let common = ["--model", "mlp", "--limit", "4000", "--epochs", "2", "--seed", "3", "--bucket-mb", "0.1"]
-        let (exact, reference) = try train(ranks: 2, common)
+        let (exact, reference, _) = try train(ranks: 2, common)
         for format in ["bf16", "fp16"] {
-            let (run, metrics) = try train(ranks: 2, common + ["--allreduce-dtype", format])
+            let (run, metrics, _) = try train(ranks: 2, common + ["--allreduce-dtype", format])
             XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree), format)
             XCTAssertNotEqual(try model(run), try model(exact), "\(format): no effect on the gradients")
             // Learns as well: the epoch's mean training loss within 5% of the exact run's (the
@@ -85,7 +112,7 @@ final class ScalingTests: RunDirectoryTestCase {
         }
         // The mlp's gradients fit one bucket of the default size: compressed too (they used to
         // share the exact bucket of the counts and go uncompressed).
-        let (oneBucket, _) = try train(ranks: 2, Array(common.dropLast(2)) + ["--allreduce-dtype", "bf16"])
+        let (oneBucket, _, _) = try train(ranks: 2, Array(common.dropLast(2)) + ["--allreduce-dtype", "bf16"])
         XCTAssertNotEqual(try model(oneBucket), try model(exact), "bf16 with one bucket: no effect on the gradients")
     }
 
