@@ -93,15 +93,36 @@ final class GEMMShapesTests: XCTestCase {
         UnsafeMutablePointer<Float>, Int
     ) -> Void
 
-    /// The two paths model GEMMs take on this machine, at every shape: `BLAS.sgemm` (OpenBLAS,
-    /// or libxsmm where `BLAS` routes every GEMM to it) and `BLAS.tileSGEMM` (the Winograd tile
-    /// GEMMs: libxsmm where `BLAS.libxsmmRoute` says so, OpenBLAS otherwise).
+    /// The three paths model GEMMs take on this machine, at every shape: `BLAS.sgemm` (OpenBLAS,
+    /// or libxsmm where `BLAS` routes every GEMM to it), `BLAS.tileSGEMM` (the Winograd tile
+    /// GEMMs: libxsmm where `BLAS.libxsmmRoute` says so, OpenBLAS otherwise) and `sgemm` in
+    /// `BLAS.inSmallKernelPieces` (OpenBLAS's small-matrix kernels, where it has them).
     func testEveryModelShapeAgreesWithAFloat64Reference() throws {
         let sgemm: Entry = {
             BLAS.sgemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, a: $5, lda: $6, b: $7, ldb: $8, beta: $9, c: $10, ldc: $11)
         }
+        // `sgemm` in the pieces `Linear` cuts for OpenBLAS's small-matrix kernels (where it has
+        // them; else one call): C's rows for a transposed A (the weight gradient), else its columns.
+        let pieces: Entry = { transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc in
+            if transA {
+                BLAS.inSmallKernelPieces(0, m, otherSides: n * k) { o, count in
+                    BLAS.sgemm(
+                        transA: true, transB: transB, m: count, n: n, k: k, a: a + o, lda: lda, b: b, ldb: ldb,
+                        beta: beta, c: c + o * ldc, ldc: ldc)
+                }
+            } else {
+                BLAS.inSmallKernelPieces(0, n, otherSides: m * k) { o, count in
+                    BLAS.sgemm(
+                        transA: false, transB: transB, m: m, n: count, k: k, a: a, lda: lda, b: transB ? b + o * ldb : b + o,
+                        ldb: ldb, beta: beta, c: c + o, ldc: ldc)
+                }
+            }
+        }
         try withWatchdog("GEMMShapesTests") {
-            for (label, entry) in [(BLAS.identity, sgemm), ("tile GEMMs, \(BLAS.kernelFamily)", BLAS.tileSGEMM as Entry)] {
+            for (label, entry) in [
+                (BLAS.identity, sgemm), ("tile GEMMs, \(BLAS.kernelFamily)", BLAS.tileSGEMM as Entry),
+                ("small-kernel pieces of \(BLAS.smallKernelPiece.map(String.init) ?? "none"), \(BLAS.kernelFamily)", pieces),
+            ] {
                 let (computed, worst) = try checkEveryShape({ shape, a, b, c in
                     entry(
                         shape.transA, shape.transB, shape.m, shape.n, shape.k, a, shape.lda, b, shape.ldb, shape.beta,

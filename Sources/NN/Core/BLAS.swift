@@ -103,6 +103,41 @@ public enum BLAS {
     /// Whether libxsmm runs every GEMM it has a kernel for.
     public static var usesLibxsmm: Bool { libxsmmRoute == .all }
 
+    /// Width of the pieces in which OpenBLAS runs a GEMM with its small-matrix kernels, which
+    /// read the operands where they are instead of packing them: 16 for its SkylakeX kernels
+    /// (which Cooperlake and SapphireRapids use too), whose small kernels take GEMMs of at most
+    /// `smallKernelLimit` multiply-adds; nil for the other families, which have none (with
+    /// Haswell's, a GEMM split so ran slower). Measured on a Zen 4 (Cooperlake), one thread,
+    /// the mlp's shapes: a 64x128x784 NT GEMM in pieces of 16 columns 1.15x one call, its
+    /// 128x784x64 TN in pieces of 16 rows 1.08x (BENCHMARKS.md).
+    public static let smallKernelPiece: Int? =
+        ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(coreName) && !usesLibxsmm ? 16 : nil
+
+    /// The most multiply-adds (m n k) of a GEMM OpenBLAS's small-matrix kernels take.
+    public static let smallKernelLimit = 1_000_000
+
+    /// Runs `body(start, count)` over the rows or columns [start, start + count) of a GEMM:
+    /// in pieces of `smallKernelPiece` (from `start`) where OpenBLAS has small-matrix kernels,
+    /// the whole GEMM is beyond their limit and a piece is within it (`otherSides`: the
+    /// product of the GEMM's two other sides), else in one call. A piece's results do not
+    /// depend on how many pieces there are. For operands read along contiguous rows (a
+    /// Linear layer's forward and weight gradient); the mlp's input gradient gained 1.07x in
+    /// pieces of W's columns, the cnn's 64x3136x128 lost 5-8%.
+    @inline(__always)
+    public static func inSmallKernelPieces(
+        _ start: Int, _ count: Int, otherSides: Int, _ body: (_ start: Int, _ count: Int) -> Void
+    ) {
+        guard let piece = smallKernelPiece, count * otherSides > smallKernelLimit, piece * otherSides <= smallKernelLimit
+        else {
+            return body(start, count)
+        }
+        var offset = start
+        while offset < start + count {
+            body(offset, min(piece, start + count - offset))
+            offset += piece
+        }
+    }
+
     /// Runs `body` with OpenBLAS on `threads` threads, then back on one: for measuring
     /// OpenBLAS's own multi-threaded sgemm (benchmarks), never inside a model.
     public static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
