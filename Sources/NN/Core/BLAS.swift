@@ -122,7 +122,7 @@ public enum BLAS {
     /// product of the GEMM's two other sides), else in one call. A piece's results do not
     /// depend on how many pieces there are. For operands read along contiguous rows (a
     /// Linear layer's forward and weight gradient); the mlp's input gradient gained 1.07x in
-    /// pieces of W's columns, the cnn's 64x3136x128 lost 5-8%.
+    /// pieces of W's columns, the cnn's 64x3136x128 lost 5-9%.
     @inline(__always)
     public static func inSmallKernelPieces(
         _ start: Int, _ count: Int, otherSides: Int, _ body: (_ start: Int, _ count: Int) -> Void
