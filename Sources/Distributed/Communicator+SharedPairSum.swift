@@ -88,9 +88,11 @@ extension Communicator {
             var peerBytes: MPI_Aint = 0
             var unit: Int32 = 0
             var peerBase: UnsafeMutableRawPointer?
-            try check(MPI_Win_shared_query(window, Int32(1 - rank), &peerBytes, &unit, &peerBase), "MPI_Win_shared_query")
+            try check(
+                MPI_Win_shared_query(window, Int32(1 - rank), &peerBytes, &unit, &peerBase), "MPI_Win_shared_query")
             guard let base, let peerBase, peerBytes == MPI_Aint(bytes.partialValue) else {
-                throw error(call, MPI_ERR_OTHER, "the other rank's window holds \(peerBytes) bytes, not \(bytes.partialValue)")
+                throw error(
+                    call, MPI_ERR_OTHER, "the other rank's window holds \(peerBytes) bytes, not \(bytes.partialValue)")
             }
             // One passive epoch for the window's life: MPI_Win_sync then orders this rank's
             // loads and stores against the other's around each barrier.

@@ -57,7 +57,9 @@ final class GradientBuckets {
         model: Model, buffer: StepBuffer, capacity: Int, communicator: Communicator, overlap: Bool = true,
         compression: HalfPrecision? = nil, pairSum: SharedPairSum? = nil
     ) {
-        precondition(pairSum == nil || (!overlap && compression == nil && pairSum!.storage.baseAddress == buffer.all.baseAddress))
+        precondition(
+            pairSum == nil
+                || (!overlap && compression == nil && pairSum!.storage.baseAddress == buffer.all.baseAddress))
         self.communicator = communicator
         self.buffer = buffer
         self.overlap = overlap

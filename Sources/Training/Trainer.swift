@@ -123,9 +123,12 @@ public final class Trainer {
         if !overlap && config.allreduceFormat == nil {
             do {
                 pairSum = try communicator.makeSharedPairSum(
-                    count: StepBuffer.floats(parameterCount: model.parameters.count, statisticsCount: model.statisticsCount))
+                    count: StepBuffer.floats(
+                        parameterCount: model.parameters.count, statisticsCount: model.statisticsCount))
             } catch let error as SharedWindowUnavailable {
-                if communicator.rank == 0 { Self.warn("\(error); the gradients are reduced through MPI's messages instead") }
+                if communicator.rank == 0 {
+                    Self.warn("\(error); the gradients are reduced through MPI's messages instead")
+                }
             }
         }
         step = TrainingStep(

@@ -113,15 +113,18 @@ final class GEMMShapesTests: XCTestCase {
             } else {
                 BLAS.inSmallKernelPieces(0, n, otherSides: m * k) { o, count in
                     BLAS.sgemm(
-                        transA: false, transB: transB, m: m, n: count, k: k, a: a, lda: lda, b: transB ? b + o * ldb : b + o,
-                        ldb: ldb, beta: beta, c: c + o, ldc: ldc)
+                        transA: false, transB: transB, m: m, n: count, k: k, a: a, lda: lda,
+                        b: transB ? b + o * ldb : b + o, ldb: ldb, beta: beta, c: c + o, ldc: ldc)
                 }
             }
         }
         try withWatchdog("GEMMShapesTests") {
             for (label, entry) in [
                 (BLAS.identity, sgemm), ("tile GEMMs, \(BLAS.kernelFamily)", BLAS.tileSGEMM as Entry),
-                ("small-kernel pieces of \(BLAS.smallKernelPiece.map(String.init) ?? "none"), \(BLAS.kernelFamily)", pieces),
+                (
+                    "small-kernel pieces of \(BLAS.smallKernelPiece.map(String.init) ?? "none"), \(BLAS.kernelFamily)",
+                    pieces
+                ),
             ] {
                 let (computed, worst) = try checkEveryShape({ shape, a, b, c in
                     entry(

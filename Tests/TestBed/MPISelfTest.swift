@@ -215,7 +215,9 @@ private final class SelfTestSuite {
     /// layouts get no window.
     func checkSharedPairSum() throws {
         guard s == 2 && comm.localSize == 2 else {
-            expect(try comm.makeSharedPairSum(count: 64) == nil, "a shared pair sum with \(s) rank(s), \(comm.localSize) here")
+            expect(
+                try comm.makeSharedPairSum(count: 64) == nil,
+                "a shared pair sum with \(s) rank(s), \(comm.localSize) here")
             return
         }
         expect(try comm.makeSharedPairSum(count: 0) == nil, "a shared pair sum of 0 floats")
@@ -230,7 +232,9 @@ private final class SelfTestSuite {
                 // Random bits of every exponent, both signs of zero, and values that cancel.
                 let values: [Float] = (0..<count).map { i in
                     switch (i + round) % 5 {
-                    case 0: return Float(bitPattern: UInt32.random(in: 0...0x7F7F_FFFF, using: &generator)) * (r == 0 ? 1 : -1)
+                    case 0:
+                        let bits = UInt32.random(in: 0...0x7F7F_FFFF, using: &generator)
+                        return Float(bitPattern: bits) * (r == 0 ? 1 : -1)
                     case 1: return r == 0 ? 0 : -0.0
                     case 2: return Float(i) * (r == 0 ? 0.1 : -0.1)
                     default: return Float.random(in: -1...1, using: &generator) * Float(1 << (i % 20))

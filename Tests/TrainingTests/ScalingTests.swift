@@ -13,7 +13,8 @@ final class ScalingTests: RunDirectoryTestCase {
     ) throws -> (run: String, metrics: [EpochMetrics], output: Subprocess.Result) {
         let run = try runDirectory()
         let result = try Fixtures.mpirunIES(
-            ranks: ranks, ["train", "--run-dir", run, "--threads", "1", "--no-progress"] + arguments, environment: environment)
+            ranks: ranks, ["train", "--run-dir", run, "--threads", "1", "--no-progress"] + arguments,
+            environment: environment)
         XCTAssertFalse(result.timedOut)
         XCTAssertEqual(result.status, 0, result.stderr)
         return (run, try MetricsFile(path: run + "/metrics.jsonl").records, result)
@@ -32,7 +33,8 @@ final class ScalingTests: RunDirectoryTestCase {
             let (bucketed, metrics, bucketedRun) = try train(ranks: 2, common + ["--overlap", "on"])
             XCTAssertTrue(sharedRun.stdout.contains(Self.sharedMemoryLine), sharedRun.stdout)
             XCTAssertFalse(bucketedRun.stdout.contains(Self.sharedMemoryLine), bucketedRun.stdout)
-            XCTAssertEqual(try model(bucketed), try model(shared), "\(preset[1]): buckets and shared-memory sums differ")
+            XCTAssertEqual(
+                try model(bucketed), try model(shared), "\(preset[1]): buckets and shared-memory sums differ")
             XCTAssertTrue(metrics.allSatisfy(\.parameterDigestAgree))
         }
     }
