@@ -199,4 +199,33 @@ final class GEMMShapesTests: XCTestCase {
             print("GEMM routing: OpenBLAS \(BLAS.coreName), libxsmm \(BLAS.libxsmmTarget): \(BLAS.libxsmmRoute)")
         }
     }
+
+    /// Pieces of 16 only for OpenBLAS's SkylakeX kernels and only for a GEMM beyond the small
+    /// kernels' limit whose pieces are within it; the pieces cover the range in order.
+    func testSmallKernelPiecesCutOnlyWhereTheSmallKernelsTakeThePieces() {
+        XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "Cooperlake", libxsmmRunsAll: false), 16)
+        XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "SkylakeX", libxsmmRunsAll: false), 16)
+        XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "SkylakeX", libxsmmRunsAll: true))
+        XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "Haswell", libxsmmRunsAll: false))
+        XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "Zen", libxsmmRunsAll: false))
+        XCTAssertEqual(
+            BLAS.smallKernelPiece,
+            BLAS.smallKernelPiece(openBLASCore: BLAS.coreName, libxsmmRunsAll: BLAS.usesLibxsmm))
+        func pieces(_ start: Int, _ count: Int, otherSides: Int, piece: Int?) -> [Range<Int>] {
+            var seen: [Range<Int>] = []
+            BLAS.inSmallKernelPieces(start, count, otherSides: otherSides, piece: piece) { seen.append($0..<($0 + $1)) }
+            return seen
+        }
+        // The mlp's forward on one thread of two: 128 outputs from 128, 64 x 784 per output.
+        XCTAssertEqual(
+            pieces(128, 128, otherSides: 64 * 784, piece: 16), stride(from: 128, to: 256, by: 16).map { $0..<($0 + 16) })
+        // A ragged end: 100 outputs in six pieces of 16 and one of 4.
+        XCTAssertEqual(pieces(0, 100, otherSides: 64 * 784, piece: 16).map(\.count), [16, 16, 16, 16, 16, 16, 4])
+        // Within the limit already (the resnets' 512 > 10): one call.
+        XCTAssertEqual(pieces(0, 10, otherSides: 64 * 512, piece: 16), [0..<10])
+        // Pieces beyond the limit too (the cnn's 3136 > 128: 64 x 3136 per output): one call.
+        XCTAssertEqual(pieces(0, 64, otherSides: 64 * 3136, piece: 16), [0..<64])
+        // No small kernels: one call.
+        XCTAssertEqual(pieces(0, 128, otherSides: 64 * 784, piece: nil), [0..<128])
+    }
 }

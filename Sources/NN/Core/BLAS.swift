@@ -110,8 +110,12 @@ public enum BLAS {
     /// Haswell's, a GEMM split so ran slower). Measured on a Zen 4 (Cooperlake), one thread,
     /// the mlp's shapes: a 64x128x784 NT GEMM in pieces of 16 columns 1.15x one call, its
     /// 128x784x64 TN in pieces of 16 rows 1.08x (BENCHMARKS.md).
-    public static let smallKernelPiece: Int? =
-        ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(coreName) && !usesLibxsmm ? 16 : nil
+    public static let smallKernelPiece: Int? = smallKernelPiece(openBLASCore: coreName, libxsmmRunsAll: usesLibxsmm)
+
+    /// `smallKernelPiece` for an OpenBLAS kernel family (nil where libxsmm runs every GEMM).
+    public static func smallKernelPiece(openBLASCore core: String, libxsmmRunsAll: Bool) -> Int? {
+        ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(core) && !libxsmmRunsAll ? 16 : nil
+    }
 
     /// The most multiply-adds (m n k) of a GEMM OpenBLAS's small-matrix kernels take.
     public static let smallKernelLimit = 1_000_000
@@ -125,10 +129,10 @@ public enum BLAS {
     /// gradient gained 1.03-1.22x (by width), the cnn's 64x3136x128 lost 5-9%.
     @inline(__always)
     public static func inSmallKernelPieces(
-        _ start: Int, _ count: Int, otherSides: Int, _ body: (_ start: Int, _ count: Int) -> Void
+        _ start: Int, _ count: Int, otherSides: Int, piece: Int? = smallKernelPiece,
+        _ body: (_ start: Int, _ count: Int) -> Void
     ) {
-        guard let piece = smallKernelPiece, count * otherSides > smallKernelLimit,
-            piece * otherSides <= smallKernelLimit
+        guard let piece, count * otherSides > smallKernelLimit, piece * otherSides <= smallKernelLimit
         else { return body(start, count) }
         var offset = start
         while offset < start + count {
