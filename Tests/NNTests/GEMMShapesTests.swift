@@ -102,16 +102,17 @@ final class GEMMShapesTests: XCTestCase {
             BLAS.sgemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, a: $5, lda: $6, b: $7, ldb: $8, beta: $9, c: $10, ldc: $11)
         }
         // `sgemm` in the pieces `Linear` cuts for OpenBLAS's small-matrix kernels (where it has
-        // them; else one call): C's rows for a transposed A (the weight gradient), else its columns.
+        // them; else one call): C's rows for a transposed A (the weight gradient), else its
+        // columns, as wide as `Linear` takes them for the form.
         let pieces: Entry = { transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc in
             if transA {
-                BLAS.inSmallKernelPieces(0, m, otherSides: n * k) { o, count in
+                BLAS.inSmallKernelPieces(0, m, otherSides: n * k, widest: 32) { o, count in
                     BLAS.sgemm(
                         transA: true, transB: transB, m: count, n: n, k: k, a: a + o, lda: lda, b: b, ldb: ldb,
                         beta: beta, c: c + o * ldc, ldc: ldc)
                 }
             } else {
-                BLAS.inSmallKernelPieces(0, n, otherSides: m * k) { o, count in
+                BLAS.inSmallKernelPieces(0, n, otherSides: m * k, widest: transB ? 16 : 64) { o, count in
                     BLAS.sgemm(
                         transA: false, transB: transB, m: m, n: count, k: k, a: a, lda: lda,
                         b: transB ? b + o * ldb : b + o, ldb: ldb, beta: beta, c: c + o, ldc: ldc)
@@ -200,8 +201,8 @@ final class GEMMShapesTests: XCTestCase {
         }
     }
 
-    /// Pieces of 16 only for OpenBLAS's SkylakeX kernels and only for a GEMM beyond the small
-    /// kernels' limit whose pieces are within it; the pieces cover the range in order.
+    /// Pieces only for OpenBLAS's SkylakeX kernels and only for a GEMM beyond the small
+    /// kernels' limit, each within it, as wide as the form allows; they cover the range in order.
     func testSmallKernelPiecesCutOnlyWhereTheSmallKernelsTakeThePieces() {
         XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "Cooperlake", libxsmmRunsAll: false), 16)
         XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "SkylakeX", libxsmmRunsAll: false), 16)
@@ -211,21 +212,32 @@ final class GEMMShapesTests: XCTestCase {
         XCTAssertEqual(
             BLAS.smallKernelPiece,
             BLAS.smallKernelPiece(openBLASCore: BLAS.coreName, libxsmmRunsAll: BLAS.usesLibxsmm))
-        func pieces(_ start: Int, _ count: Int, otherSides: Int, piece: Int?) -> [Range<Int>] {
+        func widths(_ start: Int, _ count: Int, otherSides: Int, widest: Int, piece: Int? = 16) -> [Int] {
             var seen: [Range<Int>] = []
-            BLAS.inSmallKernelPieces(start, count, otherSides: otherSides, piece: piece) { seen.append($0..<($0 + $1)) }
-            return seen
+            BLAS.inSmallKernelPieces(start, count, otherSides: otherSides, widest: widest, piece: piece) {
+                seen.append($0..<($0 + $1))
+            }
+            // The pieces cover the range, in order.
+            XCTAssertEqual(seen.first?.lowerBound, start)
+            XCTAssertEqual(seen.last?.upperBound, start + count)
+            XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            return seen.map(\.count)
         }
-        // The mlp's forward on one thread of two: 128 outputs from 128, 64 x 784 per output.
-        XCTAssertEqual(
-            pieces(128, 128, otherSides: 64 * 784, piece: 16), stride(from: 128, to: 256, by: 16).map { $0..<($0 + 16) })
+        let sixteen = [Int](repeating: 16, count: 8)
+        // The mlp's forward (NT) on one thread of two: 128 outputs from 128, 64 x 784 per output.
+        XCTAssertEqual(widths(128, 128, otherSides: 64 * 784, widest: 16), sixteen)
         // A ragged end: 100 outputs in six pieces of 16 and one of 4.
-        XCTAssertEqual(pieces(0, 100, otherSides: 64 * 784, piece: 16).map(\.count), [16, 16, 16, 16, 16, 16, 4])
+        XCTAssertEqual(widths(0, 100, otherSides: 64 * 784, widest: 16), [16, 16, 16, 16, 16, 16, 4])
+        // The weight gradients (TN): 784 x 64 per row allows 16, 256 x 64 allows the widest, 32.
+        XCTAssertEqual(widths(0, 128, otherSides: 784 * 64, widest: 32), sixteen)
+        XCTAssertEqual(widths(0, 64, otherSides: 256 * 64, widest: 32), [32, 32])
+        // The cnn's input gradient (NN), 3136 > 128 on one thread of two: 64 x 128 per column.
+        XCTAssertEqual(widths(1568, 1568, otherSides: 64 * 128, widest: 64), [Int](repeating: 64, count: 24) + [32])
         // Within the limit already (the resnets' 512 > 10): one call.
-        XCTAssertEqual(pieces(0, 10, otherSides: 64 * 512, piece: 16), [0..<10])
-        // Pieces beyond the limit too (the cnn's 3136 > 128: 64 x 3136 per output): one call.
-        XCTAssertEqual(pieces(0, 64, otherSides: 64 * 3136, piece: 16), [0..<64])
+        XCTAssertEqual(widths(0, 10, otherSides: 64 * 512, widest: 16), [10])
+        // Not even 16 within the limit (the cnn's 3136 > 128 forward: 64 x 3136 per output): one call.
+        XCTAssertEqual(widths(0, 64, otherSides: 64 * 3136, widest: 16), [64])
         // No small kernels: one call.
-        XCTAssertEqual(pieces(0, 128, otherSides: 64 * 784, piece: nil), [0..<128])
+        XCTAssertEqual(widths(0, 128, otherSides: 64 * 784, widest: 16, piece: nil), [128])
     }
 }

@@ -49,7 +49,7 @@ int main(void) {
     for (int i = 0; i < 4; i++) run("TN", 128, 784, 64, widths[i], 784);  // mlp weight gradient, 784>256
     for (int i = 0; i < 3; i++) run("TN", 64, 256, 64, widths[i], 256);   // mlp weight gradient, 256>128
     for (int i = 0; i < 4; i++) run("NN", 64, 128, 128, widths[i], 256);  // mlp input gradient, 256>128
-    run("NN", 64, 1568, 128, 1568, 3136);                                  // cnn input gradient, 3136>128
-    run("NN", 64, 1568, 128, 16, 3136);
+    for (int i = 0; i < 3; i++) run("NN", 64, 1568, 128, widths[i], 3136); // cnn input gradient, 3136>128
+    run("NN", 64, 1568, 128, 1568, 3136);
     return 0;
 }

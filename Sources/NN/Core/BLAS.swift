@@ -103,13 +103,15 @@ public enum BLAS {
     /// Whether libxsmm runs every GEMM it has a kernel for.
     public static var usesLibxsmm: Bool { libxsmmRoute == .all }
 
-    /// Width of the pieces in which OpenBLAS runs a GEMM with its small-matrix kernels, which
-    /// read the operands where they are instead of packing them: 16 for its SkylakeX kernels
-    /// (which Cooperlake and SapphireRapids use too), whose small kernels take GEMMs of at most
-    /// `smallKernelLimit` multiply-adds; nil for the other families, which have none (with
-    /// Haswell's, a GEMM split so ran slower). Measured on a Zen 4 (Cooperlake), one thread,
-    /// the mlp's shapes: a 64x128x784 NT GEMM in pieces of 16 columns 1.15x one call, its
-    /// 128x784x64 TN in pieces of 16 rows 1.08x (BENCHMARKS.md).
+    /// The step of the pieces in which OpenBLAS runs a GEMM with its small-matrix kernels,
+    /// which read the operands where they are instead of packing them: 16 for its SkylakeX
+    /// kernels (which Cooperlake and SapphireRapids use too), whose small kernels take GEMMs
+    /// of at most `smallKernelLimit` multiply-adds; nil for the other families, which have
+    /// none (with Haswell's, a GEMM split so ran slower). Measured on a Zen 4 (Cooperlake),
+    /// one thread (BENCHMARKS.md): the mlp's 64x128x784 NT GEMM in pieces of 16 columns 1.15x
+    /// one call (32 ran slower than one call), its 128x784x64 TN in pieces of 16 rows 1.08x,
+    /// 64x256x64 in pieces of 32 1.15x, and NN input gradients in pieces of 64 columns
+    /// 1.18-1.29x (the mlp's 64x128x128, the cnn's 64x1568x128).
     public static let smallKernelPiece: Int? = smallKernelPiece(openBLASCore: coreName, libxsmmRunsAll: usesLibxsmm)
 
     /// `smallKernelPiece` for an OpenBLAS kernel family (nil where libxsmm runs every GEMM).
@@ -121,23 +123,23 @@ public enum BLAS {
     public static let smallKernelLimit = 1_000_000
 
     /// Runs `body(start, count)` over the rows or columns [start, start + count) of a GEMM:
-    /// in pieces of `smallKernelPiece` (from `start`) where OpenBLAS has small-matrix kernels,
-    /// the whole GEMM is beyond their limit and a piece is within it (`otherSides`: the
-    /// product of the GEMM's two other sides), else in one call. A piece's results do not
-    /// depend on how many pieces there are. For operands read along contiguous rows (a
-    /// Linear layer's forward and weight gradient); in pieces of W's columns the mlp's input
-    /// gradient gained 1.03-1.22x (by width), the cnn's 64x3136x128 lost 5-9%.
+    /// where OpenBLAS has small-matrix kernels (`piece`: their step) and the whole GEMM is
+    /// beyond their limit, in pieces (from `start`) of the widest multiple of `piece` up to
+    /// `widest` that keeps a piece within it (`otherSides`: the product of the GEMM's two
+    /// other sides); else, or when not even one step fits, in one call. `widest` is the
+    /// best width measured for the GEMM's form: 16 for NT, 32 for TN, 64 for NN.
     @inline(__always)
     public static func inSmallKernelPieces(
-        _ start: Int, _ count: Int, otherSides: Int, piece: Int? = smallKernelPiece,
+        _ start: Int, _ count: Int, otherSides: Int, widest: Int, piece: Int? = smallKernelPiece,
         _ body: (_ start: Int, _ count: Int) -> Void
     ) {
-        guard let piece, count * otherSides > smallKernelLimit, piece * otherSides <= smallKernelLimit
-        else { return body(start, count) }
+        guard let piece, count * otherSides > smallKernelLimit else { return body(start, count) }
+        let width = min(widest, smallKernelLimit / max(1, otherSides)) / piece * piece
+        guard width > 0 else { return body(start, count) }
         var offset = start
         while offset < start + count {
-            body(offset, min(piece, start + count - offset))
-            offset += piece
+            body(offset, min(width, start + count - offset))
+            offset += width
         }
     }
 

@@ -29,7 +29,7 @@ public final class Linear: Layer {
         let b = context.parameters + biasOffset, weight = context.parameters + weightOffset
         context.compute.alignedChunks(outFeatures, minimumPerChunk: Self.minimumColumns(batch * inFeatures)) { o, count in
             for n in 0..<batch { (y + n * outFeatures + o).update(from: b + o, count: count) }
-            BLAS.inSmallKernelPieces(o, count, otherSides: batch * inFeatures) { o, count in
+            BLAS.inSmallKernelPieces(o, count, otherSides: batch * inFeatures, widest: 16) { o, count in
                 BLAS.sgemm(
                     transA: false, transB: true, m: batch, n: count, k: inFeatures,
                     a: x, lda: inFeatures, b: weight + o * inFeatures, ldb: inFeatures, beta: 1, c: y + o,
@@ -50,7 +50,7 @@ public final class Linear: Layer {
         // db adds the batch's rows in order, as one thread would: the same bits on any threads.
         let db = gradients + biasOffset
         context.compute.alignedChunks(outFeatures, minimumPerChunk: Self.minimumColumns(inFeatures * batch)) { o, count in
-            BLAS.inSmallKernelPieces(o, count, otherSides: inFeatures * batch) { o, count in
+            BLAS.inSmallKernelPieces(o, count, otherSides: inFeatures * batch, widest: 32) { o, count in
                 BLAS.sgemm(
                     transA: true, transB: false, m: count, n: inFeatures, k: batch,
                     a: dy + o, lda: outFeatures, b: x, ldb: inFeatures, beta: 1,
@@ -61,11 +61,11 @@ public final class Linear: Layer {
         // dx[B,in] = dy[B,out] W[out,in], each thread on its own columns (inputs).
         if let dx {
             context.compute.alignedChunks(inFeatures, minimumPerChunk: Self.minimumColumns(outFeatures * batch)) { i, count in
-                // One call: pieces of W's columns read it with a row stride, and the cnn's
-                // 64x3136x128 ran 5-9% slower in them (the mlp's 64x128x128 gained up to 1.2x).
-                BLAS.sgemm(
-                    transA: false, transB: false, m: batch, n: count, k: outFeatures,
-                    a: dy, lda: outFeatures, b: weight + i, ldb: inFeatures, beta: 0, c: dx + i, ldc: inFeatures)
+                BLAS.inSmallKernelPieces(i, count, otherSides: batch * outFeatures, widest: 64) { i, count in
+                    BLAS.sgemm(
+                        transA: false, transB: false, m: batch, n: count, k: outFeatures,
+                        a: dy, lda: outFeatures, b: weight + i, ldb: inFeatures, beta: 0, c: dx + i, ldc: inFeatures)
+                }
             }
         }
     }
