@@ -105,14 +105,15 @@ final class GEMMShapesTests: XCTestCase {
         // them; else one call): C's rows for a transposed A (the weight gradient), else its
         // columns, as wide as `Linear` takes them for the form.
         let pieces: Entry = { transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc in
+            let widest = BLAS.smallKernelWidest(transA: transA, transB: transB)
             if transA {
-                BLAS.inSmallKernelPieces(0, m, otherSides: n * k, widest: 32) { o, count in
+                BLAS.inSmallKernelPieces(0, m, otherSides: n * k, widest: widest) { o, count in
                     BLAS.sgemm(
                         transA: true, transB: transB, m: count, n: n, k: k, a: a + o, lda: lda, b: b, ldb: ldb,
                         beta: beta, c: c + o * ldc, ldc: ldc)
                 }
             } else {
-                BLAS.inSmallKernelPieces(0, n, otherSides: m * k, widest: transB ? 16 : 64) { o, count in
+                BLAS.inSmallKernelPieces(0, n, otherSides: m * k, widest: widest) { o, count in
                     BLAS.sgemm(
                         transA: false, transB: transB, m: m, n: count, k: k, a: a, lda: lda,
                         b: transB ? b + o * ldb : b + o, ldb: ldb, beta: beta, c: c + o, ldc: ldc)
@@ -223,6 +224,9 @@ final class GEMMShapesTests: XCTestCase {
             XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
             return seen.map(\.count)
         }
+        XCTAssertEqual(BLAS.smallKernelWidest(transA: false, transB: true), 16)
+        XCTAssertEqual(BLAS.smallKernelWidest(transA: true, transB: false), 32)
+        XCTAssertEqual(BLAS.smallKernelWidest(transA: false, transB: false), 64)
         let sixteen = [Int](repeating: 16, count: 8)
         // The mlp's forward (NT) on one thread of two: 128 outputs from 128, 64 x 784 per output.
         XCTAssertEqual(widths(128, 128, otherSides: 64 * 784, widest: 16), sixteen)

@@ -119,6 +119,11 @@ public enum BLAS {
         ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(core) && !libxsmmRunsAll ? 16 : nil
     }
 
+    /// The widest piece measured best for a GEMM's form (BENCHMARKS.md): 16 columns of an NT
+    /// GEMM (a forward; 32 ran slower than one call), 32 rows of a TN one (a weight gradient),
+    /// 64 columns of an NN one (an input gradient).
+    public static func smallKernelWidest(transA: Bool, transB: Bool) -> Int { transA ? 32 : transB ? 16 : 64 }
+
     /// The most multiply-adds (m n k) of a GEMM OpenBLAS's small-matrix kernels take.
     public static let smallKernelLimit = 1_000_000
 
@@ -126,8 +131,8 @@ public enum BLAS {
     /// where OpenBLAS has small-matrix kernels (`piece`: their step) and the whole GEMM is
     /// beyond their limit, in pieces (from `start`) of the widest multiple of `piece` up to
     /// `widest` that keeps a piece within it (`otherSides`: the product of the GEMM's two
-    /// other sides); else, or when not even one step fits, in one call. `widest` is the
-    /// best width measured for the GEMM's form: 16 for NT, 32 for TN, 64 for NN.
+    /// other sides); else, or when not even one step fits, in one call. `widest`: the form's
+    /// `smallKernelWidest`.
     @inline(__always)
     public static func inSmallKernelPieces(
         _ start: Int, _ count: Int, otherSides: Int, widest: Int, piece: Int? = smallKernelPiece,

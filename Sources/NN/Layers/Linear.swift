@@ -29,7 +29,8 @@ public final class Linear: Layer {
         let b = context.parameters + biasOffset, weight = context.parameters + weightOffset
         context.compute.alignedChunks(outFeatures, minimumPerChunk: Self.minimumColumns(batch * inFeatures)) { o, count in
             for n in 0..<batch { (y + n * outFeatures + o).update(from: b + o, count: count) }
-            BLAS.inSmallKernelPieces(o, count, otherSides: batch * inFeatures, widest: 16) { o, count in
+            let widest = BLAS.smallKernelWidest(transA: false, transB: true)
+            BLAS.inSmallKernelPieces(o, count, otherSides: batch * inFeatures, widest: widest) { o, count in
                 BLAS.sgemm(
                     transA: false, transB: true, m: batch, n: count, k: inFeatures,
                     a: x, lda: inFeatures, b: weight + o * inFeatures, ldb: inFeatures, beta: 1, c: y + o,
@@ -50,7 +51,8 @@ public final class Linear: Layer {
         // db adds the batch's rows in order, as one thread would: the same bits on any threads.
         let db = gradients + biasOffset
         context.compute.alignedChunks(outFeatures, minimumPerChunk: Self.minimumColumns(inFeatures * batch)) { o, count in
-            BLAS.inSmallKernelPieces(o, count, otherSides: inFeatures * batch, widest: 32) { o, count in
+            let widest = BLAS.smallKernelWidest(transA: true, transB: false)
+            BLAS.inSmallKernelPieces(o, count, otherSides: inFeatures * batch, widest: widest) { o, count in
                 BLAS.sgemm(
                     transA: true, transB: false, m: count, n: inFeatures, k: batch,
                     a: dy + o, lda: outFeatures, b: x, ldb: inFeatures, beta: 1,
@@ -61,7 +63,8 @@ public final class Linear: Layer {
         // dx[B,in] = dy[B,out] W[out,in], each thread on its own columns (inputs).
         if let dx {
             context.compute.alignedChunks(inFeatures, minimumPerChunk: Self.minimumColumns(outFeatures * batch)) { i, count in
-                BLAS.inSmallKernelPieces(i, count, otherSides: batch * outFeatures, widest: 64) { i, count in
+                let widest = BLAS.smallKernelWidest(transA: false, transB: false)
+                BLAS.inSmallKernelPieces(i, count, otherSides: batch * outFeatures, widest: widest) { i, count in
                     BLAS.sgemm(
                         transA: false, transB: false, m: batch, n: count, k: outFeatures,
                         a: dy, lda: outFeatures, b: weight + i, ldb: inFeatures, beta: 0, c: dx + i, ldc: inFeatures)
