@@ -205,43 +205,45 @@ final class GEMMShapesTests: XCTestCase {
     /// Pieces only for OpenBLAS's SkylakeX kernels and only for a GEMM beyond the small
     /// kernels' limit, each within it, as wide as the form allows; they cover the range in order.
     func testSmallKernelPiecesCutOnlyWhereTheSmallKernelsTakeThePieces() {
-        XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "Cooperlake", libxsmmRunsAll: false), 16)
-        XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "SkylakeX", libxsmmRunsAll: false), 16)
-        XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "SkylakeX", libxsmmRunsAll: true))
-        XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "Haswell", libxsmmRunsAll: false))
-        XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "Zen", libxsmmRunsAll: false))
-        XCTAssertEqual(
-            BLAS.smallKernelPiece,
-            BLAS.smallKernelPiece(openBLASCore: BLAS.coreName, libxsmmRunsAll: BLAS.usesLibxsmm))
-        func widths(_ start: Int, _ count: Int, otherSides: Int, widest: Int, piece: Int? = 16) -> [Int] {
-            var seen: [Range<Int>] = []
-            BLAS.inSmallKernelPieces(start, count, otherSides: otherSides, widest: widest, piece: piece) {
-                seen.append($0..<($0 + $1))
+        withWatchdog("GEMMShapesTests.smallKernelPieces") {
+            XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "Cooperlake", libxsmmRunsAll: false), 16)
+            XCTAssertEqual(BLAS.smallKernelPiece(openBLASCore: "SkylakeX", libxsmmRunsAll: false), 16)
+            XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "SkylakeX", libxsmmRunsAll: true))
+            XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "Haswell", libxsmmRunsAll: false))
+            XCTAssertNil(BLAS.smallKernelPiece(openBLASCore: "Zen", libxsmmRunsAll: false))
+            XCTAssertEqual(
+                BLAS.smallKernelPiece,
+                BLAS.smallKernelPiece(openBLASCore: BLAS.coreName, libxsmmRunsAll: BLAS.usesLibxsmm))
+            func widths(_ start: Int, _ count: Int, otherSides: Int, widest: Int, piece: Int? = 16) -> [Int] {
+                var seen: [Range<Int>] = []
+                BLAS.inSmallKernelPieces(start, count, otherSides: otherSides, widest: widest, piece: piece) {
+                    seen.append($0..<($0 + $1))
+                }
+                // The pieces cover the range, in order.
+                XCTAssertEqual(seen.first?.lowerBound, start)
+                XCTAssertEqual(seen.last?.upperBound, start + count)
+                XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+                return seen.map(\.count)
             }
-            // The pieces cover the range, in order.
-            XCTAssertEqual(seen.first?.lowerBound, start)
-            XCTAssertEqual(seen.last?.upperBound, start + count)
-            XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
-            return seen.map(\.count)
+            XCTAssertEqual(BLAS.smallKernelWidest(transA: false, transB: true), 16)
+            XCTAssertEqual(BLAS.smallKernelWidest(transA: true, transB: false), 32)
+            XCTAssertEqual(BLAS.smallKernelWidest(transA: false, transB: false), 64)
+            let sixteen = [Int](repeating: 16, count: 8)
+            // The mlp's forward (NT) on one thread of two: 128 outputs from 128, 64 x 784 per output.
+            XCTAssertEqual(widths(128, 128, otherSides: 64 * 784, widest: 16), sixteen)
+            // A ragged end: 100 outputs in six pieces of 16 and one of 4.
+            XCTAssertEqual(widths(0, 100, otherSides: 64 * 784, widest: 16), [16, 16, 16, 16, 16, 16, 4])
+            // The weight gradients (TN): 784 x 64 per row allows 16, 256 x 64 allows the widest, 32.
+            XCTAssertEqual(widths(0, 128, otherSides: 784 * 64, widest: 32), sixteen)
+            XCTAssertEqual(widths(0, 64, otherSides: 256 * 64, widest: 32), [32, 32])
+            // The cnn's input gradient (NN), 3136 > 128 on one thread of two: 64 x 128 per column.
+            XCTAssertEqual(widths(1568, 1568, otherSides: 64 * 128, widest: 64), [Int](repeating: 64, count: 24) + [32])
+            // Within the limit already (the resnets' 512 > 10): one call.
+            XCTAssertEqual(widths(0, 10, otherSides: 64 * 512, widest: 16), [10])
+            // Not even 16 within the limit (the cnn's 3136 > 128 forward: 64 x 3136 per output): one call.
+            XCTAssertEqual(widths(0, 64, otherSides: 64 * 3136, widest: 16), [64])
+            // No small kernels: one call.
+            XCTAssertEqual(widths(0, 128, otherSides: 64 * 784, widest: 16, piece: nil), [128])
         }
-        XCTAssertEqual(BLAS.smallKernelWidest(transA: false, transB: true), 16)
-        XCTAssertEqual(BLAS.smallKernelWidest(transA: true, transB: false), 32)
-        XCTAssertEqual(BLAS.smallKernelWidest(transA: false, transB: false), 64)
-        let sixteen = [Int](repeating: 16, count: 8)
-        // The mlp's forward (NT) on one thread of two: 128 outputs from 128, 64 x 784 per output.
-        XCTAssertEqual(widths(128, 128, otherSides: 64 * 784, widest: 16), sixteen)
-        // A ragged end: 100 outputs in six pieces of 16 and one of 4.
-        XCTAssertEqual(widths(0, 100, otherSides: 64 * 784, widest: 16), [16, 16, 16, 16, 16, 16, 4])
-        // The weight gradients (TN): 784 x 64 per row allows 16, 256 x 64 allows the widest, 32.
-        XCTAssertEqual(widths(0, 128, otherSides: 784 * 64, widest: 32), sixteen)
-        XCTAssertEqual(widths(0, 64, otherSides: 256 * 64, widest: 32), [32, 32])
-        // The cnn's input gradient (NN), 3136 > 128 on one thread of two: 64 x 128 per column.
-        XCTAssertEqual(widths(1568, 1568, otherSides: 64 * 128, widest: 64), [Int](repeating: 64, count: 24) + [32])
-        // Within the limit already (the resnets' 512 > 10): one call.
-        XCTAssertEqual(widths(0, 10, otherSides: 64 * 512, widest: 16), [10])
-        // Not even 16 within the limit (the cnn's 3136 > 128 forward: 64 x 3136 per output): one call.
-        XCTAssertEqual(widths(0, 64, otherSides: 64 * 3136, widest: 16), [64])
-        // No small kernels: one call.
-        XCTAssertEqual(widths(0, 128, otherSides: 64 * 784, widest: 16, piece: nil), [128])
     }
 }
