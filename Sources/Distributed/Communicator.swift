@@ -42,6 +42,9 @@ public final class Communicator: @unchecked Sendable {
     public let isSingleton: Bool
     /// `MPI_Get_processor_name` (the host name for the singleton).
     public let processorName: String
+    /// The OpenMPI parameters this process set before `MPI_Init`, as `name=value` without the
+    /// `OMPI_MCA_` prefix (`NonblockingAllreduceAlgorithm`, `TCPEagerLimit`): the user chose none of them.
+    public let parametersChosen: [String]
 
     /// `MPI_COMM_WORLD`; nil for the singleton.
     let comm: MPI_Comm?
@@ -90,6 +93,7 @@ public final class Communicator: @unchecked Sendable {
         localSize = 1
         isSingleton = true
         comm = nil
+        parametersChosen = []
         var name = [CChar](repeating: 0, count: 256)
         processorName = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
     }
@@ -99,8 +103,9 @@ public final class Communicator: @unchecked Sendable {
         let envRank = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] ?? "") ?? -1
         var flag: Int32 = 0
         try Self.check(MPI_Initialized(&flag), "MPI_Initialized", rank: envRank)
+        var chosen: [(name: String, value: String)] = []
         if flag == 0 {
-            NonblockingAllreduceAlgorithm.applyDefault()
+            chosen = NonblockingAllreduceAlgorithm.applyDefault() + TCPEagerLimit.applyDefault()
             var provided: Int32 = 0
             try Self.check(
                 MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided), "MPI_Init_thread", rank: envRank)
@@ -133,6 +138,7 @@ public final class Communicator: @unchecked Sendable {
         isSingleton = false
         comm = world
         processorName = String(cString: name)
+        parametersChosen = chosen.map { "\($0.name.replacingOccurrences(of: "OMPI_MCA_", with: ""))=\($0.value)" }
     }
 
     // MARK: - Allreduce

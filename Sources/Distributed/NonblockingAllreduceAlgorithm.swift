@@ -43,9 +43,10 @@ public enum NonblockingAllreduceAlgorithm {
         return (variable, value)
     }
 
-    /// Sets the variable for this process (before `MPI_Init`) unless the user chose.
-    static func applyDefault() {
-        guard let (name, value) = setting(environment: ProcessInfo.processInfo.environment) else { return }
+    /// Sets the variable for this process (before `MPI_Init`) unless the user chose; returns what it set.
+    static func applyDefault() -> [(name: String, value: String)] {
+        guard let (name, value) = setting(environment: ProcessInfo.processInfo.environment) else { return [] }
         setenv(name, value, 0)
+        return [(name, value)]
     }
 }

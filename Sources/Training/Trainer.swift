@@ -360,6 +360,11 @@ public final class Trainer {
                     + (buckets.overlap ? "during backward" : "after backward")
                     + (config.overlap != nil ? "" : buckets.overlap ? " (ranks on several hosts)" : " (all ranks on one host)"))
         }
+        if !communicator.parametersChosen.isEmpty {
+            reporter.say(
+                "MPI: set by ies before MPI_Init: \(communicator.parametersChosen.joined(separator: ", ")) "
+                    + "(an --mca flag on the mpirun line overrides each)")
+        }
         if let resumeState {
             for warning in resumeWarnings(resumeState, threads: threads) { reporter.warn(warning) }
         }

@@ -62,6 +62,12 @@ final class MultiHostTrainingTests: ClusterTestCase {
         // the pair's own sums in shared memory (same result).
         XCTAssertTrue(tcp.output.contains("reduced during backward (ranks on several hosts)"), tcp.output)
         XCTAssertTrue(shm.output.contains("summed in shared memory after backward (2 ranks on one host)"), shm.output)
+        // Across hosts, ies chose libnbc's algorithm and the TCP eager limit (TCPEagerLimit); on one host only the first.
+        XCTAssertTrue(
+            tcp.output.contains(
+                "MPI: set by ies before MPI_Init: coll_libnbc_iallreduce_algorithm=4, btl_tcp_eager_limit=4194304, "
+                    + "btl_tcp_max_send_size=4194304"), tcp.output)
+        XCTAssertTrue(shm.output.contains("MPI: set by ies before MPI_Init: coll_libnbc_iallreduce_algorithm=1 ("), shm.output)
         print("cluster timing: 2 hosts x 1 rank \(String(format: "%.2f", tcp.seconds)) s, np 2 shared memory \(String(format: "%.2f", shm.seconds)) s")
     }
 
