@@ -20,10 +20,12 @@ final class HostFaultTests: ClusterTestCase {
         _ bed: Bed, _ run: String, fault: () throws -> Void
     ) throws -> (result: Subprocess.Result, secondsAfterFault: Double) {
         let arguments = ["train", "--run-dir", run, "--epochs", "40", "--stall-timeout", String(stallTimeout)] + common
-        var result: Subprocess.Result?
+        /// Written by the runner thread before it signals `done`, read after `done.wait()`.
+        final class Outcome: @unchecked Sendable { var result: Subprocess.Result? }
+        let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            result = try? bed.ies(ranks: 2, arguments, timeout: 180)
+            outcome.result = try? bed.ies(ranks: 2, arguments, timeout: 180)
             done.signal()
         }
         let metrics = run + "/metrics.jsonl"
@@ -37,7 +39,7 @@ final class HostFaultTests: ClusterTestCase {
         try fault()
         let faulted = Date()
         done.wait()
-        return (try XCTUnwrap(result, "the job's runner failed"), Date().timeIntervalSince(faulted))
+        return (try XCTUnwrap(outcome.result, "the job's runner failed"), Date().timeIntervalSince(faulted))
     }
 
     /// Process ids living in host `index`'s network namespace of `bed`.
