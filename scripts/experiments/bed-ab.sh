@@ -13,7 +13,7 @@
 #   LABEL ending in -pinned: each rank pinned to CPU (its rank) with taskset, as if each
 #   simulated host had a core of its own.
 # Environment: MODEL (cnn), MODELARGS (e.g. "--width 16"), LIMIT, RATE.
-# Example: scripts/experiments/bed-ab.sh /tmp/ab 6 single:A/ies bf16:A/ies:"--allreduce-dtype bf16" \
+# Example: scripts/experiments/bed-ab.sh runs/bed-ab 6 single:A/ies bf16:A/ies:"--allreduce-dtype bf16" \
 #            bf16-new:B/ies:"--allreduce-dtype bf16"
 # Needs root (network namespaces). Never sets OPENBLAS_* variables.
 set -euo pipefail
