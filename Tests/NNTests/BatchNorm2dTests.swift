@@ -81,13 +81,19 @@ final class BatchNorm2dTests: XCTestCase {
         XCTAssertEqual(one.gradients, two.gradients)
     }
 
-    /// One rank alone (no `synchronize`) runs each channel's two passes back to back; with a
+    /// One rank alone (no `synchronize`) runs each block of channels' two passes back to back; with a
     /// `synchronize` (here one that changes nothing, as on one rank) the passes run over the
     /// whole batch in memory order. Both must give the same bits: y, the statistics left for
     /// the fold, dx and the parameter gradients, on one thread and on two.
     func testChannelByChannelPassesGiveTheSynchronizedPassesBits() throws {
         try withWatchdog("BatchNorm2dTests") {
-            let cases = [([16, 6, 5], 5, 1), ([16, 28, 28], 8, 2), ([3, 1, 1], 7, 2), ([5, 4, 4], 3, 3)]
+            // Blocks of one channel ([16, 28, 28]), of a thread's whole range ([5, 4, 4]), and of
+            // 6 channels of a thread's 8 or 12, the last block cut short ([24, 16, 16]).
+            XCTAssertEqual(BatchNorm2d.blockChannels(batch: 20, plane: 256), 6)
+            let cases = [
+                ([16, 6, 5], 5, 1), ([16, 28, 28], 8, 2), ([3, 1, 1], 7, 2), ([5, 4, 4], 3, 3), ([24, 16, 16], 20, 3),
+                ([24, 16, 16], 20, 2),
+            ]
             for (shape, batch, threads) in cases {
                 let plain = try passes(shape: shape, batch: batch, threads: threads, synchronize: nil)
                 let synchronized = try passes(shape: shape, batch: batch, threads: threads, synchronize: { _ in })

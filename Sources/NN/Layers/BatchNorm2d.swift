@@ -129,9 +129,11 @@ public final class BatchNorm2d: Layer {
         }
     }
 
-    /// The training forward of one rank's batch, channel by channel: the shifted sums of a
-    /// channel's planes in sample order (the same bits as the memory-order pass above), its
-    /// mean and 1/std, then its planes normalized, read the second time from the cache.
+    /// The training forward of one rank's batch, in blocks of channels: the shifted sums of
+    /// each channel of a block, its planes added in sample order (the same bits as the
+    /// memory-order pass above), their means and 1/std, then the block's planes normalized,
+    /// read the second time from the cache. A block is as many channels as fit
+    /// `blockFloats`, so that small planes are still read in runs the prefetcher follows.
     private func forwardByChannel(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext
     ) {
@@ -143,26 +145,27 @@ public final class BatchNorm2d: Layer {
         var sums = [Double](repeating: 0, count: 2 * C + 1)
         sums[2 * C] = n
         guard batch > 0 else { return writeStatistics(sums, context: context) }
-        let eps = eps
+        let eps = eps, blockChannels = Self.blockChannels(batch: batch, plane: P)
         sums.withUnsafeMutableBufferPointer { s in
             savedMean.withUnsafeMutableBufferPointer { mean in
                 savedInverseStd.withUnsafeMutableBufferPointer { inverseStd in
                     let (s, mean, inverseStd) = (s.baseAddress!, mean.baseAddress!, inverseStd.baseAddress!)
                     context.compute.chunks(C) { range in
-                        for c in range {
-                            var (s1, s2) = (0.0, 0.0)
-                            for i in 0..<batch {
-                                let (a, b) = Vector.shiftedSums(x + (i * C + c) * P, shift: runningMean[c], count: P)
-                                s1 += Double(a)
-                                s2 += Double(b)
+                        for first in stride(from: range.lowerBound, to: range.upperBound, by: blockChannels) {
+                            let block = first..<min(first + blockChannels, range.upperBound)
+                            Self.blockSums(block, batch: batch, into: s, stride: C) { i, c in
+                                Vector.shiftedSums(x + (i * C + c) * P, shift: runningMean[c], count: P)
                             }
-                            (s[c], s[C + c]) = (s1, s2)
-                            (mean[c], inverseStd[c]) = Self.moments(
-                                s1, s2, count: n, runningMean: runningMean[c], eps: eps)
-                            let scale = weight[c] * inverseStd[c]
-                            let shift = bias[c] - mean[c] * scale
+                            for c in block {
+                                (mean[c], inverseStd[c]) = Self.moments(
+                                    s[c], s[C + c], count: n, runningMean: runningMean[c], eps: eps)
+                            }
                             for i in 0..<batch {
-                                Vector.affine(x + (i * C + c) * P, scale, shift, y + (i * C + c) * P, count: P)
+                                for c in block {
+                                    let scale = weight[c] * inverseStd[c]
+                                    let shift = bias[c] - mean[c] * scale
+                                    Vector.affine(x + (i * C + c) * P, scale, shift, y + (i * C + c) * P, count: P)
+                                }
                             }
                         }
                     }
@@ -171,6 +174,39 @@ public final class BatchNorm2d: Layer {
         }
         writeStatistics(sums, context: context)
     }
+
+    /// For every channel c of `block`, the two sums `plane(i, c)` gives for the planes of
+    /// samples i = 0, 1, ... added in that order in Double, into sums[c] and sums[stride + c].
+    /// They are added on the thread's own stack and stored once: the threads' channels meet
+    /// in the cache lines of `sums`.
+    @inline(__always)
+    private static func blockSums(
+        _ block: Range<Int>, batch: Int, into sums: UnsafeMutablePointer<Double>, stride: Int,
+        plane: (_ sample: Int, _ channel: Int) -> (Float, Float)
+    ) {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * block.count) { local in
+            let (first, width) = (block.lowerBound, block.count)
+            local.initialize(repeating: 0)
+            for i in 0..<batch {
+                for c in block {
+                    let (a, b) = plane(i, c)
+                    local[c - first] += Double(a)
+                    local[width + c - first] += Double(b)
+                }
+            }
+            for c in block {
+                sums[c] = local[c - first]
+                sums[stride + c] = local[width + c - first]
+            }
+        }
+    }
+
+    /// Floats of one array (x, or dy) a block of the channel-by-channel passes reads twice:
+    /// 128 KB, so that a block's x and dy stay in a core's L2 between the passes.
+    public static let blockFloats = 32_768
+
+    /// Channels per block of the channel-by-channel passes for planes of `plane` floats.
+    public static func blockChannels(batch: Int, plane: Int) -> Int { max(1, blockFloats / max(1, batch * plane)) }
 
     /// The batch's shifted sums S1, S2 into `context.statistics` (summed over ranks later).
     private func writeStatistics(_ sums: [Double], context: LayerContext) {
@@ -250,9 +286,10 @@ public final class BatchNorm2d: Layer {
         }
     }
 
-    /// The backward of one rank's batch, channel by channel: a channel's two sums in sample
-    /// order (the same bits as the memory-order pass above), its parameter gradients, then its
-    /// input gradient from dy and x read the second time from the cache.
+    /// The backward of one rank's batch, in blocks of channels as in forward: each channel's
+    /// two sums, its planes in sample order (the same bits as the memory-order pass above),
+    /// its parameter gradients, then the block's input gradient from dy and x read the
+    /// second time from the cache.
     private func backwardByChannel(
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int,
         context: LayerContext
@@ -261,30 +298,37 @@ public final class BatchNorm2d: Layer {
         let dWeight = context.gradients.map { $0 + parameterOffset }
         let (C, P) = (channels, plane)
         let n = Double(savedCount)
-        savedMean.withUnsafeBufferPointer { mean in
-            savedInverseStd.withUnsafeBufferPointer { inverseStd in
-                context.compute.chunks(C) { range in
-                    for c in range {
-                        var (sumDy, sumDyXhat) = (0.0, 0.0)
-                        for i in 0..<batch {
-                            let (a, b) = Vector.normalizedDotSums(
-                                dy + (i * C + c) * P, x + (i * C + c) * P, mean: mean[c], inverseStd: inverseStd[c],
-                                count: P)
-                            sumDy += Double(a)
-                            sumDyXhat += Double(b)
-                        }
-                        if let dWeight {
-                            dWeight[c] += Float(sumDyXhat)
-                            dWeight[C + c] += Float(sumDy)
-                        }
-                        guard let dx, savedCount > 0 else { continue }
-                        let scale = weight[c] * inverseStd[c]
-                        let meanDy = Float(sumDy / n), meanDyXhat = Float(sumDyXhat / n)
-                        for i in 0..<batch {
-                            let offset = (i * C + c) * P
-                            Vector.batchNormInputGradient(
-                                dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c],
-                                scale: scale, meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
+        let blockChannels = Self.blockChannels(batch: batch, plane: P)
+        var sums = [Double](repeating: 0, count: 2 * C)
+        sums.withUnsafeMutableBufferPointer { s in
+            savedMean.withUnsafeBufferPointer { mean in
+                savedInverseStd.withUnsafeBufferPointer { inverseStd in
+                    let s = s.baseAddress!
+                    context.compute.chunks(C) { range in
+                        for first in stride(from: range.lowerBound, to: range.upperBound, by: blockChannels) {
+                            let block = first..<min(first + blockChannels, range.upperBound)
+                            Self.blockSums(block, batch: batch, into: s, stride: C) { i, c in
+                                Vector.normalizedDotSums(
+                                    dy + (i * C + c) * P, x + (i * C + c) * P, mean: mean[c], inverseStd: inverseStd[c],
+                                    count: P)
+                            }
+                            if let dWeight {
+                                for c in block {
+                                    dWeight[c] += Float(s[C + c])
+                                    dWeight[C + c] += Float(s[c])
+                                }
+                            }
+                            guard let dx, savedCount > 0 else { continue }
+                            for i in 0..<batch {
+                                for c in block {
+                                    let scale = weight[c] * inverseStd[c]
+                                    let meanDy = Float(s[c] / n), meanDyXhat = Float(s[C + c] / n)
+                                    let offset = (i * C + c) * P
+                                    Vector.batchNormInputGradient(
+                                        dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c],
+                                        scale: scale, meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
+                                }
+                            }
                         }
                     }
                 }
