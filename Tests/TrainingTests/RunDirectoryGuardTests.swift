@@ -129,7 +129,7 @@ final class RunDirectoryGuardTests: RunDirectoryTestCase {
     func testRunDirectoryUnderAFileIsAOneLineError() throws {
         let base = try runDirectory()
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: base + "/file", contents: Data("x".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: base + "/file", contents: Data("x".utf8)))
         let result = try train(common + ["--epochs", "1", "--run-dir", base + "/file/run"], expect: 1)
         XCTAssertTrue(result.stderr.contains("is not a directory"), result.stderr)
         XCTAssertFalse(result.stderr.contains("NSCocoaErrorDomain"), result.stderr)
