@@ -259,7 +259,7 @@ extension Setting {
     ) {
         self.init(
             key: key, name: name, help: help, resume: resume,
-            defaultText: Setting.render(shown, Setting.defaults[keyPath: keyPath]),
+            defaultText: Setting.render(shown, Setting.defaults[keyPath: keyPath] as Any),
             property: Property(optional: keyPath, key: key))
     }
 

@@ -117,14 +117,27 @@ public final class BatchNorm2d: Layer {
         savedMean.withUnsafeBufferPointer { mean in
             savedInverseStd.withUnsafeBufferPointer { inverseStd in
                 context.compute.chunks(C) { range in
-                    for n in 0..<batch {
-                        for c in range {
-                            let scale = weight[c] * inverseStd[c]
-                            let shift = bias[c] - mean[c] * scale
-                            Vector.affine(x + (n * C + c) * P, scale, shift, y + (n * C + c) * P, count: P)
-                        }
-                    }
+                    normalize(
+                        x, y, channels: range, batch: batch, weight: weight, mean: mean.baseAddress!,
+                        inverseStd: inverseStd.baseAddress!)
                 }
+            }
+        }
+    }
+
+    /// y = weight · (x - mean) · inverseStd + bias for `channels` of the batch (bias follows
+    /// weight), samples in order.
+    @inline(__always)
+    private func normalize(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Range<Int>, batch: Int,
+        weight: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>
+    ) {
+        let (C, P, bias) = (self.channels, plane, weight + self.channels)
+        for i in 0..<batch {
+            for c in channels {
+                let scale = weight[c] * inverseStd[c]
+                let shift = bias[c] - mean[c] * scale
+                Vector.affine(x + (i * C + c) * P, scale, shift, y + (i * C + c) * P, count: P)
             }
         }
     }
@@ -137,7 +150,7 @@ public final class BatchNorm2d: Layer {
     private func forwardByChannel(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: LayerContext
     ) {
-        let weight = context.parameters + parameterOffset, bias = weight + channels
+        let weight = context.parameters + parameterOffset
         let runningMean = context.buffers + bufferOffset
         let (C, P) = (channels, plane)
         let n = Double(batch * P)
@@ -160,13 +173,8 @@ public final class BatchNorm2d: Layer {
                                 (mean[c], inverseStd[c]) = Self.moments(
                                     s[c], s[C + c], count: n, runningMean: runningMean[c], eps: eps)
                             }
-                            for i in 0..<batch {
-                                for c in block {
-                                    let scale = weight[c] * inverseStd[c]
-                                    let shift = bias[c] - mean[c] * scale
-                                    Vector.affine(x + (i * C + c) * P, scale, shift, y + (i * C + c) * P, count: P)
-                                }
-                            }
+                            normalize(
+                                x, y, channels: block, batch: batch, weight: weight, mean: mean, inverseStd: inverseStd)
                         }
                     }
                 }
@@ -267,21 +275,36 @@ public final class BatchNorm2d: Layer {
         // The data gradient needs the sums over the same batch that was normalized.
         sums.withUnsafeMutableBufferPointer { synchronize($0) }
         guard let dx, savedCount > 0 else { return }
-        let n = Double(savedCount)
         savedMean.withUnsafeBufferPointer { mean in
             savedInverseStd.withUnsafeBufferPointer { inverseStd in
-                context.compute.chunks(C) { range in
-                    for b in 0..<batch {
-                        for c in range {
-                            let scale = weight[c] * inverseStd[c]
-                            let meanDy = Float(sums[c] / n), meanDyXhat = Float(sums[C + c] / n)
-                            let offset = (b * C + c) * P
-                            Vector.batchNormInputGradient(
-                                dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c],
-                                scale: scale, meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
-                        }
+                sums.withUnsafeBufferPointer { s in
+                    context.compute.chunks(C) { range in
+                        inputGradient(
+                            x, dy, dx, channels: range, batch: batch, sums: s.baseAddress!, weight: weight,
+                            mean: mean.baseAddress!, inverseStd: inverseStd.baseAddress!)
                     }
                 }
+            }
+        }
+    }
+
+    /// dx for `channels` of the batch, channel c from Σdy in sums[c] and Σ dy·x̂ in
+    /// sums[channels + c] (over the `savedCount` values normalized), samples in order.
+    @inline(__always)
+    private func inputGradient(
+        _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, channels: Range<Int>,
+        batch: Int, sums: UnsafePointer<Double>, weight: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+        inverseStd: UnsafePointer<Float>
+    ) {
+        let (C, P, n) = (self.channels, plane, Double(savedCount))
+        for i in 0..<batch {
+            for c in channels {
+                let scale = weight[c] * inverseStd[c]
+                let meanDy = Float(sums[c] / n), meanDyXhat = Float(sums[C + c] / n)
+                let offset = (i * C + c) * P
+                Vector.batchNormInputGradient(
+                    dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c], scale: scale,
+                    meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
             }
         }
     }
@@ -297,7 +320,6 @@ public final class BatchNorm2d: Layer {
         let weight = context.parameters + parameterOffset
         let dWeight = context.gradients.map { $0 + parameterOffset }
         let (C, P) = (channels, plane)
-        let n = Double(savedCount)
         let blockChannels = Self.blockChannels(batch: batch, plane: P)
         var sums = [Double](repeating: 0, count: 2 * C)
         sums.withUnsafeMutableBufferPointer { s in
@@ -319,16 +341,9 @@ public final class BatchNorm2d: Layer {
                                 }
                             }
                             guard let dx, savedCount > 0 else { continue }
-                            for i in 0..<batch {
-                                for c in block {
-                                    let scale = weight[c] * inverseStd[c]
-                                    let meanDy = Float(s[c] / n), meanDyXhat = Float(s[C + c] / n)
-                                    let offset = (i * C + c) * P
-                                    Vector.batchNormInputGradient(
-                                        dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c],
-                                        scale: scale, meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
-                                }
-                            }
+                            inputGradient(
+                                x, dy, dx, channels: block, batch: batch, sums: s, weight: weight,
+                                mean: mean.baseAddress!, inverseStd: inverseStd.baseAddress!)
                         }
                     }
                 }
