@@ -289,7 +289,8 @@ public final class BatchNorm2d: Layer {
     }
 
     /// dx for `channels` of the batch, channel c from Σdy in sums[c] and Σ dy·x̂ in
-    /// sums[channels + c] (over the `savedCount` values normalized), samples in order.
+    /// sums[C + c] (C the layer's channel count; over the `savedCount` values normalized),
+    /// samples in order.
     @inline(__always)
     private func inputGradient(
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, channels: Range<Int>,
