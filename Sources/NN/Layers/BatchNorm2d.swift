@@ -132,12 +132,19 @@ public final class BatchNorm2d: Layer {
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Range<Int>, batch: Int,
         weight: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>
     ) {
-        let (C, P, bias) = (self.channels, plane, weight + self.channels)
-        for i in 0..<batch {
+        let (C, P, bias, first) = (self.channels, plane, weight + self.channels, channels.lowerBound)
+        // Each channel's scale and shift once, not once per sample.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * channels.count) { coefficients in
+            let (scale, shift) = (coefficients.baseAddress!, coefficients.baseAddress! + channels.count)
             for c in channels {
-                let scale = weight[c] * inverseStd[c]
-                let shift = bias[c] - mean[c] * scale
-                Vector.affine(x + (i * C + c) * P, scale, shift, y + (i * C + c) * P, count: P)
+                scale[c - first] = weight[c] * inverseStd[c]
+                shift[c - first] = bias[c] - mean[c] * scale[c - first]
+            }
+            for i in 0..<batch {
+                for c in channels {
+                    Vector.affine(
+                        x + (i * C + c) * P, scale[c - first], shift[c - first], y + (i * C + c) * P, count: P)
+                }
             }
         }
     }
@@ -297,15 +304,22 @@ public final class BatchNorm2d: Layer {
         batch: Int, sums: UnsafePointer<Double>, weight: UnsafePointer<Float>, mean: UnsafePointer<Float>,
         inverseStd: UnsafePointer<Float>
     ) {
-        let (C, P, n) = (self.channels, plane, Double(savedCount))
-        for i in 0..<batch {
+        let (C, P, n, first, width) = (self.channels, plane, Double(savedCount), channels.lowerBound, channels.count)
+        // Each channel's scale and means once, not once per sample.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * width) { coefficients in
+            let scale = coefficients.baseAddress!, meanDy = scale + width, meanDyXhat = scale + 2 * width
             for c in channels {
-                let scale = weight[c] * inverseStd[c]
-                let meanDy = Float(sums[c] / n), meanDyXhat = Float(sums[C + c] / n)
-                let offset = (i * C + c) * P
-                Vector.batchNormInputGradient(
-                    dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c], scale: scale,
-                    meanDy: meanDy, meanDyXhat: meanDyXhat, count: P)
+                scale[c - first] = weight[c] * inverseStd[c]
+                meanDy[c - first] = Float(sums[c] / n)
+                meanDyXhat[c - first] = Float(sums[C + c] / n)
+            }
+            for i in 0..<batch {
+                for c in channels {
+                    let offset = (i * C + c) * P, k = c - first
+                    Vector.batchNormInputGradient(
+                        dy + offset, x + offset, dx + offset, mean: mean[c], inverseStd: inverseStd[c], scale: scale[k],
+                        meanDy: meanDy[k], meanDyXhat: meanDyXhat[k], count: P)
+                }
             }
         }
     }
